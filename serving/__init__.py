@@ -1,0 +1,1 @@
+"""Berth's data plane: loads a build and serves predictions. No Django imports here."""

@@ -1,0 +1,134 @@
+"""The one object that does the serving work: load, warm up, predict, say if it's ready.
+
+Protocol adapters (rest.py) only translate HTTP to calls on `DataPlane`; errors leave
+here as `ServingError`s carrying their HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serving import codec
+from serving.batching import AdaptiveBatcher
+from serving.bundle import BundleSpec, read_bundle
+from serving.errors import NotReadyError, PredictionError, ServingError
+from serving.loader import load_runtime
+from serving.runtimes.base import Runtime
+from serving.schema import Schema, infer_input_schema
+
+REPORT = Path(".berth") / "report.json"
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float
+    max_batch_size: int
+    max_batch_wait_s: float
+
+
+class DataPlane:
+    def __init__(self, bundle_dir: Path, limits: Limits,
+                 on_batch: Callable[[int, float], None] | None = None) -> None:
+        self.bundle_dir = Path(bundle_dir)
+        self.limits = limits
+        self.spec: BundleSpec | None = None
+        self.runtime: Runtime | None = None
+        self.columns: codec.Columns | None = None
+        self.ready = False
+        self.batcher = AdaptiveBatcher(self._predict_batch, limits.max_batch_size,
+                                       limits.max_batch_wait_s, on_batch)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def load(self) -> float:
+        """Read the bundle, load the model, warm it up with the example input; seconds taken."""
+        started = time.perf_counter()
+        self.spec = read_bundle(self.bundle_dir)
+        self.runtime = load_runtime(self.bundle_dir, self.spec)
+        self.columns = _columns(self.bundle_dir, self.spec)
+        if self.spec.examples:
+            self._warm_up(self.spec.examples)
+        self.ready = True
+        return time.perf_counter() - started
+
+    def _warm_up(self, examples: list[dict[str, Any]]) -> None:
+        rows = self._rows(examples)
+        self._predict_batch([rows])
+
+    def metadata(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "framework": spec.framework if spec else None,
+            "ready": self.ready,
+            "input_schema": self.columns.schema.to_list() if self.columns else None,
+            "max_batch_size": self.limits.max_batch_size,
+        }
+
+    # --- predict -----------------------------------------------------------------
+
+    async def predict(self, read_body: Callable[[], Awaitable[bytes]]) -> list[Any]:
+        """Read, decode and check one request, predict it in a batch, return its rows."""
+        if not self.ready:
+            raise NotReadyError("the model is still loading; retry when /health/ready answers 200")
+        batcher = self.batcher
+        batcher.arriving += 1
+        submitted = False
+        try:
+            async with asyncio.timeout(self.limits.timeout_s):
+                rows = self._rows(codec.decode_json(await read_body()))
+                batcher.arriving -= 1
+                submitted = True
+                return await batcher.submit(rows, len(rows))
+        except TimeoutError:
+            ms = round(self.limits.timeout_s * 1000)
+            raise ServingError(f"the prediction took longer than the {ms} ms timeout", 504) from None
+        finally:
+            if not submitted:
+                batcher.arriving -= 1
+
+    def _rows(self, payload: Any) -> list[codec.Row]:
+        assert self.columns is not None
+        return codec.to_rows(payload, self.columns)
+
+    def _predict_batch(self, requests: list[list[codec.Row]]) -> list[list[Any]]:
+        """Runs in the predict thread: one DataFrame, one predict, results split back."""
+        assert self.runtime is not None and self.columns is not None
+        rows = requests[0] if len(requests) == 1 else [row for request in requests for row in request]
+        frame = self.columns.frame(rows)
+        try:
+            result = self.runtime.predict(frame)
+        except ServingError:
+            raise
+        except Exception as exc:  # the user's model can raise anything
+            raise PredictionError(f"the model raised {type(exc).__name__}: {exc}") from exc
+        items = codec.result_rows(result, len(rows))
+        return _split(items, [len(request) for request in requests])
+
+
+def _split(items: list[Any], sizes: list[int]) -> list[list[Any]]:
+    if len(sizes) == 1:
+        return [items]
+    out, start = [], 0
+    for size in sizes:
+        out.append(items[start:start + size])
+        start += size
+    return out
+
+
+def _columns(bundle_dir: Path, spec: BundleSpec) -> codec.Columns:
+    """The recorded schema (report.json input_schema), else inferred from the example."""
+    report = bundle_dir / REPORT
+    if report.is_file():
+        recorded = json.loads(report.read_text(encoding="utf-8")).get("input_schema")
+        if recorded:
+            return codec.Columns(Schema.from_list(recorded))
+    if not spec.examples:
+        raise ServingError("the build has no input schema and no example_input; add example_input to berth.yaml")
+    return codec.Columns(Schema.from_list(infer_input_schema(spec.examples)))
+

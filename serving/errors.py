@@ -1,0 +1,49 @@
+"""Errors of the data plane. Each carries the HTTP status it maps to; the server maps
+them to JSON responses in one place. Messages are written for the person who must act."""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base of every error Berth raises on purpose while building or serving a model."""
+
+    status: int = 500
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": self.message, "status": self.status}
+
+
+class BundleError(ServingError):
+    """The uploaded build (berth.yaml, archive, files, requirements) must be fixed."""
+
+    status = 400
+
+
+class SchemaError(ServingError):
+    """A request's fields don't match the model's input schema."""
+
+    status = 422
+
+
+class ModelLoadError(ServingError):
+    """The model artifact or the user's class could not be loaded."""
+
+    status = 500
+
+
+class PredictionError(ServingError):
+    """The model failed to answer, or answered with something that is not a DataFrame."""
+
+    status = 500
+
+
+class NotReadyError(ServingError):
+    """The model is still loading or warming up."""
+
+    status = 503

@@ -1,0 +1,92 @@
+"""The gateway's routing table: read from the JSON file the backend writes, picks replicas.
+
+File shape: {"version", "model_id", "variations": [{"name", "shadow", "traffic_percent",
+"timeout_ms", "endpoints": ["http://127.0.0.1:41234", ...]}]}. Live variations share traffic by
+`traffic_percent`; a shadow variation gets a copy of `traffic_percent`% of requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class RoutesError(ValueError):
+    """The routing file is missing or malformed; the message says what is wrong."""
+
+
+@dataclass
+class Route:
+    name: str
+    endpoints: tuple[str, ...]
+    traffic_percent: int
+    shadow: bool
+    timeout_s: float
+    _next: itertools.count = field(default_factory=itertools.count, repr=False)
+
+    def endpoint(self, key_hash: int | None, attempt: int) -> str:
+        """Sticky by key when one is given, round robin otherwise; `attempt` moves to the next one."""
+        base = key_hash if key_hash is not None else next(self._next)
+        return self.endpoints[(base + attempt) % len(self.endpoints)]
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    version: str
+    model_id: str
+    live: tuple[Route, ...]
+    shadows: tuple[Route, ...]
+
+    @property
+    def ready(self) -> bool:
+        return any(route.endpoints for route in self.live)
+
+    def by_name(self, name: str) -> Route | None:
+        return next((r for r in (*self.live, *self.shadows) if r.name == name), None)
+
+    def choose(self, key_hash: int | None) -> Route | None:
+        """A live variation by weight; the same key always lands on the same variation."""
+        routes = [r for r in self.live if r.endpoints and r.traffic_percent > 0]
+        if not routes:
+            return None
+        total = sum(r.traffic_percent for r in routes)
+        point = (key_hash % total) if key_hash is not None else random.randrange(total)
+        for route in routes:
+            point -= route.traffic_percent
+            if point < 0:
+                return route
+        return routes[-1]
+
+    def mirrors(self) -> list[Route]:
+        """Shadow variations that get a copy of this request."""
+        return [r for r in self.shadows if r.endpoints and random.randrange(100) < r.traffic_percent]
+
+
+def key_hash(key: bytes | None) -> int | None:
+    if not key:
+        return None
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def load_routes(path: Path) -> RoutingTable:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RoutesError(f"can't read routes from {path}: {exc}") from None
+    try:
+        routes = [_route(item) for item in data["variations"]]
+        return RoutingTable(str(data["version"]), str(data["model_id"]),
+                            tuple(r for r in routes if not r.shadow), tuple(r for r in routes if r.shadow))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RoutesError(f"malformed routes in {path}: {exc!r}") from None
+
+
+def _route(item: dict[str, Any]) -> Route:
+    return Route(name=str(item["name"]), endpoints=tuple(str(e) for e in item["endpoints"]),
+                 traffic_percent=int(item["traffic_percent"]), shadow=bool(item.get("shadow")),
+                 timeout_s=int(item.get("timeout_ms", 30_000)) / 1000)

@@ -1,0 +1,447 @@
+"""The model server as users meet it: real server processes over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import joblib
+import orjson
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+ROW = {"sepal_width": 3, "sepal_length": 3.5, "petal_width": 4, "petal_length": 5}
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+ECHO_MODEL = '''
+import os, time
+import pandas as pd
+
+
+class EchoModel:
+    """Echoes column x and reports the batch size it saw; sleeps sleep_ms; fails on x < 0."""
+
+    def build(self):
+        time.sleep(float(os.environ.get("ECHO_LOAD_DELAY_S", "0")))
+
+    def predict(self, df):
+        if (df["x"] < 0).any():
+            raise ValueError("x must not be negative")
+        delay = float(df["sleep_ms"].max())
+        if delay:
+            time.sleep(delay / 1000)
+        return pd.DataFrame({"x": df["x"].to_numpy(), "batch_size": len(df)})
+'''
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """`python -m serving.server` on a free port, its stdout in a file."""
+
+    def __init__(self, build: str | Path, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"server-{self.port}.log"
+        command = [sys.executable, "-m", "serving.server", "--build", str(build), "--port", str(self.port), *args]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **(env or {})})
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def wait_ready(self, timeout: float = 40.0) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"server exited early:\n{self.log_path.read_text()}"
+            try:
+                if httpx.get(self.url("/health/ready"), timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        lines = [orjson.loads(line) for line in self.log_path.read_bytes().splitlines() if line.startswith(b"{")]
+        return [line for line in lines if name is None or line["event"] == name]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def post(server: ServerProcess, body: Any, **headers: str) -> httpx.Response:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    headers = {"content-type": "application/json", **headers}
+    return httpx.post(server.url("/v1/predict"), content=content, headers=headers, timeout=30)
+
+
+def metric_samples(server: ServerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(server.url("/metrics"), timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def in_parallel(calls: list[Any]) -> list[Any]:
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [future.result() for future in [pool.submit(call) for call in calls]]
+
+
+def write_iris_bundle(dest: Path) -> Path:
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    frame = load_iris(as_frame=True)
+    features = frame.data.set_axis(FEATURES, axis=1)
+    dest.mkdir(parents=True, exist_ok=True)
+    joblib.dump(SVC().fit(features, frame.target), dest / "model.joblib")
+    manifest = {"framework": "sklearn", "model_file": "model.joblib", "example_input": [SETOSA]}
+    (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return dest
+
+
+def write_echo_bundle(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "model.py").write_text(ECHO_MODEL)
+    manifest = {"framework": "python", "entry_point": "model:EchoModel",
+                "example_input": [{"x": 0, "sleep_ms": 0}]}
+    (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return dest
+
+
+# --- fixtures ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="module")
+def iris_bundle(tmp: Path) -> Path:
+    return write_iris_bundle(tmp / "iris")
+
+
+@pytest.fixture(scope="module")
+def echo_bundle(tmp: Path) -> Path:
+    return write_echo_bundle(tmp / "echo")
+
+
+@pytest.fixture(scope="module")
+def iris(iris_bundle: Path, tmp: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(iris_bundle, tmp, "--workers", "2", "--max-body-bytes", "4096")
+    yield server.wait_ready()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def echo(echo_bundle: Path, tmp: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(echo_bundle, tmp, "--workers", "1", "--max-batch-size", "16",
+                           "--max-batch-wait-ms", "50", "--timeout-ms", "2000")
+    yield server.wait_ready()
+    server.stop()
+
+
+# --- input formats -------------------------------------------------------------------
+
+def test_it_answers_a_list_of_records_like_realtimeclient_sends(iris: ServerProcess) -> None:
+    response = post(iris, [ROW, SETOSA])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == [{"prediction": 2}, {"prediction": 0}]
+
+
+def test_it_answers_a_single_record(iris: ServerProcess) -> None:
+    assert post(iris, SETOSA).json() == [{"prediction": 0}]
+
+
+def test_it_answers_pandas_split_in_any_column_order(iris: ServerProcess) -> None:
+    columns = ["petal_width", "sepal_length", "petal_length", "sepal_width"]
+    body = {"columns": columns, "data": [[ROW[c] for c in columns], [SETOSA[c] for c in columns]]}
+    assert post(iris, body).json() == [{"prediction": 2}, {"prediction": 0}]
+
+
+def test_it_answers_instances_as_records_or_positional_rows(iris: ServerProcess) -> None:
+    assert post(iris, {"instances": [SETOSA]}).json() == [{"prediction": 0}]
+    rows = [[SETOSA[f] for f in FEATURES], [ROW[f] for f in FEATURES]]
+    assert post(iris, {"instances": rows}).json() == [{"prediction": 0}, {"prediction": 2}]
+
+
+def test_it_accepts_json_without_a_content_type_and_with_accept_any(iris: ServerProcess) -> None:
+    response = httpx.post(iris.url("/v1/predict"), content=orjson.dumps(ROW), headers={"accept": "*/*"})
+    assert response.status_code == 200
+
+
+# --- errors --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"sepal_length": 1, "sepal_width": 1, "petal_length": 1}, "petal_width"),
+    ({**ROW, "colour": "blue"}, "colour"),
+    ({**ROW, "sepal_width": "wide"}, "sepal_width"),
+    ({"columns": ["sepal_length"], "data": [[1]]}, "sepal_width"),
+])
+def test_a_request_not_matching_the_schema_gets_422_naming_the_field(
+        iris: ServerProcess, body: dict[str, Any], field: str) -> None:
+    response = post(iris, body)
+    assert response.status_code == 422
+    assert field in response.json()["error"]
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (b'[{"sepal_length": 1,', {}, 400),
+    (b"", {}, 400),
+    (orjson.dumps(ROW), {"content-type": "text/plain"}, 415),
+    (orjson.dumps(ROW), {"accept": "text/html"}, 406),
+    (b"[" + b"1," * 3000 + b"1]", {}, 413),
+])
+def test_bad_requests_get_json_errors_and_the_server_stays_up(
+        iris: ServerProcess, body: bytes, headers: dict[str, str], status: int) -> None:
+    response = post(iris, body, **headers)
+    assert response.status_code == status
+    assert response.json()["status"] == status and response.json()["error"]
+    assert post(iris, ROW).status_code == 200
+
+
+def test_unknown_routes_and_methods_get_404_and_405(iris: ServerProcess) -> None:
+    assert httpx.get(iris.url("/nope")).status_code == 404
+    assert httpx.get(iris.url("/v1/predict")).status_code == 405
+    assert httpx.post(iris.url("/health/live")).status_code == 405
+
+
+def test_it_honours_an_incoming_request_id_and_logs_it(iris: ServerProcess) -> None:
+    response = post(iris, ROW, **{"x-request-id": "req-abc-123"})
+    assert response.headers["x-request-id"] == "req-abc-123"
+    time.sleep(0.2)
+    [line] = [e for e in iris.events("request") if e["request_id"] == "req-abc-123"]
+    assert line["status"] == 200 and line["latency_ms"] > 0 and line["path"] == "/v1/predict"
+    assert post(iris, ROW).headers["x-request-id"]  # made up when absent
+
+
+def test_a_model_exception_is_a_500_with_its_type_and_message_never_a_traceback(echo: ServerProcess) -> None:
+    response = post(echo, {"x": -1, "sleep_ms": 0})
+    assert response.status_code == 500
+    assert "ValueError" in response.json()["error"] and "x must not be negative" in response.json()["error"]
+    assert "Traceback" not in response.text
+    assert sample(metric_samples(echo), "berth_prediction_errors_total", type="PredictionError") >= 1
+    assert post(echo, {"x": 1, "sleep_ms": 0}).json() == [{"x": 1, "batch_size": 1}]
+
+
+def test_a_slow_prediction_gets_504_and_the_server_recovers(echo: ServerProcess) -> None:
+    started = time.monotonic()
+    response = post(echo, {"x": 1, "sleep_ms": 2300})
+    assert response.status_code == 504
+    assert "2000 ms" in response.json()["error"]
+    assert time.monotonic() - started < 2.25
+    time.sleep(0.4)
+    assert post(echo, {"x": 2, "sleep_ms": 0}).status_code == 200
+
+
+# --- batching ------------------------------------------------------------------------
+
+def _blocked(echo: ServerProcess, bodies: list[Any]) -> list[httpx.Response]:
+    """Send `bodies` concurrently while an 800 ms prediction holds the model."""
+    with ThreadPoolExecutor(len(bodies) + 1) as pool:
+        blocker = pool.submit(post, echo, {"x": 0, "sleep_ms": 800})
+        _wait_until_predicting(echo)
+        answers = [pool.submit(post, echo, body) for body in bodies]
+        assert blocker.result().json() == [{"x": 0, "batch_size": 1}]
+        return [answer.result() for answer in answers]
+
+
+def _wait_until_predicting(echo: ServerProcess) -> None:
+    """Return once the blocker is inside predict: in flight (beside this /metrics call) and past the batch wait."""
+    deadline = time.monotonic() + 10
+    while sample(metric_samples(echo), "berth_requests_in_flight") < 2:
+        assert time.monotonic() < deadline, "the blocking request never reached the server"
+        time.sleep(0.01)
+    time.sleep(0.15)  # longer than --max-batch-wait-ms, so the blocker's batch has closed
+
+
+def test_concurrent_requests_share_one_predict_call_and_each_gets_its_own_rows(echo: ServerProcess) -> None:
+    bodies: list[Any] = [{"x": i, "sleep_ms": 0} for i in range(1, 7)]
+    bodies.append([{"x": 10, "sleep_ms": 0}, {"x": 11, "sleep_ms": 0}, {"x": 12, "sleep_ms": 0}])
+    before = metric_samples(echo)
+    responses = _blocked(echo, bodies)
+    assert all(r.status_code == 200 for r in responses)
+    for i, response in enumerate(responses[:6], start=1):
+        assert response.json() == [{"x": i, "batch_size": 9}]
+    assert responses[6].json() == [{"x": x, "batch_size": 9} for x in (10, 11, 12)]
+    after = metric_samples(echo)
+    nine = sample(after, "berth_batch_size_bucket", le="16.0") - sample(after, "berth_batch_size_bucket", le="8.0")
+    nine -= sample(before, "berth_batch_size_bucket", le="16.0") - sample(before, "berth_batch_size_bucket", le="8.0")
+    assert nine == 1
+
+
+def test_batches_never_exceed_max_batch_size(echo: ServerProcess) -> None:
+    responses = _blocked(echo, [{"x": i, "sleep_ms": 0} for i in range(20)])
+    sizes = [r.json()[0]["batch_size"] for r in responses]
+    assert max(sizes) == 16 and sorted(r.json()[0]["x"] for r in responses) == list(range(20))
+
+
+def test_one_failing_request_does_not_fail_its_batch_mates(echo: ServerProcess) -> None:
+    responses = _blocked(echo, [{"x": 1, "sleep_ms": 0}, {"x": -1, "sleep_ms": 0}, {"x": 3, "sleep_ms": 0}])
+    assert [r.status_code for r in responses] == [200, 500, 200]
+    assert responses[2].json()[0]["x"] == 3
+
+
+# --- metrics and workers -------------------------------------------------------------
+
+def test_metrics_count_known_traffic_across_both_workers(iris: ServerProcess) -> None:
+    before = metric_samples(iris)
+    ids = [f"count-{i}" for i in range(20)]
+    for request_id in ids:  # a new connection each, so both workers answer some
+        assert post(iris, ROW, **{"x-request-id": request_id}).status_code == 200
+    for _ in range(3):
+        assert post(iris, {"nope": 1}).status_code == 422
+    after = metric_samples(iris)
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("berth_requests_total", path="/v1/predict", code="200") == 20
+    assert delta("berth_requests_total", path="/v1/predict", code="422") == 3
+    assert delta("berth_request_duration_seconds_count", path="/v1/predict") == 23
+    assert delta("berth_batch_size_count") == 20
+    assert sample(after, "berth_requests_in_flight") == 1  # the scrape itself
+    assert sample(after, "berth_model_load_seconds") > 0
+    assert sample(after, "berth_model_ready", worker="0") == sample(after, "berth_model_ready", worker="1") == 1
+    time.sleep(0.2)
+    pids = {e["pid"] for e in iris.events("request") if e["request_id"] in ids}
+    assert len(pids) == 2, "both workers should have answered and been counted"
+    roles = [labels for (name, labels) in after if name == "berth_process_resident_memory_bytes"]
+    assert sorted(dict(labels)["role"] for labels in roles) == ["parent", "worker", "worker"]
+    assert all(after[("berth_process_cpu_seconds_total", labels)] > 0 for labels in roles)
+
+
+def test_health_endpoints_and_metadata(iris: ServerProcess) -> None:
+    assert httpx.get(iris.url("/health/live")).json() == {"status": "alive"}
+    assert httpx.get(iris.url("/health/ready")).status_code == 200
+    metadata = httpx.get(iris.url("/v1/metadata")).json()
+    assert [f["name"] for f in metadata["input_schema"]] == FEATURES
+
+
+def test_a_crashed_worker_is_restarted(iris: ServerProcess) -> None:
+    victim = iris.events("worker_started")[0]["worker_pid"]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while len(iris.events("worker_started")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(iris.events("worker_started")) == 3
+    iris.wait_ready()
+    assert all(post(iris, ROW).status_code == 200 for _ in range(10))
+
+
+# --- lifecycle -----------------------------------------------------------------------
+
+def test_ready_only_after_a_slow_model_loaded_and_warmed_up(echo_bundle: Path, tmp: Path) -> None:
+    server = ServerProcess(echo_bundle, tmp, "--max-batch-size", "1", env={"ECHO_LOAD_DELAY_S": "2.5"})
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                live = httpx.get(server.url("/health/live"), timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert live.status_code == 200
+        assert httpx.get(server.url("/health/ready")).status_code == 503
+        assert post(server, {"x": 1, "sleep_ms": 0}).status_code == 503
+        server.wait_ready()
+        assert [e["event"] for e in server.events() if e["event"] == "model_loaded"] == ["model_loaded"]
+        responses = in_parallel([lambda i=i: post(server, {"x": i, "sleep_ms": 50}) for i in range(4)])
+        assert [r.json() for r in responses] == [[{"x": i, "batch_size": 1}] for i in range(4)]
+    finally:
+        server.stop()
+
+
+def test_sigterm_drains_in_flight_requests_before_exiting(echo_bundle: Path, tmp: Path) -> None:
+    server = ServerProcess(echo_bundle, tmp, "--workers", "2", "--max-batch-size", "1").wait_ready()
+    try:
+        def slow(i: int) -> Any:
+            return lambda: post(server, {"x": i, "sleep_ms": 300})
+
+        def terminate() -> None:  # once all 12 are in flight (the scrape is the 13th)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if sample(metric_samples(server), "berth_requests_in_flight") >= 13:
+                    break
+                time.sleep(0.02)
+            server.process.send_signal(signal.SIGTERM)
+
+        with ThreadPoolExecutor(13) as pool:
+            futures = [pool.submit(slow(i)) for i in range(12)]
+            pool.submit(terminate)
+            responses = [f.result() for f in futures]
+        assert [r.status_code for r in responses] == [200] * 12
+        assert server.process.wait(20) == 0
+        events = [e["event"] for e in server.events()]
+        assert "shutdown_started" in events and events[-1] == "shutdown"
+    finally:
+        server.stop()
+
+
+def test_it_downloads_a_build_archive_and_workers_die_with_the_parent(iris_bundle: Path, tmp: Path) -> None:
+    archive = tmp / "iris.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(iris_bundle, arcname="iris")
+    handler = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(tmp)))
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{files.server_address[1]}/iris.tar.gz"
+    server = ServerProcess(url, tmp, "--workers", "2")
+    try:
+        server.wait_ready()
+        assert post(server, SETOSA).json() == [{"prediction": 0}]
+        workers = [e["worker_pid"] for e in server.events("worker_started")]
+        server.process.kill()
+        server.process.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        files.shutdown()
+        server.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead, only not yet reaped
+        return stat.read().split(") ", 1)[1][0] != "Z"
