@@ -1,0 +1,24 @@
+"""The Celery app; tasks live in each Django app's tasks.py."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+app = Celery("berth")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def schedule_reconcile(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        settings.BERTH_RECONCILE_INTERVAL_S,
+        sender.signature("deployments.tasks.reconcile"),
+        name="reconcile stuck builds and rollouts",
+    )

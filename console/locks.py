@@ -1,0 +1,59 @@
+"""Named locks in Redis, so a task runs once at a time per object whatever the worker count.
+
+A lock lives only while its holder does: it has a short time-to-live that a heartbeat thread
+keeps renewing, so a worker killed mid-task frees it within `ttl_s` and a retry can proceed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import redis
+from django.conf import settings
+
+DEFAULT_TTL_S = 30
+
+
+@cache
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _key(name: str) -> str:
+    return f"berth:lock:{name}"
+
+
+@contextmanager
+def held_lock(name: str, wait_s: float = 0, ttl_s: int = DEFAULT_TTL_S) -> Iterator[bool]:
+    """`with held_lock("build:…", wait_s=40) as acquired:` — renewed until the block ends."""
+    lock = _client().lock(_key(name), timeout=ttl_s, blocking=wait_s > 0, blocking_timeout=wait_s or None)
+    if not lock.acquire():
+        yield False
+        return
+    stop = threading.Event()
+    heartbeat = threading.Thread(target=_renew, args=(lock, ttl_s, stop), daemon=True)
+    heartbeat.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        heartbeat.join()
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            pass  # expired while we were stalled; nothing of ours to release
+
+
+def _renew(lock: redis.lock.Lock, ttl_s: int, stop: threading.Event) -> None:
+    while not stop.wait(ttl_s / 3):
+        try:
+            lock.reacquire()
+        except redis.exceptions.LockError:
+            return
+
+
+def is_locked(name: str) -> bool:
+    return bool(_client().exists(_key(name)))
