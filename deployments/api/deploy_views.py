@@ -1,0 +1,168 @@
+"""REST API for deployments: deploy, scale, rollback, undeploy, and reading rollouts and events.
+
+Viewers read, deployers write, outsiders get 404. Every change answers 202 with the Rollout
+it queued, or 409 while another rollout of the deployment is still pending or in progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deployments.access import get_deployment_for_user, get_model_for_user, get_rollout_for_user
+from deployments.api import deploy_serializers as s
+from deployments.filtersets import DeploymentFilterSet
+from deployments.models import Deployment, Role, Rollout
+from deployments.replica_report import report
+from deployments.rollouts import (
+    RolloutConflict,
+    current_spec,
+    deploy,
+    request_rollback,
+    request_scale,
+    request_undeploy,
+)
+from deployments.spec_edit import merge_variation
+
+EVENTS_LIMIT = 500
+
+
+def _queued(request_change: Callable[[], Rollout]) -> Response:
+    """Run one rollouts.* request: 202 with the rollout, 409 on a running rollout (400s raise)."""
+    try:
+        rollout = request_change()
+    except RolloutConflict as exc:
+        return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+    return Response(s.RolloutSerializer(rollout).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _whole(value: Any) -> Any:
+    """"3" as 3 (form posts and shells send text); anything else is left for the domain to refuse."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+def _spec_data(body: Any, deployment: Deployment | None) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError({"detail": 'Send a JSON object: {"variations": [...]} or {"variation": {...}}.'})
+    if "variation" in body and "variations" in body:
+        raise ValidationError({"variation": ["Send either variation or variations, not both."]})
+    if "variation" in body:
+        if not isinstance(body["variation"], dict):
+            raise ValidationError({"variation": ["Send the variation as an object."]})
+        data = merge_variation(current_spec(deployment) if deployment else None, body["variation"])
+    else:
+        data = {"variations": body.get("variations")}
+    if body.get("strategy"):
+        data["strategy"] = body["strategy"]
+    return data
+
+
+class ModelDeployView(APIView):
+    @extend_schema(request=s.DeployRequestSerializer, responses={202: s.RolloutSerializer, 409: None})
+    def post(self, request: Request, model_id: str) -> Response:
+        """Deploy builds of the model as a real-time service (creates the deployment on first use)."""
+        model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
+        environment = str(request.data.get("environment") or "production") if isinstance(request.data, dict) \
+            else "production"
+        deployment = Deployment.objects.filter(model=model, environment=environment).first()
+        data = _spec_data(request.data, deployment)
+        return _queued(lambda: deploy(model, data, request.user, environment))
+
+
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.DeploymentSerializer
+    filterset_class = DeploymentFilterSet
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Deployment.objects.none()
+        return Deployment.objects.for_user(self.request.user).select_related("model__project", "current_rollout")
+
+    def get_object(self) -> Deployment:
+        deployment, _ = get_deployment_for_user(self.request.user, self.kwargs["pk"])
+        return deployment
+
+    def _writable(self, pk: str) -> Deployment:
+        deployment, _ = get_deployment_for_user(self.request.user, pk, Role.DEPLOYER)
+        return deployment
+
+    @extend_schema(responses=s.DeploymentDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """Status (honest: from the replicas now), variations, replicas, endpoint URL, current revision."""
+        deployment = self.get_object()
+        serializer = s.DeploymentDetailSerializer(deployment, context={"report": report(deployment)})
+        return Response(serializer.data)
+
+    @extend_schema(request=s.ScaleSerializer, responses={202: s.RolloutSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def scale(self, request: Request, pk: str) -> Response:
+        """Change one variation's replica count; running replicas keep serving."""
+        deployment = self._writable(pk)
+        body = s.ScaleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        variation, replicas = body.validated_data["variation"], _whole(body.validated_data["replicas"])
+        return _queued(lambda: request_scale(deployment, variation, replicas, request.user))
+
+    @extend_schema(request=s.RollbackSerializer, responses={202: s.RolloutSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, pk: str) -> Response:
+        """Roll out the spec of an earlier revision that succeeded."""
+        deployment = self._writable(pk)
+        body = s.RollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        revision = _whole(body.validated_data["revision"])
+        if isinstance(revision, bool) or not isinstance(revision, int):
+            raise ValidationError({"revision": ["Give the revision number, e.g. 3."]})
+        return _queued(lambda: request_rollback(deployment, revision, request.user))
+
+    @extend_schema(request=None, responses={202: s.RolloutSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def undeploy(self, request: Request, pk: str) -> Response:
+        """Stop every replica and the gateway; revisions and events are kept."""
+        deployment = self._writable(pk)
+        return _queued(lambda: request_undeploy(deployment, request.user))
+
+    @extend_schema(responses=s.RolloutSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def rollouts(self, request: Request, pk: str) -> Response:
+        """Every revision of the deployment, newest first."""
+        deployment = self.get_object()
+        rollouts = deployment.rollouts.select_related("deployment__model", "triggered_by").order_by("-revision")
+        return Response(s.RolloutSerializer(rollouts, many=True).data)
+
+    @extend_schema(responses=s.RolloutEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> Response:
+        """The deployment's latest events (newest first), across rollouts and health checks."""
+        deployment = self.get_object()
+        events = deployment.events.select_related("rollout").order_by("-created_at", "-id")[:EVENTS_LIMIT]
+        return Response(s.RolloutEventSerializer(events, many=True).data)
+
+
+class RolloutViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.RolloutSerializer
+    queryset = Rollout.objects.none()
+
+    def get_object(self) -> Rollout:
+        rollout, _ = get_rollout_for_user(self.request.user, self.kwargs["pk"])
+        return rollout
+
+    @extend_schema(responses=s.RolloutEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> Response:
+        """The rollout's events in the order they happened (?after=<event id> for only newer ones)."""
+        rollout = self.get_object()
+        events = rollout.events.select_related("rollout").order_by("created_at", "id")
+        after = request.query_params.get("after", "")
+        if after.isdigit():
+            events = events.filter(id__gt=int(after))
+        return Response(s.RolloutEventSerializer(events[:EVENTS_LIMIT], many=True).data)

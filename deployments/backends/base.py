@@ -1,0 +1,135 @@
+"""The one interface every runtime adapter implements (local processes, Kubernetes).
+
+The rollout engine only talks to a Backend. A rollout is: `apply(spec)` starts what is
+missing and keeps what already runs; `replicas()` reports each replica honestly until all
+are ready; `route(spec)` points the gateway at exactly the spec's replicas and returns once
+the gateway serves with that config; `prune(spec)` drains and removes every other replica.
+`delete()` removes everything of a deployment, gateway included. All calls are idempotent.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deployments.deploy_spec import DeploySpec, VariationSpec
+    from deployments.models import Deployment
+
+
+class BackendError(RuntimeError):
+    """The runtime could not do what was asked; the message says why, for people."""
+
+
+class ReplicaState(enum.StrEnum):
+    STARTING = "starting"   # process launched, model not loaded yet
+    READY = "ready"         # /health/ready answers 200
+    NOT_READY = "not_ready"  # running for a while, readiness failing
+    CRASHED = "crashed"     # exited; the runtime restarts it (or gave up)
+    STOPPED = "stopped"     # stopped on purpose (draining or removed)
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    name: str               # unique per deployment, e.g. "default-3f9a1c2e-0"
+    variation: str
+    runtime_key: str        # VariationSpec.runtime_key of what it runs
+    index: int
+    endpoint: str           # base URL of the model server, e.g. http://127.0.0.1:41234
+    state: ReplicaState
+    pid: int | None = None
+    restarts: int = 0       # how often the runtime restarted it since it was created
+    exit_code: int | None = None  # of the last exit; negative: killed by that signal
+    memory_killed: bool = False
+    reason: str = ""        # why it is not ready, for people (exit code, signal, last log lines)
+    last_exit: str = ""     # after a restart: why the previous process exited, for people
+    last_log: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.state == ReplicaState.READY
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A replica to scrape (`{url}/metrics`) or route to."""
+    variation: str
+    replica: str
+    url: str
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    url: str                # base URL clients use; predict at {url}/v1/models/<model_id>/predict
+    port: int | None
+    config_version: str = ""
+    ready: bool = False
+
+
+def replica_name(variation: VariationSpec, index: int) -> str:
+    return f"{variation.name}-{variation.runtime_key}-{index}"
+
+
+def desired_replicas(spec: DeploySpec) -> dict[str, tuple[VariationSpec, int]]:
+    """Every replica a spec asks for, by name."""
+    return {replica_name(v, i): (v, i) for v in spec.variations for i in range(v.replicas)}
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def apply(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+        """Start every replica of `spec` that is not running yet; return the names started."""
+
+    @abstractmethod
+    def replicas(self, deployment: Deployment) -> list[ReplicaStatus]:
+        """Every replica of the deployment (any revision), with readiness checked now."""
+
+    @abstractmethod
+    def route(self, deployment: Deployment, spec: DeploySpec) -> GatewayStatus:
+        """Send traffic to exactly the replicas of `spec` (by weight); return once the gateway does."""
+
+    @abstractmethod
+    def prune(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+        """Drain (SIGTERM, wait) and remove every replica `spec` does not ask for; return their names."""
+
+    @abstractmethod
+    def delete(self, deployment: Deployment) -> None:
+        """Remove every replica and the gateway of the deployment, with their ports and config."""
+
+    @abstractmethod
+    def gateway(self, deployment: Deployment) -> GatewayStatus | None:
+        """The deployment's gateway, or None when it has none."""
+
+    @abstractmethod
+    def tail_logs(self, deployment: Deployment, replica: str, lines: int = 100) -> list[str]:
+        """The last `lines` log lines of one replica (`"gateway"` for the gateway)."""
+
+    @abstractmethod
+    def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
+        """Follow one replica's log: yields new lines as they are written (blocking)."""
+
+    def scale(self, deployment: Deployment, spec: DeploySpec) -> tuple[list[str], list[str]]:
+        """Converge replica counts only (nothing else changed): start missing, then prune extra."""
+        started = self.apply(deployment, spec)
+        return started, self.prune(deployment, spec)
+
+    def endpoints(self, deployment: Deployment) -> list[Endpoint]:
+        """Replicas that answer HTTP, for metrics scraping."""
+        return [Endpoint(r.variation, r.name, r.endpoint) for r in self.replicas(deployment)
+                if r.state in (ReplicaState.READY, ReplicaState.NOT_READY, ReplicaState.STARTING)]
+
+
+def get_backend() -> Backend:
+    """The adapter chosen by BERTH_BACKEND."""
+    from django.conf import settings
+
+    if settings.BERTH_BACKEND == "local":
+        from deployments.backends.local import LocalBackend
+
+        return LocalBackend.from_settings()
+    raise BackendError(f"BERTH_BACKEND={settings.BERTH_BACKEND}: this adapter is not available yet.")

@@ -1,0 +1,112 @@
+"""Accepting an uploaded build: checked at the edge, stored whole or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from deployments.models import Build, Model
+from serving.bundle import FRAMEWORKS, BundleError, check_archive
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+SINGLE_FILE_FRAMEWORKS = tuple(f for f in FRAMEWORKS if f != "python")
+
+
+def is_archive(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def safe_file_name(name: str) -> str:
+    base = Path(name).name.strip().replace("\x00", "")
+    if base in {"", ".", ".."}:
+        raise ValidationError("The uploaded file has no usable name.")
+    return base[:200]
+
+
+def check_upload(upload: UploadedFile, framework: str) -> None:
+    """Raise ValidationError naming what to fix; read nothing of the user's code."""
+    limit_mb = settings.BERTH_MAX_UPLOAD_MB
+    if upload.size is None or upload.size > limit_mb * 1024 * 1024:
+        raise ValidationError(f"The upload is larger than the {limit_mb} MB limit (BERTH_MAX_UPLOAD_MB).")
+    name = safe_file_name(upload.name or "")
+    if not is_archive(name):
+        if not framework:
+            raise ValidationError(
+                "A single model file needs a framework: choose one of " + ", ".join(SINGLE_FILE_FRAMEWORKS)
+                + ", or upload a .zip / .tar.gz bundle with a berth.yaml."
+            )
+        if framework not in SINGLE_FILE_FRAMEWORKS:
+            raise ValidationError(f"A single file cannot be a '{framework}' build; upload a bundle with a berth.yaml.")
+        return
+    with _as_local_file(upload) as path:
+        try:
+            check_archive(path)
+        except BundleError as exc:
+            raise ValidationError(exc.message) from None
+
+
+class _as_local_file:
+    """The upload as a file on disk under the name the user gave it (removed on exit)."""
+
+    def __init__(self, upload: UploadedFile) -> None:
+        self.upload = upload
+        self.copy_dir: Path | None = None
+
+    def __enter__(self) -> Path:
+        # A copy under the name the user chose, so errors about the archive name their file.
+        self.copy_dir = Path(tempfile.mkdtemp(prefix="berth-upload-"))
+        copy = self.copy_dir / safe_file_name(self.upload.name or "upload")
+        existing = getattr(self.upload, "temporary_file_path", None)
+        if existing:  # a large upload Django already spooled to disk: link it, don't copy it
+            copy.symlink_to(existing())
+            return copy
+        with copy.open("wb") as out:
+            for chunk in self.upload.chunks():
+                out.write(chunk)
+        self.upload.seek(0)
+        return copy
+
+    def __exit__(self, *exc: object) -> None:
+        if self.copy_dir:
+            shutil.rmtree(self.copy_dir, ignore_errors=True)
+
+
+def store_build(
+    model: Model, upload: UploadedFile, framework: str, example_input: list | None, user: object
+) -> Build:
+    """Create the Build row and its stored file together; validation starts after commit."""
+    from deployments.tasks import validate_build
+
+    build = Build(
+        model=model, source_name=safe_file_name(upload.name or "model"), framework=framework or "",
+        example_input=example_input, created_by=user if isinstance(user, User) else None,
+    )
+    try:
+        with transaction.atomic():
+            build.size_bytes, build.sha256 = _write_source(upload, build.source_path)
+            build.save()
+            transaction.on_commit(lambda: validate_build.delay(str(build.build_id)))
+    except BaseException:
+        shutil.rmtree(build.storage_dir, ignore_errors=True)
+        raise
+    return build
+
+
+def _write_source(upload: UploadedFile, dest: Path) -> tuple[int, str]:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    upload.seek(0)
+    with dest.open("wb") as out:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest()

@@ -1,0 +1,258 @@
+"""The desired state of a deployment: validated once, frozen into a Rollout, read by the engine.
+
+Forms, serializers and the CLI all call `validate_spec(model, data)`; it raises one django
+ValidationError whose keys name the bad field (`variations.0.replicas`, `variations`), and
+returns a DeploySpec whose secret env values are already encrypted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from console.crypto import encrypt
+from deployments.models import Build, BuildStatus, InstanceType, Model
+from deployments.models.rollout import RolloutStrategy
+from deployments.models.variation import BOUNDS, VARIATION_NAME_RULE
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV_PREFIXES = ("BERTH_", "PROMETHEUS_")
+MAX_ENV_VARS, MAX_ENV_VALUE = 100, 32_768
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+K8S_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+# Changing any of these starts new replicas; replicas, traffic and timeouts of the rollout do not.
+RUNTIME_FIELDS = ("build_id", "instance_type", "server_workers", "request_timeout_ms", "max_batch_size", "env",
+                  "daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str          # plain text, or a Fernet token when secret
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class VariationSpec:
+    name: str
+    build_id: str
+    instance_type: str = "small"
+    replicas: int = BOUNDS["replicas"][2]
+    server_workers: int = BOUNDS["server_workers"][2]
+    request_timeout_ms: int = BOUNDS["request_timeout_ms"][2]
+    deploy_timeout_min: int = BOUNDS["deploy_timeout_min"][2]
+    max_batch_size: int = BOUNDS["max_batch_size"][2]
+    env: tuple[EnvVar, ...] = ()
+    daemon_mode: bool = False
+    iam_role_arn: str = ""
+    service_account_key_secret_name: str = ""
+    traffic_percent: int = 100
+    shadow: bool = False
+
+    @property
+    def runtime_key(self) -> str:
+        """Short hash of what the replica processes run; equal keys mean the replicas can be kept."""
+        data = {name: getattr(self, name) for name in RUNTIME_FIELDS}
+        data["env"] = [asdict(item) for item in self.env]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+
+    @property
+    def is_live(self) -> bool:
+        return not self.shadow and self.traffic_percent > 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["env"] = [asdict(item) for item in self.env]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VariationSpec:
+        values = dict(data)
+        values["env"] = tuple(EnvVar(**item) for item in values.get("env", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    variations: tuple[VariationSpec, ...] = field(default_factory=tuple)
+    strategy: str = RolloutStrategy.ROLLING
+
+    def to_json(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "variations": [v.to_json() for v in self.variations]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeploySpec:
+        """Read a frozen (already validated) spec, e.g. Rollout.spec."""
+        return cls(tuple(VariationSpec.from_json(v) for v in data.get("variations", ())),
+                   data.get("strategy", RolloutStrategy.ROLLING))
+
+    def variation(self, name: str) -> VariationSpec | None:
+        return next((v for v in self.variations if v.name == name), None)
+
+    def with_replicas(self, name: str, replicas: int) -> DeploySpec:
+        return replace(self, variations=tuple(replace(v, replicas=replicas) if v.name == name else v
+                                              for v in self.variations))
+
+    @property
+    def deploy_timeout_s(self) -> int:
+        return max((v.deploy_timeout_min for v in self.variations), default=BOUNDS["deploy_timeout_min"][2]) * 60
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, key: str, message: str) -> None:
+        self.by_field.setdefault(key, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+def validate_spec(model: Model, data: Mapping[str, Any], previous: DeploySpec | None = None) -> DeploySpec:
+    """Check a requested spec against every rule; return it frozen, secrets encrypted.
+
+    `data` is `{"variations": [{"name", "build_id", "instance_type", "replicas", ...,
+    "env": [{"name", "value", "secret"}]}], "strategy": "rolling"}`. A secret env var sent
+    without a value keeps the encrypted value it has in `previous` (the spec serving now).
+    """
+    errors = _Errors()
+    raw_variations = data.get("variations")
+    if not isinstance(raw_variations, list) or not raw_variations:
+        errors.add("variations", "Add at least one variation.")
+        errors.raise_if_any()
+    strategy = data.get("strategy") or RolloutStrategy.ROLLING
+    if strategy not in RolloutStrategy.values:
+        errors.add("strategy", f"Unknown strategy {strategy!r}; use one of: {', '.join(RolloutStrategy.values)}.")
+    variations = [_variation(model, raw, f"variations.{i}", errors, previous)
+                  for i, raw in enumerate(raw_variations or [])]
+    _check_names_and_traffic(variations, errors)
+    errors.raise_if_any()
+    return DeploySpec(tuple(v for v in variations if v is not None), strategy)
+
+
+def variation_errors(exc: ValidationError, index: int = 0) -> dict[str, list[str]]:
+    """The errors of one variation keyed by plain field name, for a one-variation form."""
+    prefix = f"variations.{index}."
+    return {key.removeprefix(prefix): msgs for key, msgs in exc.message_dict.items() if key.startswith(prefix)}
+
+
+def _variation(model: Model, raw: Any, key: str, errors: _Errors,
+               previous: DeploySpec | None) -> VariationSpec | None:
+    if not isinstance(raw, Mapping):
+        errors.add(key, "Each variation must be an object.")
+        return None
+    before = len(errors.by_field)
+    name = str(raw.get("name") or "default")
+    try:
+        VARIATION_NAME_RULE(name)
+    except ValidationError as exc:
+        errors.add(f"{key}.name", exc.messages[0])
+    build_id = _build(model, raw.get("build_id"), f"{key}.build_id", errors)
+    instance = str(raw.get("instance_type") or "small")
+    if not InstanceType.objects.filter(name=instance, active=True).exists():
+        offered = ", ".join(InstanceType.objects.filter(active=True).values_list("name", flat=True))
+        errors.add(f"{key}.instance_type", f"Unknown instance type {instance!r}; choose one of: {offered}.")
+    numbers = {name_: _bounded(raw, name_, f"{key}.{name_}", errors) for name_ in BOUNDS}
+    shadow, daemon = _flag(raw, "shadow", key, errors), _flag(raw, "daemon_mode", key, errors)
+    iam = str(raw.get("iam_role_arn") or "").strip()
+    if iam and not IAM_ROLE_ARN.match(iam):
+        errors.add(f"{key}.iam_role_arn", "Use an IAM role ARN like arn:aws:iam::123456789012:role/my-model.")
+    sak = str(raw.get("service_account_key_secret_name") or "").strip()
+    if sak and not K8S_SECRET_NAME.match(sak):
+        errors.add(f"{key}.service_account_key_secret_name",
+                   "Use a Kubernetes secret name: lowercase letters, digits, '-' or '.', at most 253 characters.")
+    old = previous.variation(name) if previous else None
+    env = _env(raw.get("env") or [], f"{key}.env", errors, old)
+    if len(errors.by_field) > before or build_id is None:
+        return None
+    return VariationSpec(name=name, build_id=build_id, instance_type=instance, env=env, daemon_mode=daemon,
+                         iam_role_arn=iam, service_account_key_secret_name=sak, shadow=shadow, **numbers)
+
+
+def _build(model: Model, build_id: Any, key: str, errors: _Errors) -> str | None:
+    if not build_id:
+        errors.add(key, "Choose a build to deploy.")
+        return None
+    try:
+        build = Build.objects.filter(build_id=str(build_id)).first()
+    except ValidationError:
+        build = None
+    if build is None or build.model_id != model.pk:
+        errors.add(key, f"Build {build_id} does not exist for model {model.model_id}.")
+        return None
+    if build.status != BuildStatus.READY:
+        errors.add(key, f"Build {build.short_id} is {build.status}; only ready builds can be deployed.")
+        return None
+    return str(build.build_id)
+
+
+def _bounded(raw: Mapping[str, Any], name: str, key: str, errors: _Errors) -> int:
+    low, high, default = BOUNDS[name]
+    value = raw.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        errors.add(key, f"Enter a whole number from {low} to {high}.")
+        return default
+    number = int(value)
+    if not low <= number <= high:
+        errors.add(key, f"Must be from {low} to {high} (got {number}).")
+    return number
+
+
+def _flag(raw: Mapping[str, Any], name: str, key: str, errors: _Errors) -> bool:
+    value = raw.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        return value.lower() in ("true", "1", "yes", "on")
+    errors.add(f"{key}.{name}", "Use true or false.")
+    return False
+
+
+def _env(raw: Any, key: str, errors: _Errors, old: VariationSpec | None) -> tuple[EnvVar, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_ENV_VARS:
+        errors.add(key, f"Give at most {MAX_ENV_VARS} environment variables as a list of name/value pairs.")
+        return ()
+    kept = {item.name: item for item in (old.env if old else ()) if item.secret}
+    result: list[EnvVar] = []
+    for i, item in enumerate(raw):
+        name = str(item.get("name") or "").strip() if isinstance(item, Mapping) else ""
+        value, secret = (item.get("value"), bool(item.get("secret"))) if isinstance(item, Mapping) else (None, False)
+        if not ENV_NAME.match(name):
+            errors.add(f"{key}.{i}.name", "Use letters, digits and '_', not starting with a digit (e.g. API_URL).")
+        elif name.startswith(RESERVED_ENV_PREFIXES):
+            errors.add(f"{key}.{i}.name", f"{name}: names starting with {' or '.join(RESERVED_ENV_PREFIXES)} "
+                       "are reserved for the model server.")
+        elif any(e.name == name for e in result):
+            errors.add(f"{key}.{i}.name", f"{name} is set twice.")
+        elif secret and not value and name in kept:
+            result.append(kept[name])
+        elif value is None or not isinstance(value, (str, int, float)) or len(str(value)) > MAX_ENV_VALUE:
+            errors.add(f"{key}.{i}.value", f"Give {name} a text value of at most {MAX_ENV_VALUE} characters.")
+        else:
+            result.append(EnvVar(name, encrypt(str(value)) if secret else str(value), secret))
+    return tuple(result)
+
+
+def _check_names_and_traffic(variations: list[VariationSpec | None], errors: _Errors) -> None:
+    names = [v.name for v in variations if v is not None]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        errors.add("variations", f"Variation names must be unique: {', '.join(duplicates)} appears twice.")
+    if any(v is None for v in variations):
+        return
+    live = [v for v in variations if v is not None and not v.shadow]
+    if not live:
+        errors.add("variations", "At least one variation must serve traffic (not shadow).")
+    elif sum(v.traffic_percent for v in live) != 100:
+        shares = ", ".join(f"{v.name} {v.traffic_percent}%" for v in live)
+        errors.add("variations", f"Traffic of the serving variations must add up to 100% (now {shares}).")

@@ -1,0 +1,99 @@
+"""An immutable, validated artifact bundle of a model."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class BuildStatus(models.TextChoices):
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class BuildQuerySet(models.QuerySet["Build"]):
+    def for_user(self, user: object) -> BuildQuerySet:
+        return self.filter(model__project__memberships__user=user)
+
+
+
+class Build(models.Model):
+    build_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    model = models.ForeignKey("deployments.Model", on_delete=models.CASCADE, related_name="builds")
+    status = models.CharField(max_length=16, choices=BuildStatus.choices, default=BuildStatus.BUILDING)
+    framework = models.CharField(max_length=16, blank=True)
+    source_name = models.CharField(max_length=255, help_text="Name of the uploaded file.")
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    requirements = models.JSONField(default=list, blank=True)
+    example_input = models.JSONField(null=True, blank=True)
+    example_output = models.JSONField(null=True, blank=True)
+    input_schema = models.JSONField(null=True, blank=True)
+    output_schema = models.JSONField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BuildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model.model_id} build {self.short_id}"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.build_id)[:8]
+
+    @property
+    def storage_dir(self) -> Path:
+        return settings.DATA_DIR / "builds" / str(self.build_id)
+
+    @property
+    def source_path(self) -> Path:
+        return self.storage_dir / "source" / self.source_name
+
+    @property
+    def bundle_dir(self) -> Path:
+        return self.storage_dir / "bundle"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != BuildStatus.BUILDING
+
+    def start_attempt(self) -> None:
+        self.attempts += 1
+        self.started_at = timezone.now()
+        self.save(update_fields=["attempts", "started_at"])
+
+    def record_result(self, ok: bool, log: str, error: str = "", report: dict | None = None) -> None:
+        """Finish the build as ready (with what validation measured) or failed (with why)."""
+        self.status = BuildStatus.READY if ok else BuildStatus.FAILED
+        self.log, self.error, self.finished_at = log, error, timezone.now()
+        if report:
+            self.framework = report.get("framework") or self.framework
+            self.input_schema = report.get("input_schema")
+            self.output_schema = report.get("output_schema")
+            self.example_output = report.get("example_output")
+            self.timings = report.get("timings") or {}
+            self.requirements = report.get("requirements") or self.requirements
+            self.example_input = report.get("example_input") or self.example_input
+        self.save()
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

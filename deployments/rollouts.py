@@ -1,0 +1,152 @@
+"""Asking for a change to a deployment: every request becomes one Rollout row, then a task.
+
+Each function checks the request, creates the Rollout in one transaction (refusing while
+another rollout of the deployment is pending or in progress) and enqueues `run_rollout`
+once the transaction commits. Views, the API and the CLI call these and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from deployments.deploy_spec import DeploySpec, validate_spec
+from deployments.events import publish_deployment, record_event
+from deployments.models import (
+    Deployment,
+    DeploymentStatus,
+    EventKind,
+    Model,
+    Rollout,
+    RolloutAction,
+    RolloutStatus,
+)
+from deployments.models.variation import BOUNDS
+
+
+class RolloutConflict(ValidationError):
+    """Another rollout of this deployment is still pending or in progress (HTTP 409)."""
+
+
+def deploy(model: Model, data: dict[str, Any], user: object, environment: str = "production") -> Rollout:
+    """Validate a requested spec and roll it out, creating the deployment on first use."""
+    deployment = Deployment.objects.filter(model=model, environment=environment).first()
+    previous = current_spec(deployment) if deployment else None
+    spec = validate_spec(model, data, previous)
+    with transaction.atomic():
+        deployment, _ = Deployment.objects.get_or_create(
+            model=model, environment=environment, defaults={"created_by": _user(user)})
+        return request_rollout(deployment, spec, user)
+
+
+def current_spec(deployment: Deployment) -> DeploySpec | None:
+    """The spec serving now, or None when nothing serves."""
+    if not deployment.is_serving or deployment.current_rollout is None:
+        return None
+    return DeploySpec.from_json(deployment.current_rollout.spec)
+
+
+def request_rollout(deployment: Deployment, spec: DeploySpec, user: object,
+                    action: str = RolloutAction.DEPLOY, source_revision: int | None = None) -> Rollout:
+    """Create the next revision of `deployment` for `spec` and enqueue its rollout."""
+    try:
+        with transaction.atomic():
+            locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+            _refuse_if_busy(locked)
+            revision = (locked.rollouts.aggregate(top=Max("revision"))["top"] or 0) + 1
+            rollout = Rollout.objects.create(
+                deployment=locked, revision=revision, action=action, spec=spec.to_json(), strategy=spec.strategy,
+                source_revision=source_revision, triggered_by=_user(user))
+            busy = DeploymentStatus.UNDEPLOYING if action == RolloutAction.UNDEPLOY else DeploymentStatus.DEPLOYING
+            locked.set_status(busy, f"Revision {revision} ({rollout.get_action_display().lower()}) is queued.")
+            record_event(locked, EventKind.CREATED, _describe(rollout, user), rollout=rollout)
+            publish_deployment(locked)
+            transaction.on_commit(lambda: _enqueue(rollout.pk))
+    except IntegrityError:  # a concurrent request won the one-active-rollout constraint
+        raise RolloutConflict("Another rollout of this deployment was just requested; wait for it to finish.",
+                              code="conflict") from None
+    deployment.refresh_from_db()
+    return rollout
+
+
+def request_rollback(deployment: Deployment, revision: int, user: object) -> Rollout:
+    """Roll out the spec of an earlier revision that once succeeded."""
+    deployment.refresh_from_db()
+    target = deployment.rollouts.filter(revision=revision).first()
+    if target is None:
+        raise ValidationError({"revision": f"Revision {revision} does not exist."})
+    if target.status not in (RolloutStatus.SUCCEEDED, RolloutStatus.ROLLED_BACK) or \
+            target.action == RolloutAction.UNDEPLOY:
+        raise ValidationError({"revision": f"Revision {revision} never served traffic ({target.status}); "
+                                           "roll back to a revision that succeeded."})
+    if deployment.current_rollout_id == target.pk and deployment.is_serving:
+        raise ValidationError({"revision": f"Revision {revision} is already serving."})
+    spec = DeploySpec.from_json(target.spec)
+    _check_builds_still_exist(deployment, spec)
+    return request_rollout(deployment, spec, user, RolloutAction.ROLLBACK, source_revision=revision)
+
+
+def request_scale(deployment: Deployment, variation: str, replicas: int, user: object) -> Rollout:
+    """Change one variation's replica count; the running replicas keep running (no new build)."""
+    deployment.refresh_from_db()
+    spec = current_spec(deployment)
+    if spec is None:
+        raise ValidationError("Nothing is serving: deploy a build before scaling.")
+    current = spec.variation(variation)
+    if current is None:
+        names = ", ".join(v.name for v in spec.variations)
+        raise ValidationError({"variation": f"No variation {variation!r}; this deployment has: {names}."})
+    low, high, _ = BOUNDS["replicas"]
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not low <= replicas <= high:
+        raise ValidationError({"replicas": f"Must be a whole number from {low} to {high}."})
+    if current.replicas == replicas:
+        raise ValidationError({"replicas": f"{variation} already runs {replicas} replica(s)."})
+    return request_rollout(deployment, spec.with_replicas(variation, replicas), user, RolloutAction.SCALE)
+
+
+def request_undeploy(deployment: Deployment, user: object) -> Rollout:
+    """Stop every replica and the gateway of the deployment and free their ports."""
+    deployment.refresh_from_db()
+    if deployment.status == DeploymentStatus.STOPPED:
+        raise ValidationError("This deployment is already stopped.")
+    return request_rollout(deployment, DeploySpec(), user, RolloutAction.UNDEPLOY)
+
+
+def _refuse_if_busy(deployment: Deployment) -> None:
+    active = deployment.rollouts.filter(status__in=RolloutStatus.active()).first()
+    if active is not None:
+        raise RolloutConflict(
+            f"Revision {active.revision} ({active.get_action_display().lower()}) is still "
+            f"{active.get_status_display().lower()}; wait until it finishes, then try again.", code="conflict")
+
+
+def _check_builds_still_exist(deployment: Deployment, spec: DeploySpec) -> None:
+    from deployments.models import Build, BuildStatus
+
+    for variation in spec.variations:
+        if not Build.objects.filter(build_id=variation.build_id, status=BuildStatus.READY).exists():
+            raise ValidationError({"revision": f"Build {variation.build_id[:8]} of variation {variation.name} "
+                                               "is no longer available."})
+
+
+def _describe(rollout: Rollout, user: object) -> str:
+    who = getattr(user, "username", "") or "the system"
+    spec = DeploySpec.from_json(rollout.spec)
+    parts = ", ".join(f"{v.name}: build {v.build_id[:8]} × {v.replicas}" for v in spec.variations)
+    text = f"Revision {rollout.revision} ({rollout.get_action_display().lower()}) requested by {who}"
+    if rollout.source_revision:
+        text += f", restoring revision {rollout.source_revision}"
+    return f"{text}{': ' + parts if parts else ''}."
+
+
+def _user(user: object) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _enqueue(rollout_pk: int) -> None:
+    from deployments.tasks import run_rollout
+
+    run_rollout.delay(rollout_pk)

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from deployments.consumers import ModelBuildsConsumer
+from deployments.consumers_deployment import DeploymentEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/models/<slug:model_id>/builds/", ModelBuildsConsumer.as_asgi()),
+    path("ws/deployments/<int:pk>/events/", DeploymentEventsConsumer.as_asgi()),
+]

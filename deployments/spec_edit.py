@@ -1,0 +1,140 @@
+"""Editing a deploy spec the way people do: start from what serves, change a variation, compare.
+
+Pure helpers shared by the wizard, the API and the CLI path; `deploy_spec.validate_spec`
+still decides what is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deployments.deploy_spec import DeploySpec, VariationSpec
+from deployments.models.variation import SECRET_MASK
+
+FIELD_LABELS: dict[str, str] = {
+    "build_id": "Build",
+    "instance_type": "Instance type",
+    "replicas": "Replicas",
+    "server_workers": "Server workers",
+    "request_timeout_ms": "Request timeout (ms)",
+    "deploy_timeout_min": "Deploy timeout (min)",
+    "max_batch_size": "Max batch size",
+    "traffic_percent": "Traffic (%)",
+    "shadow": "Shadow",
+    "daemon_mode": "Daemon mode",
+    "iam_role_arn": "IAM role ARN",
+    "service_account_key_secret_name": "Service-account key secret",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    variation: str
+    what: str           # "added", "removed" or a field label / "env NAME"
+    before: str = ""
+    after: str = ""
+
+
+def spec_to_data(spec: DeploySpec | None) -> dict[str, Any]:
+    """A spec as `validate_spec` input, for editing: secret values blank (blank keeps the stored one)."""
+    if spec is None:
+        return {"variations": []}
+    variations = []
+    for variation in spec.variations:
+        data = variation.to_json()
+        data["env"] = [{"name": e.name, "value": "" if e.secret else e.value, "secret": e.secret}
+                       for e in variation.env]
+        variations.append(data)
+    return {"strategy": spec.strategy, "variations": variations}
+
+
+def merge_variation(current: DeploySpec | None, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Deploy one variation into what serves now: replace it by name, keep the others.
+
+    A variation that already serves keeps its traffic share unless `raw` gives one; the only
+    live variation always gets 100%.
+    """
+    data = spec_to_data(current)
+    name = str(raw.get("name") or "default")
+    old = next((v for v in data["variations"] if v["name"] == name), None)
+    live_others = [v for v in data["variations"] if v["name"] != name and not v.get("shadow")]
+    given = {key: value for key, value in raw.items() if value is not None}
+    merged = {**(old or {}), **given, "name": name}
+    if given.get("traffic_percent") in (None, ""):
+        merged["traffic_percent"] = old["traffic_percent"] if old and live_others else 100
+    if old is None:
+        data["variations"].append(merged)
+    else:
+        data["variations"] = [merged if v["name"] == name else v for v in data["variations"]]
+    return data
+
+
+def rebalance(percents: Sequence[int], live: Sequence[bool]) -> list[int]:
+    """Split 100% evenly over the live variations (the first ones get the remainder); others get 0."""
+    count = sum(1 for flag in live if flag)
+    if count == 0:
+        return [0 for _ in percents]
+    share, extra = divmod(100, count)
+    result, seen = [], 0
+    for flag in live:
+        if flag:
+            result.append(share + (1 if seen < extra else 0))
+            seen += 1
+        else:
+            result.append(0)
+    return result
+
+
+def diff(current: DeploySpec | None, new: DeploySpec) -> list[Change]:
+    """What a new spec changes compared to the revision serving now (secret values never shown)."""
+    if current is None:
+        return [Change(v.name, "added", after=_summary(v)) for v in new.variations]
+    changes: list[Change] = []
+    for variation in new.variations:
+        old = current.variation(variation.name)
+        if old is None:
+            changes.append(Change(variation.name, "added", after=_summary(variation)))
+            continue
+        for field, label in FIELD_LABELS.items():
+            before, after = getattr(old, field), getattr(variation, field)
+            if before != after:
+                changes.append(Change(variation.name, label, _text(before), _text(after)))
+        changes.extend(_env_changes(old, variation))
+    changes.extend(Change(v.name, "removed", before=_summary(v)) for v in current.variations
+                   if new.variation(v.name) is None)
+    return changes
+
+
+def _env_changes(old: VariationSpec, new: VariationSpec) -> list[Change]:
+    before = {e.name: e for e in old.env}
+    after = {e.name: e for e in new.env}
+    changes = []
+    for name, item in after.items():
+        was = before.get(name)
+        shown = SECRET_MASK if item.secret else item.value
+        if was is None:
+            changes.append(Change(new.name, f"env {name}", "", shown))
+        elif was.value != item.value or was.secret != item.secret:
+            changes.append(Change(new.name, f"env {name}", SECRET_MASK if was.secret else was.value,
+                                  f"{shown} (new value)" if item.secret else shown))
+    changes.extend(Change(new.name, f"env {name}", SECRET_MASK if item.secret else item.value, "(removed)")
+                   for name, item in before.items() if name not in after)
+    return changes
+
+
+def _summary(variation: VariationSpec) -> str:
+    text = (f"build {variation.build_id[:8]}, {variation.instance_type} × {variation.replicas}, "
+            f"{variation.server_workers} workers")
+    text += ", shadow" if variation.shadow else f", {variation.traffic_percent}% of traffic"
+    secrets = sum(1 for e in variation.env if e.secret)
+    if variation.env:
+        text += f", {len(variation.env)} env var(s)" + (f" ({secrets} secret)" if secrets else "")
+    return text
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if value not in ("", None) else "—"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from deployments.views import builds, models, projects
+
+urlpatterns = [
+    path("projects/", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_create, name="project-create"),
+    path("projects/<slug:slug>/", projects.project_detail, name="project-detail"),
+    path("projects/<slug:slug>/invite/", projects.project_invite, name="project-invite"),
+    path("projects/<slug:slug>/members/<int:member_pk>/remove/", projects.project_remove_member,
+         name="project-remove-member"),
+    path("projects/<slug:slug>/models/new/", models.model_create, name="model-create"),
+    path("models/<slug:model_id>/", models.model_detail, name="model-detail"),
+    path("models/<slug:model_id>/builds/upload/", builds.build_upload, name="build-upload"),
+    path("models/<slug:model_id>/builds/<str:build_id>/", builds.build_detail, name="build-detail"),
+]
+
+# Deploy wizard and deployment pages.
+from deployments.views import deploy, deployments  # noqa: E402
+
+urlpatterns += [
+    path("models/<slug:model_id>/deploy/", deploy.deploy_start, name="deploy-start"),
+    path("models/<slug:model_id>/deploy/realtime/", deploy.deploy_realtime, name="deploy-realtime"),
+    path("models/<slug:model_id>/deploy/validate/", deploy.validate_field, name="deploy-validate"),
+    path("models/<slug:model_id>/deployments/", deployments.model_deployments, name="model-deployments"),
+    path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/configuration/", deployments.deployment_configuration,
+         name="deployment-configuration"),
+    path("deployments/<int:pk>/events/", deployments.deployment_events, name="deployment-events"),
+    path("deployments/<int:pk>/scale/", deployments.deployment_scale, name="deployment-scale"),
+    path("deployments/<int:pk>/rollback/", deployments.deployment_rollback, name="deployment-rollback"),
+    path("deployments/<int:pk>/undeploy/", deployments.deployment_undeploy, name="deployment-undeploy"),
+]

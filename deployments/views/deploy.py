@@ -1,0 +1,142 @@
+"""The deploy wizard: Realtime → configure (validated as you type) → review (diff) → Deploy.
+
+The reviewed draft waits in the session (typed secrets sealed) so "Deploy" rolls out exactly
+what the user reviewed; `rollouts.deploy` checks it once more and creates the Rollout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from deployments import forms_deploy as wizard_forms
+from deployments.access import get_model_for_user
+from deployments.deploy_spec import DeploySpec
+from deployments.forms_deploy import DeployWizard
+from deployments.models import Deployment, Model, Role
+from deployments.rollouts import RolloutConflict, current_spec, deploy
+from deployments.spec_edit import diff
+
+ENVIRONMENT = "production"
+CONFIGURE = "deployments/deploy/configure.html"
+REVIEW = "deployments/deploy/review.html"
+
+
+def _draft_key(model: Model) -> str:
+    return f"deploy-draft:{model.pk}"
+
+
+def _serving(model: Model) -> tuple[Deployment | None, DeploySpec | None]:
+    deployment = Deployment.objects.filter(model=model, environment=ENVIRONMENT).select_related(
+        "current_rollout").first()
+    return deployment, current_spec(deployment) if deployment else None
+
+
+@login_required
+def deploy_start(request: HttpRequest, model_id: str) -> HttpResponse:
+    """Step 1: what kind of deployment (only real-time is offered today)."""
+    model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
+    build = request.GET.get("build", "")
+    return render(request, "deployments/deploy/start.html", {"model": model, "project": model.project,
+                                                              "build": build})
+
+
+@login_required
+def deploy_realtime(request: HttpRequest, model_id: str) -> HttpResponse:
+    """Step 2 and 3: configure, then review; POST action=review|deploy|add_variation|add_env:N|rebalance."""
+    model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
+    deployment, current = _serving(model)
+    validate_url = reverse("deploy-validate", args=[model.model_id])
+    if request.method != "POST":
+        wizard = DeployWizard.start(model, current, request.GET.get("build", ""), validate_url)
+        return _configure(request, model, deployment, wizard)
+    action = request.POST.get("action", "review")
+    if action == "deploy":
+        return _deploy(request, model, deployment, current, validate_url)
+    edited = _edit(request.POST, action, model)
+    if edited is not None:
+        wizard = DeployWizard(model, edited, previous=current, validate_url=validate_url, show_errors=False)
+        return _configure(request, model, deployment, wizard)
+    wizard = DeployWizard(model, request.POST, previous=current, validate_url=validate_url)
+    if not wizard.is_valid():
+        return _configure(request, model, deployment, wizard, status=400)
+    assert wizard.spec is not None
+    request.session[_draft_key(model)] = wizard_forms.seal(wizard.spec_data())
+    return _review(request, model, deployment, current, wizard.spec)
+
+
+@login_required
+@require_POST
+def validate_field(request: HttpRequest, model_id: str) -> HttpResponse:
+    """The error list of the one field the user is typing in (htmx sends its name in HX-Trigger-Name)."""
+    model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
+    name = request.htmx.trigger_name or request.POST.get("field", "")  # type: ignore[attr-defined]
+    errors = wizard_forms.field_errors(model, request.POST, name)
+    if errors is None:
+        return HttpResponse(f"Unknown field {name!r}.", status=400)
+    context: dict[str, Any] = {"html_name": name, "errors": errors, "model": model}
+    if name.endswith(("-traffic_percent", "-shadow")):
+        context["wizard"] = DeployWizard(model, request.POST)
+        context["traffic_oob"] = True
+    return render(request, f"{CONFIGURE}#field-errors", context)
+
+
+def _edit(data: Any, action: str, model: Model) -> Any:
+    if action == "add_variation":
+        return wizard_forms.add_variation(data, model)
+    if action.startswith("add_env:") and action[8:].isdigit():
+        return wizard_forms.add_env_row(data, int(action[8:]))
+    if action == "rebalance":
+        return wizard_forms.rebalanced(data)
+    return None
+
+
+def _deploy(request: HttpRequest, model: Model, deployment: Deployment | None, current: DeploySpec | None,
+            validate_url: str) -> HttpResponse:
+    draft = request.session.get(_draft_key(model))
+    if not draft:
+        messages.error(request, "Nothing to deploy: the reviewed configuration expired. Configure it again.")
+        return redirect("deploy-realtime", model_id=model.model_id)
+    data = wizard_forms.unseal(draft)
+    try:
+        rollout = deploy(model, data, request.user, ENVIRONMENT)
+    except RolloutConflict as exc:
+        context = _review_context(model, deployment, current, None)
+        context["conflict"] = exc.messages[0]
+        return render(request, REVIEW, context, status=409)
+    except ValidationError as exc:
+        wizard = DeployWizard(model, initial=data, previous=current, validate_url=validate_url)
+        wizard.errors = [f"{key}: {' '.join(msgs)}" if key != "__all__" else " ".join(msgs)
+                         for key, msgs in (exc.message_dict if hasattr(exc, "error_dict") else
+                                           {"__all__": exc.messages}).items()]
+        return _configure(request, model, deployment, wizard, status=400)
+    del request.session[_draft_key(model)]
+    messages.success(request, f"Revision {rollout.revision} is rolling out; this page follows it live.")
+    return redirect("deployment-events", pk=rollout.deployment_id)
+
+
+def _configure(request: HttpRequest, model: Model, deployment: Deployment | None, wizard: DeployWizard,
+               status: int = 200) -> HttpResponse:
+    context = {"model": model, "project": model.project, "deployment": deployment, "wizard": wizard}
+    template = f"{CONFIGURE}#deploy-form" if request.htmx else CONFIGURE  # type: ignore[attr-defined]
+    return render(request, template, context, status=status)
+
+
+def _review_context(model: Model, deployment: Deployment | None, current: DeploySpec | None,
+                    spec: DeploySpec | None) -> dict[str, Any]:
+    return {"model": model, "project": model.project, "deployment": deployment, "spec": spec,
+            "changes": diff(current, spec) if spec is not None else [],
+            "current_revision": deployment.current_rollout.revision if deployment and deployment.current_rollout
+            and current else None}
+
+
+def _review(request: HttpRequest, model: Model, deployment: Deployment | None, current: DeploySpec | None,
+            spec: DeploySpec) -> HttpResponse:
+    return render(request, REVIEW, _review_context(model, deployment, current, spec))

@@ -1,0 +1,41 @@
+"""Models: create in a project, detail with its builds."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from console.typing import AuthenticatedHttpRequest
+from deployments.access import get_model_for_user, get_project_for_user
+from deployments.forms import BuildUploadForm, ModelForm
+from deployments.models import Role
+
+
+@login_required
+def model_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for_user(request.user, slug, Role.DEPLOYER)
+    form = ModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        model = form.save(commit=False)
+        model.project = project
+        model.save()
+        messages.success(request, f"Model {model.model_id} created. Upload a build to deploy it.")
+        return redirect("model-detail", model_id=model.model_id)
+    return render(request, "deployments/model_form.html", {"form": form, "project": project},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def model_detail(request: AuthenticatedHttpRequest, model_id: str) -> HttpResponse:
+    model, membership = get_model_for_user(request.user, model_id)
+    context = {
+        "model": model,
+        "project": model.project,
+        "membership": membership,
+        "builds": model.builds.select_related("created_by"),
+        "upload_form": BuildUploadForm() if membership.allows(Role.DEPLOYER) else None,
+        "can_deploy": membership.allows(Role.DEPLOYER),
+    }
+    return render(request, "deployments/model_detail.html", context)
