@@ -1,0 +1,189 @@
+"""A small client for Berth's REST API (`/api/v1/`), used by the `berth` CLI and by scripts.
+
+    from berth.client import BerthClient
+    client = BerthClient()                # BERTH_URL and BERTH_TOKEN from the environment
+    build = client.upload_build("iris", "./iris_model", wait=True)
+
+Every failure is a `BerthError` carrying the server's own message. No Django imports here.
+(The module is not called `berth.api`: `from berth import api` is the Qwak-style `@api()`
+decorator that model code imports, and a submodule of that name would replace it.)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+SKIPPED_IN_BUNDLES = {"__pycache__", ".git", ".venv", ".ipynb_checkpoints", ".DS_Store"}
+FINISHED = ("ready", "failed")
+
+
+class BerthError(Exception):
+    """Something the person running the command can act on; `status` is the HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class BerthClient:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout_s: float = 60.0) -> None:
+        self.url = (url or os.environ.get("BERTH_URL") or DEFAULT_URL).rstrip("/")
+        token = token if token is not None else os.environ.get("BERTH_TOKEN", "")
+        if not token.strip():
+            raise BerthError(
+                f"BERTH_TOKEN is not set. Create a token in the console under Settings → API tokens "
+                f"({self.url}/settings/tokens/), then run: export BERTH_TOKEN=<the token>"
+            )
+        self._http = httpx.Client(
+            base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0),
+            headers={"Authorization": f"Bearer {token.strip()}", "Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> BerthClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- projects ---------------------------------------------------------------------------
+
+    def projects(self) -> list[dict[str, Any]]:
+        return list(self._pages("/api/v1/projects/"))
+
+    def create_project(self, slug: str, name: str, description: str = "") -> dict[str, Any]:
+        return self._request("POST", "/api/v1/projects/", json={"slug": slug, "name": name, "description": description})
+
+    # --- models -----------------------------------------------------------------------------
+
+    def models(self, project: str | None = None) -> list[dict[str, Any]]:
+        return list(self._pages("/api/v1/models/", {"project": project} if project else None))
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/models/{model_id}/")
+
+    def create_model(self, model_id: str, name: str, project: str, description: str = "") -> dict[str, Any]:
+        body = {"model_id": model_id, "name": name, "project": project, "description": description}
+        return self._request("POST", "/api/v1/models/", json=body)
+
+    # --- builds -----------------------------------------------------------------------------
+
+    def builds(self, model_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else None
+        return self._request("GET", f"/api/v1/models/{model_id}/builds/", params=params)
+
+    def build(self, build_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/builds/{build_id}/")
+
+    def upload_build(self, model_id: str, path: str | Path, framework: str = "", example_input: str = "",
+                     wait: bool = False, timeout_s: float = 900) -> dict[str, Any]:
+        """Upload a directory (packed as .tar.gz on the fly), an archive, or a single model file."""
+        name, content = bundle_for_upload(Path(path), framework)
+        data = {"framework": framework, "example_input": example_input}
+        build = self._request("POST", f"/api/v1/models/{model_id}/builds/", data=data,
+                              files={"file": (name, content, "application/octet-stream")},
+                              timeout=httpx.Timeout(None, connect=10.0))
+        return self.wait_for_build(build["build_id"], timeout_s) if wait else build
+
+    def wait_for_build(self, build_id: str, timeout_s: float = 900, poll_s: float = 1.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            build = self.build(build_id)
+            if build["status"] in FINISHED:
+                return build
+            if time.monotonic() > deadline:
+                raise BerthError(f"Build {build_id} is still building after {timeout_s:.0f} s; "
+                                 f"check it later with: berth builds show {build_id}")
+            time.sleep(poll_s)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        page = self._request("GET", path, params=params)
+        while True:
+            if not isinstance(page, dict):  # an unpaginated list
+                yield from page
+                return
+            yield from page["results"]
+            if not page.get("next"):
+                return
+            page = self._request("GET", page["next"])
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise BerthError(f"Berth at {self.url} did not answer in time; try again.") from None
+        except httpx.HTTPError as exc:
+            raise BerthError(f"Cannot reach Berth at {self.url} ({exc}); is BERTH_URL right?") from None
+        if response.is_success:
+            return response.json() if response.content else None
+        raise BerthError(error_message(response), response.status_code)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The server's message in one line: `detail`, or each field's errors as `field: message`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        message = body["detail"]
+    elif isinstance(body, dict) and body:
+        message = "; ".join(f"{field}: {_flatten(errors)}" for field, errors in body.items())
+    elif isinstance(body, list) and body:
+        message = _flatten(body)
+    else:
+        message = f"the server answered {response.status_code} {response.reason_phrase}"
+    if response.status_code == 404:
+        message = f"{message.rstrip('.')} (not found in your projects)."
+    return " ".join(message.split())
+
+
+def _flatten(errors: object) -> str:
+    if isinstance(errors, list):
+        return " ".join(_flatten(e) for e in errors)
+    if isinstance(errors, dict):
+        return "; ".join(f"{k}: {_flatten(v)}" for k, v in errors.items())
+    return str(errors)
+
+
+def bundle_for_upload(path: Path, framework: str = "") -> tuple[str, BinaryIO]:
+    """What to send for `path`: a directory packed as .tar.gz, or the file as it is."""
+    if path.is_dir():
+        return f"{path.resolve().name}.tar.gz", pack_directory(path)
+    if not path.is_file():
+        raise BerthError(f"{path} does not exist; give a bundle directory, a .zip/.tar.gz, or a model file.")
+    if not path.name.lower().endswith(ARCHIVE_SUFFIXES) and not framework:
+        raise BerthError(f"{path.name} is a single model file: say which framework it is with --framework "
+                         "(sklearn, xgboost, lightgbm or onnx), or upload a bundle directory with a berth.yaml.")
+    return path.name, path.open("rb")
+
+
+def pack_directory(directory: Path) -> BinaryIO:
+    """The directory's contents (not the directory itself) as an in-memory .tar.gz."""
+    if not (directory / "berth.yaml").is_file():
+        raise BerthError(f"{directory} has no berth.yaml; see docs/builds.md for the bundle layout.")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for item in sorted(directory.rglob("*")):
+            relative = item.relative_to(directory)
+            if SKIPPED_IN_BUNDLES & set(relative.parts) or item.suffix == ".pyc":
+                continue
+            if item.is_file() and not item.is_symlink():
+                tar.add(item, arcname=relative.as_posix(), recursive=False)
+    buffer.seek(0)
+    return buffer
