@@ -1,0 +1,243 @@
+"""Builds over REST: `/api/v1/models/<model_id>/builds/` (list, multipart upload) and `/api/v1/builds/`."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from deployments.models import Build, BuildStatus, Membership, Model, Role
+from tests.api.client import api_as, results, stored_builds
+from tests.fixtures.builds import (
+    IRIS_ROW,
+    python_bundle_files,
+    tar_gz,
+    wait_for_build,
+    zip_bytes,
+)
+
+pytestmark = pytest.mark.django_db
+
+BUILDS = "/api/v1/builds/"
+
+
+def model_builds(model_id: str = "iris") -> str:
+    return f"/api/v1/models/{model_id}/builds/"
+
+
+def a_file(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def finished_build(model: Model, **fields: object) -> Build:
+    """A build row as validation leaves it, without running anything."""
+    defaults: dict[str, object] = {"status": BuildStatus.READY, "framework": "python", "source_name": "iris.tar.gz",
+                                   "log": "loaded; predicted 1 row"}
+    return Build.objects.create(model=model, **(defaults | fields))
+
+
+# --- who may see and upload ---------------------------------------------------------------
+
+def test_an_anonymous_caller_cannot_list_read_or_upload_builds(iris_model, iris_python_archive):
+    build = finished_build(iris_model)
+    client = api_as(None)
+
+    assert client.get(BUILDS).status_code == 401
+    assert client.get(f"{BUILDS}{build.build_id}/").status_code == 401
+    assert client.get(model_builds()).status_code == 401
+    upload = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive)}, format="multipart")
+    assert upload.status_code == 401
+    assert Build.objects.count() == 1
+
+
+def test_a_viewer_lists_a_models_builds_both_ways_and_reads_one_with_its_log(iris_model, bob):
+    older = finished_build(iris_model)
+    newer = finished_build(iris_model, status=BuildStatus.FAILED, error="predict raised ValueError")
+    client = api_as(bob)
+
+    nested = client.get(model_builds()).json()
+    flat = results(client.get(BUILDS, {"model_id": "iris"}))
+    detail = client.get(f"{BUILDS}{newer.build_id}/").json()
+
+    assert [b["build_id"] for b in nested] == [str(newer.build_id), str(older.build_id)]
+    assert [b["build_id"] for b in flat] == [str(newer.build_id), str(older.build_id)]
+    assert "log" not in flat[0]
+    assert (detail["status"], detail["error"], detail["log"]) == ("failed", "predict raised ValueError",
+                                                                   "loaded; predicted 1 row")
+
+
+def test_builds_filter_by_status(iris_model, alice):
+    ready = finished_build(iris_model)
+    finished_build(iris_model, status=BuildStatus.FAILED)
+
+    listed = results(api_as(alice).get(BUILDS, {"model_id": "iris", "status": "ready"}))
+
+    assert [b["build_id"] for b in listed] == [str(ready.build_id)]
+
+
+def test_an_outsider_neither_lists_nor_reads_another_projects_builds(iris_model, other_project, charlie):
+    build = finished_build(iris_model)
+    theirs = finished_build(Model.objects.create(project=other_project, model_id="ltv", name="LTV"))
+    client = api_as(charlie)
+
+    assert [b["build_id"] for b in results(client.get(BUILDS))] == [str(theirs.build_id)]
+    assert results(client.get(BUILDS, {"model_id": "iris"})) == []
+    assert client.get(model_builds()).status_code == 404
+    assert client.get(f"{BUILDS}{build.build_id}/").status_code == 404
+
+
+def test_an_unknown_or_malformed_build_id_is_not_found(iris_model, alice):
+    client = api_as(alice)
+
+    assert client.get(f"{BUILDS}{uuid.uuid4()}/").status_code == 404
+    assert client.get(f"{BUILDS}not-a-uuid/").status_code == 404
+
+
+def test_an_outsider_cannot_upload_to_another_projects_model(iris_model, other_project, charlie,
+                                                             iris_python_archive):
+    before = stored_builds()
+
+    response = api_as(charlie).post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive)},
+                                    format="multipart")
+
+    assert response.status_code == 404
+    assert not Build.objects.exists()
+    assert stored_builds() == before
+
+
+def test_a_viewer_cannot_upload_a_build(iris_model, bob, iris_python_archive):
+    before = stored_builds()
+
+    response = api_as(bob).post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive)},
+                                format="multipart")
+
+    assert response.status_code == 403
+    assert "deployer" in response.json()["detail"]
+    assert not Build.objects.exists()
+    assert stored_builds() == before
+
+
+def test_builds_cannot_be_changed_or_deleted_once_made(iris_model, alice):
+    build = finished_build(iris_model)
+    client = api_as(alice)
+
+    assert client.patch(f"{BUILDS}{build.build_id}/", {"status": "failed"}, format="json").status_code == 405
+    assert client.delete(f"{BUILDS}{build.build_id}/").status_code == 405
+    build.refresh_from_db()
+    assert build.status == BuildStatus.READY
+
+
+# --- uploading --------------------------------------------------------------------------
+
+def test_an_admin_uploads_a_bundle_which_is_stored_and_starts_building(iris_model, alice, iris_python_archive):
+    response = api_as(alice).post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive)},
+                                  format="multipart")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    build = Build.objects.get(build_id=body["build_id"])
+    assert (body["status"], body["model_id"], body["created_by"]) == ("building", "iris", "alice")
+    assert build.source_path.read_bytes() == iris_python_archive
+    assert body["size_bytes"] == len(iris_python_archive) and len(body["sha256"]) == 64
+
+
+def test_a_deployer_uploads_a_single_model_file_with_its_framework_and_example(iris_model, charlie, iris_joblib):
+    Membership.objects.create(project=iris_model.project, user=charlie, role=Role.DEPLOYER)
+
+    response = api_as(charlie).post(model_builds(), {
+        "file": a_file("model.joblib", iris_joblib.read_bytes()), "framework": "sklearn",
+        "example_input": json.dumps(IRIS_ROW),
+    }, format="multipart")
+
+    assert response.status_code == 201, response.json()
+    build = Build.objects.get()
+    assert (build.framework, build.example_input, build.source_name) == ("sklearn", [IRIS_ROW], "model.joblib")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_uploaded_bundle_becomes_ready_through_the_worker(celery_worker, iris_model, alice, iris_python_archive):
+    response = api_as(alice).post(model_builds(), {"file": a_file("iris.zip", zip_bytes(python_bundle_files()))},
+                                  format="multipart")
+    assert response.status_code == 201, response.json()
+
+    wait_for_build(Build.objects.get(build_id=response.json()["build_id"]))
+    detail = api_as(alice).get(f"{BUILDS}{response.json()['build_id']}/").json()
+
+    assert detail["status"] == "ready", detail["error"]
+    assert [f["name"] for f in detail["input_schema"]] == list(IRIS_ROW)
+    assert detail["example_output"] == [{"species": 0}]
+
+
+def bad_upload_cases() -> list[tuple[str, dict, str, str]]:
+    """(what, form fields, field named in the error, words in the message)."""
+    return [
+        ("a corrupt archive", {"file": ("iris.tar.gz", b"this is not gzip at all")}, "file", "not a readable"),
+        ("a truncated zip", {"file": ("iris.zip", zip_bytes(python_bundle_files())[:60])}, "file", "not a readable"),
+        ("a path traversal archive", {"file": ("evil.tar.gz", tar_gz({**python_bundle_files(), "../../evil.py": "x"}))},
+         "file", "escapes the bundle"),
+        ("an absolute path archive", {"file": ("evil.zip", zip_bytes({"/etc/cron.d/evil": "x"}))},
+         "file", "absolute path"),
+        ("a single file without framework", {"file": ("model.joblib", b"\x80\x04joblib")}, "file", "needs a framework"),
+        ("a single file as python", {"file": ("model.py", b"x = 1"), "framework": "python"}, "framework", "python"),
+        ("example input that is not JSON", {"file": ("model.joblib", b"\x80\x04"), "framework": "sklearn",
+                                            "example_input": "{sepal_length: 5.1"}, "example_input", "not valid JSON"),
+        ("example input that is not records", {"file": ("model.joblib", b"\x80\x04"), "framework": "sklearn",
+                                               "example_input": "[1, 2, 3]"}, "example_input", "list of records"),
+        ("no file at all", {"framework": "sklearn"}, "file", "No file"),
+    ]
+
+
+@pytest.mark.parametrize(("what", "fields", "field", "words"), bad_upload_cases(), ids=[c[0] for c in bad_upload_cases()])
+def test_a_bad_upload_is_refused_naming_the_field_and_nothing_is_stored(iris_model, alice, what, fields, field, words):
+    data = {k: a_file(*v) if isinstance(v, tuple) else v for k, v in fields.items()}
+    before = stored_builds()
+
+    response = api_as(alice).post(model_builds(), data, format="multipart")
+
+    assert response.status_code == 400, what
+    assert words in " ".join(response.json()[field]), response.json()
+    assert not Build.objects.exists()
+    assert stored_builds() == before
+
+
+@pytest.mark.parametrize("size", [100, 5 * 1024 * 1024], ids=["kept in memory", "spooled to disk"])
+def test_a_corrupt_archive_is_named_as_the_user_uploaded_it(iris_model, alice, size):
+    garbage = a_file("churn-v2.tar.gz", b"g" * size)
+
+    response = api_as(alice).post(model_builds(), {"file": garbage}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["file"][0].startswith("churn-v2.tar.gz is not a readable")
+
+
+def test_an_upload_over_the_size_limit_is_refused_saying_the_limit(iris_model, alice, settings):
+    settings.BERTH_MAX_UPLOAD_MB = 1
+    before = stored_builds()
+    big = tar_gz({**python_bundle_files(), "weights.bin": os.urandom(1024 * 1024 + 1)})
+
+    response = api_as(alice).post(model_builds(), {"file": a_file("big.tar.gz", big)}, format="multipart")
+
+    assert response.status_code == 400
+    assert "1 MB limit" in response.json()["file"][0]
+    assert not Build.objects.exists()
+    assert stored_builds() == before
+
+
+# --- query counts -----------------------------------------------------------------------------
+
+def test_listing_builds_takes_the_same_queries_for_one_or_many(iris_model, alice, bob,
+                                                               django_assert_max_num_queries):
+    for n in range(15):
+        finished_build(iris_model, created_by=alice if n % 2 else bob)
+    client = api_as(bob)
+
+    with django_assert_max_num_queries(4):
+        flat = client.get(BUILDS, {"model_id": "iris"})
+    with django_assert_max_num_queries(5):
+        nested = client.get(model_builds())
+
+    assert len(results(flat)) == 15 and len(nested.json()) == 15
+    assert {b["created_by"] for b in nested.json()} == {"alice", "bob"}

@@ -1,0 +1,33 @@
+"""Running the installed `berth` executable the way a person does: a fresh process, env vars, stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BERTH = str(Path(sys.executable).with_name("berth"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def berth(*args: str, url: str, token: str | None, cwd: Path | None = None) -> Result:
+    """Run `berth args…` with only what a shell would give it (no Django settings in sight)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "BERTH_URL": url}
+    if token is not None:
+        env["BERTH_TOKEN"] = token
+    done = subprocess.run([BERTH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)

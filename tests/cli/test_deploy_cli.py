@@ -1,0 +1,192 @@
+"""`berth models deploy realtime|scale|undeploy`, `berth deployments …` and RealTimeClient, against a live console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from deployments.deploy_spec import DeploySpec
+from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction
+from deployments.models.instance_type import ensure_catalog
+from tests.cli.run import berth
+from tests.fixtures.builds import IRIS_ROW
+from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
+from tests.fixtures.people import token_for
+from tests.fixtures.runtime import CRASHES_ON_START, ready_build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def stop_what_was_deployed(db: None) -> Iterator[None]:
+    yield
+    from deployments.backends.base import get_backend
+
+    for deployment in Deployment.objects.all():
+        get_backend().delete(deployment)
+
+
+# --- against the console only (no runtime): what is asked, and what is refused ----------------
+
+def test_deploy_realtime_sends_qwak_flags_and_returns_at_once(live_console, iris_model, alice):
+    build = a_ready_build(iris_model)
+
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", str(build.build_id),
+                   "--pods", "2", "--instance", "medium", "--timeout", "3000", "--server-workers", "4",
+                   "--variation-name", "default", "--daemon-mode", "false", "--env", "API_URL=https://x",
+                   "--secret-env", "TOKEN=hunter2-secret", url=live_console, token=token_for(alice))
+
+    assert result.code == 0, result.err
+    rollout = Rollout.objects.get()
+    assert f"Deploying build {build.build_id} of iris: revision 1 (rollout {rollout.pk})." in result.out
+    assert "berth deployments status --model-id iris" in result.out
+    spec = DeploySpec.from_json(rollout.spec).variations[0]
+    assert (spec.replicas, spec.instance_type, spec.request_timeout_ms, spec.server_workers, spec.daemon_mode) == \
+        (2, "medium", 3000, 4, False)
+    assert spec.env[0].value == "https://x" and spec.env[1].secret and "hunter2" not in spec.env[1].value
+
+
+def test_bad_flags_are_explained_per_field_and_nothing_is_written(live_console, iris_model, alice):
+    build = a_ready_build(iris_model)
+
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", str(build.build_id),
+                   "--pods", "0", "--instance", "huge", "--variation-name", "Bad_Name",
+                   url=live_console, token=token_for(alice))
+
+    assert result.code == 1
+    assert "variations.0.replicas: Must be from 1 to 100 (got 0)." in result.err
+    assert "variations.0.instance_type: Unknown instance type 'huge'" in result.err
+    assert "variations.0.name: Use 1-36 lowercase letters" in result.err
+    assert not Rollout.objects.exists()
+
+
+def test_a_bad_daemon_mode_is_refused_by_the_cli(live_console, iris_model, alice):
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", "x", "--daemon-mode",
+                   "maybe", url=live_console, token=token_for(alice))
+
+    assert result.code == 2 and "use true or false" in result.err
+
+
+def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_console, iris_model, alice):
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
+    active = an_active_rollout(deployment)
+    token = token_for(alice)
+
+    deploy = berth("models", "deploy", "realtime", "--model-id", "iris", "--pods", "3", url=live_console,
+                   token=token)
+    scale = berth("models", "scale", "--model-id", "iris", "--pods", "3", url=live_console, token=token)
+
+    for result in (deploy, scale):
+        assert result.code == 1
+        assert f"Revision {active.revision} (deploy) is still in progress; wait until it finishes" in result.err
+    assert deployment.rollouts.count() == 2
+
+
+def test_a_viewer_may_look_but_not_deploy_and_an_outsider_sees_nothing(live_console, iris_model, alice, bob,
+                                                                        other_project, charlie):
+    serving_deployment(iris_model, variation(a_ready_build(iris_model)))
+
+    viewer_status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token_for(bob))
+    viewer_scale = berth("models", "scale", "--model-id", "iris", "--pods", "3", url=live_console,
+                         token=token_for(bob))
+    outsider = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token_for(charlie))
+    outsider_undeploy = berth("models", "undeploy", "--model-id", "iris", url=live_console,
+                              token=token_for(charlie))
+
+    assert viewer_status.code == 0 and "Status" in viewer_status.out
+    assert viewer_scale.code == 1 and "needs the deployer role" in viewer_scale.err
+    assert outsider.code == 1 and "has no production deployment" in outsider.err
+    assert outsider_undeploy.code == 1
+    assert Rollout.objects.count() == 1
+
+
+def test_status_and_list_describe_the_deployment(live_console, iris_model, alice):
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model), replicas=2))
+    token = token_for(alice)
+
+    status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token)
+    listed = berth("deployments", "list", url=live_console, token=token)
+    as_json = berth("deployments", "status", "--model-id", "iris", "--json", url=live_console, token=token)
+
+    assert status.code == 0, status.err
+    assert "Endpoint          http://127.0.0.1:18080/v1/models/iris/predict" in status.out
+    assert "Serving revision  1" in status.out and "Replicas ready    " in status.out
+    header, row = listed.out.splitlines()
+    assert header.split() == ["ID", "MODEL_ID", "ENVIRONMENT", "STATUS", "REVISION", "ENDPOINT_URL", "UPDATED"]
+    assert row.split()[:5] == [str(deployment.pk), "iris", "production", "running", "1"]
+    assert as_json.json()["replicas"]["desired"] == 2
+
+
+def test_scale_rollback_and_undeploy_queue_rollouts(live_console, iris_model, alice):
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), revisions=2)
+    token = token_for(alice)
+
+    scaled = berth("models", "scale", "--model-id", "iris", "--pods", "3", url=live_console, token=token)
+    Rollout.objects.filter(deployment=deployment, revision=3).update(status="failed")
+    back = berth("deployments", "rollback", "--model-id", "iris", "--revision", "1", url=live_console, token=token)
+    Rollout.objects.filter(deployment=deployment, revision=4).update(status="failed")
+    gone = berth("models", "undeploy", "--model-id", "iris", url=live_console, token=token)
+
+    assert scaled.code == 0 and "Scaling iris/default to 3 pod(s): revision 3" in scaled.out
+    assert back.code == 0 and "Rolling iris back to revision 1: revision 4" in back.out
+    assert gone.code == 0 and "Undeploying iris: revision 5" in gone.out
+    actions = list(deployment.rollouts.order_by("revision").values_list("action", flat=True))
+    assert actions[2:] == [RolloutAction.SCALE, RolloutAction.ROLLBACK, RolloutAction.UNDEPLOY]
+
+
+# --- end to end: a real rollout on the local runtime ------------------------------------------
+
+def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
+        supervisord, celery_worker, live_console, iris_model, alice, monkeypatch, stop_what_was_deployed):
+    ensure_catalog()
+    good, broken = ready_build(iris_model), ready_build(iris_model, CRASHES_ON_START)
+    token = token_for(alice)
+    deploy = ("models", "deploy", "realtime", "--model-id", "iris", "--pods", "1", "--instance", "small",
+              "--timeout", "5000", "--server-workers", "1", "--variation-name", "default", "--daemon-mode", "false")
+
+    first = berth(*deploy, "--build-id", str(good.build_id), "--sync", url=live_console, token=token)
+
+    assert first.code == 0, first.out + first.err
+    deployment = Deployment.objects.get(model=iris_model)
+    assert f"Revision 1 succeeded. iris serves at {deployment.predict_url}" in first.out
+    assert "replica_ready" in first.out and "traffic_switched" in first.out
+
+    monkeypatch.setenv("BERTH_URL", live_console)
+    monkeypatch.setenv("BERTH_TOKEN", token)
+    monkeypatch.delenv("BERTH_GATEWAY_URL", raising=False)
+    from berth import RealTimeClient
+
+    with RealTimeClient(model_id="iris") as client:
+        frame = client.predict([IRIS_ROW, IRIS_ROW])
+        single = client.predict(IRIS_ROW)
+        from_frame = client.predict(pd.DataFrame([IRIS_ROW]))
+    assert isinstance(frame, pd.DataFrame) and frame.to_dict("records") == [{"species": 0}, {"species": 0}]
+    assert single.to_dict("records") == from_frame.to_dict("records") == [{"species": 0}]
+    direct = RealTimeClient(model_id="iris", variation="default", url=deployment.gateway_url)
+    assert direct.predict(IRIS_ROW).to_dict("records") == [{"species": 0}]
+
+    failed = berth(*deploy, "--build-id", str(broken.build_id), "--sync", url=live_console, token=token)
+
+    assert failed.code == 1
+    assert "revision 2 failed:" in failed.err and "keeps crashing" in failed.err
+    assert "the previous revision keeps serving" in failed.err
+    status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token)
+    assert "Serving revision  1" in status.out
+
+    gone = berth("models", "undeploy", "--model-id", "iris", "--sync", url=live_console, token=token)
+    assert gone.code == 0, gone.err
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.STOPPED
+
+
+def test_realtime_client_says_when_a_model_is_not_deployed(live_console, iris_model, alice, monkeypatch):
+    monkeypatch.setenv("BERTH_URL", live_console)
+    monkeypatch.setenv("BERTH_TOKEN", token_for(alice))
+    monkeypatch.delenv("BERTH_GATEWAY_URL", raising=False)
+    from berth import RealTimeClient
+    from berth.client import BerthError
+
+    with pytest.raises(BerthError, match="has no production deployment"):
+        RealTimeClient(model_id="iris").predict(IRIS_ROW)

@@ -1,0 +1,78 @@
+"""What goes wrong in a real runtime: a build that crashes on start, a replica that is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from deployments.backends.base import get_backend
+from deployments.models import DeploymentStatus, EventKind, RolloutStatus
+from deployments.rollouts import deploy
+from deployments.tasks import reconcile
+from tests.deploy.conftest import wait_for_rollout
+from tests.deploy.test_lifecycle import spec
+from tests.fixtures.builds import IRIS_ROW
+from tests.fixtures.runtime import CRASHES_ON_START, ready_build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_keeps_old_revision_serving_when_new_build_crashes(supervisord, celery_worker, iris_model, alice):
+    good, broken = ready_build(iris_model), ready_build(iris_model, CRASHES_ON_START)
+    first = wait_for_rollout(deploy(iris_model, spec(good), alice))
+    assert first.status == RolloutStatus.SUCCEEDED, first.reason
+
+    failed = wait_for_rollout(deploy(iris_model, spec(broken), alice))
+
+    assert failed.status == RolloutStatus.FAILED
+    assert "keeps crashing" in failed.reason and "exited with code 3" in failed.reason
+    assert "cannot reach the feature store" in failed.reason
+    deployment = failed.deployment
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.RUNNING and deployment.current_rollout == first
+    assert "keeps serving" in deployment.status_reason
+    assert failed.events.filter(kind=EventKind.REPLICA_CRASHED).exists()
+    assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).json() == [{"species": 0}]
+    [left] = get_backend().replicas(deployment)
+    assert left.ready and left.name.startswith("default-")
+
+
+def test_a_first_deploy_that_crashes_fails_and_leaves_nothing_running(supervisord, celery_worker, iris_model, alice):
+    broken = ready_build(iris_model, CRASHES_ON_START)
+
+    failed = wait_for_rollout(deploy(iris_model, spec(broken), alice))
+
+    assert failed.status == RolloutStatus.FAILED
+    deployment = failed.deployment
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.FAILED and "cannot reach the feature store" in deployment.status_reason
+    assert get_backend().replicas(deployment) == []
+
+
+def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, celery_worker, iris_model, alice):
+    rollout = wait_for_rollout(deploy(iris_model, spec(ready_build(iris_model)), alice))
+    assert rollout.status == RolloutStatus.SUCCEEDED, rollout.reason
+    deployment, backend = rollout.deployment, get_backend()
+    deployment.refresh_from_db()
+    reconcile()  # first look: remembers the replica as it is
+    [replica] = backend.replicas(deployment)
+
+    os.kill(replica.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [now] = backend.replicas(deployment)
+        if now.restarts == 1 and now.ready:
+            break
+        time.sleep(0.2)
+    reconcile()
+
+    assert now.ready and now.pid != replica.pid and now.exit_code == -9
+    event = deployment.events.get(kind=EventKind.REPLICA_RESTARTED)
+    assert replica.name in event.message and "SIGKILL" in event.message
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.RUNNING
+    assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).status_code == 200

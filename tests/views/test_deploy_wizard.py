@@ -1,0 +1,355 @@
+"""The deploy wizard: Realtime → configure (checked as you type) → review (diff) → Deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from deployments.deploy_spec import DeploySpec
+from deployments.models import Build, Deployment, Membership, Model, Role, Rollout, RolloutAction
+from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
+from tests.fixtures.people import logged_in
+
+pytestmark = pytest.mark.django_db
+
+START, CONFIGURE, VALIDATE = "/models/iris/deploy/", "/models/iris/deploy/realtime/", "/models/iris/deploy/validate/"
+DEFAULTS = {"name": "default", "instance_type": "small", "replicas": 1, "server_workers": 2,
+            "request_timeout_ms": 1000, "deploy_timeout_min": 20, "max_batch_size": 1, "traffic_percent": 100}
+
+
+def form(build: Build, *variations: dict[str, Any], action: str = "review") -> dict[str, Any]:
+    """What the browser posts: one variation form (+ env rows) per dict, management forms included."""
+    variations = variations or ({},)
+    data: dict[str, Any] = {"action": action, "variations-TOTAL_FORMS": len(variations),
+                            "variations-INITIAL_FORMS": 0, "variations-MIN_NUM_FORMS": 1,
+                            "variations-MAX_NUM_FORMS": 1000}
+    for i, overrides in enumerate(variations):
+        overrides = dict(overrides)
+        env = overrides.pop("env", [])
+        for key, value in (DEFAULTS | {"build_id": str(build.build_id)} | overrides).items():
+            if value is True:
+                data[f"variations-{i}-{key}"] = "on"
+            elif value is not False:
+                data[f"variations-{i}-{key}"] = value
+        data[f"variations-{i}-env-TOTAL_FORMS"], data[f"variations-{i}-env-INITIAL_FORMS"] = len(env), 0
+        for j, item in enumerate(env):
+            for key, value in item.items():
+                if value is not False:
+                    data[f"variations-{i}-env-{j}-{key}"] = "on" if value is True else value
+    return data
+
+
+@pytest.fixture
+def build(iris_model: Model) -> Build:
+    return a_ready_build(iris_model)
+
+
+def nothing_written() -> bool:
+    return not Deployment.objects.exists() and not Rollout.objects.exists()
+
+
+# --- who may use it ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [START, CONFIGURE])
+def test_an_anonymous_visitor_is_sent_to_log_in(build, url):
+    response = Client().get(url)
+
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("url", [START, CONFIGURE])
+def test_an_outsider_does_not_see_that_the_model_exists(build, other_project, charlie, url):
+    assert logged_in(charlie).get(url).status_code == 404
+
+
+def test_an_outsider_cannot_deploy_or_validate(build, other_project, charlie):
+    client = logged_in(charlie)
+
+    assert client.post(CONFIGURE, form(build)).status_code == 404
+    assert client.post(VALIDATE, form(build), HTTP_HX_REQUEST="true",
+                       HTTP_HX_TRIGGER_NAME="variations-0-replicas").status_code == 404
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("url", [START, CONFIGURE])
+def test_a_viewer_may_not_open_the_wizard(build, bob, url):
+    assert logged_in(bob).get(url).status_code == 403
+
+
+def test_a_viewer_cannot_deploy(build, bob):
+    client = logged_in(bob)
+    client.session["x"] = 1
+
+    assert client.post(CONFIGURE, form(build)).status_code == 403
+    assert client.post(CONFIGURE, {"action": "deploy"}).status_code == 403
+    assert nothing_written()
+
+
+def test_the_model_page_offers_deploy_to_a_deployer_only(build, alice, bob):
+    admin_page = logged_in(alice).get("/models/iris/").content.decode()
+    viewer_page = logged_in(bob).get("/models/iris/").content.decode()
+
+    assert f'href="/models/iris/deploy/?build={build.build_id}"' in admin_page
+    assert 'id="deploy-model"' in admin_page and 'href="/models/iris/deployments/"' in admin_page
+    assert "/deploy/" not in viewer_page and 'href="/models/iris/deployments/"' in viewer_page
+
+
+def test_a_deployer_member_may_deploy(build, project, charlie):
+    Membership.objects.create(project=project, user=charlie, role=Role.DEPLOYER)
+    client = logged_in(charlie)
+
+    assert client.post(CONFIGURE, form(build)).status_code == 200
+    assert client.post(CONFIGURE, {"action": "deploy"}).status_code == 302
+    assert Rollout.objects.get().triggered_by == charlie
+
+
+# --- the steps --------------------------------------------------------------------------------
+
+def test_the_first_step_offers_realtime_and_carries_the_build(build, alice):
+    page = logged_in(alice).get(f"{START}?build={build.build_id}").content.decode()
+
+    assert 'value="realtime" checked' in page and f'name="build" value="{build.build_id}"' in page
+    assert 'action="/models/iris/deploy/realtime/"' in page
+
+
+def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(build, alice):
+    page = logged_in(alice).get(f"{CONFIGURE}?build={build.build_id}").content.decode()
+
+    for name, value in DEFAULTS.items():
+        if name != "instance_type":
+            assert f'name="variations-0-{name}" value="{value}"' in page, name
+    assert f'<option value="{build.build_id}" selected>' in page
+    assert '<option value="small" selected>small — 1 CPU, 2 GiB</option>' in page
+    for label in ("medium — 2 CPU, 4 GiB", "large — 4 CPU, 16 GiB", "xlarge — 8 CPU, 32 GiB",
+                  "gpu.t4.xl — 4 CPU, 16 GiB, 1× nvidia-tesla-t4", "gpu.a10.xl — 4 CPU, 16 GiB, 1× nvidia-a10g"):
+        assert label in page
+    assert "2-4 × the instance&#x27;s CPU cores" in page
+    for advanced in ("daemon_mode", "iam_role_arn", "service_account_key_secret_name", "env-TOTAL_FORMS"):
+        assert f'name="variations-0-{advanced}"' in page
+    assert 'hx-post="/models/iris/deploy/validate/"' in page
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("name", "Default_1", "Use 1-36 lowercase letters, digits, &#x27;.&#x27; or &#x27;-&#x27;"),
+    ("name", "-default", "starting and ending with a letter or digit"),
+    ("name", "a" * 37, "at most 36 characters"),
+    ("replicas", "101", "less than or equal to 100"),
+    ("replicas", "0", "greater than or equal to 1"),
+    ("server_workers", "33", "less than or equal to 32"),
+    ("request_timeout_ms", "99", "greater than or equal to 100"),
+    ("request_timeout_ms", "600001", "less than or equal to 600000"),
+    ("deploy_timeout_min", "2", "greater than or equal to 3"),
+    ("deploy_timeout_min", "121", "less than or equal to 120"),
+    ("max_batch_size", "1025", "less than or equal to 1024"),
+    ("replicas", "two", "Enter a whole number"),
+    ("iam_role_arn", "my-role", "arn:aws:iam::123456789012:role/my-model"),
+])
+def test_a_field_is_checked_as_the_user_types(build, alice, field, value, message):
+    data = form(build, {field: value})
+
+    response = logged_in(alice).post(VALIDATE, data, HTTP_HX_REQUEST="true",
+                                     HTTP_HX_TRIGGER_NAME=f"variations-0-{field}")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.startswith(f'<ul class="errorlist field-errors" id="err-variations-0-{field}"><li>')
+    assert message in html
+    assert nothing_written()
+
+
+def test_a_good_value_clears_the_fields_errors(build, alice):
+    response = logged_in(alice).post(VALIDATE, form(build, {"replicas": "7"}), HTTP_HX_REQUEST="true",
+                                     HTTP_HX_TRIGGER_NAME="variations-0-replicas")
+
+    assert response.content.decode() == '<ul class="errorlist field-errors" id="err-variations-0-replicas"></ul>'
+
+
+def test_an_env_name_is_checked_as_the_user_types(build, alice):
+    data = form(build, {"env": [{"name": "1BAD", "value": "x"}]})
+
+    response = logged_in(alice).post(VALIDATE, data, HTTP_HX_REQUEST="true",
+                                     HTTP_HX_TRIGGER_NAME="variations-0-env-0-name")
+
+    assert 'id="err-variations-0-env-0-name"' in response.content.decode()
+    assert "not starting with a digit" in response.content.decode()
+
+
+def test_typing_a_traffic_share_updates_the_running_total(build, alice):
+    data = form(build, {"traffic_percent": 60}, {"name": "challenger", "traffic_percent": 30})
+
+    html = logged_in(alice).post(VALIDATE, data, HTTP_HX_REQUEST="true",
+                                 HTTP_HX_TRIGGER_NAME="variations-1-traffic_percent").content.decode()
+
+    assert '<div id="traffic-total" class="traffic off" hx-swap-oob="true">' in html
+    assert "<strong>90%</strong>" in html and "must add up to 100%" in html and "Rebalance evenly" in html
+
+
+def test_an_unknown_field_is_refused(build, alice):
+    response = logged_in(alice).post(VALIDATE, form(build), HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER_NAME="evil")
+
+    assert response.status_code == 400
+
+
+def test_review_shows_what_will_run_and_writes_nothing(build, alice):
+    client = logged_in(alice)
+
+    response = client.post(CONFIGURE, form(build, {"replicas": 2, "server_workers": 4}))
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "First deployment" in page
+    assert f'<td class="mono">{str(build.build_id)[:8]}</td><td>small</td><td>2</td><td>4</td>' in page
+    assert 'name="action" value="deploy"' in page
+    assert nothing_written()
+
+
+def test_bad_input_gets_a_message_on_each_field_and_writes_nothing(build, alice):
+    data = form(build, {"name": "Bad Name", "replicas": 0, "request_timeout_ms": 50,
+                        "env": [{"name": "2X", "value": "1"}, {"name": "BERTH_PORT", "value": "1"}]})
+
+    response = logged_in(alice).post(CONFIGURE, data)
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="err-variations-0-name"><li>Use 1-36 lowercase letters' in page
+    assert 'id="err-variations-0-replicas"><li>Ensure this value is greater than or equal to 1.' in page
+    assert 'id="err-variations-0-request_timeout_ms"><li>Ensure this value is greater than or equal to 100.' in page
+    assert 'id="err-variations-0-env-0-name"><li>Use letters, digits and' in page
+    assert nothing_written()
+
+
+def test_cross_field_rules_come_from_the_spec_and_land_on_their_field(build, alice):
+    data = form(build, {"env": [{"name": "BERTH_PORT", "value": "1"}, {"name": "A", "value": "1"},
+                                {"name": "A", "value": "2"}]})
+
+    page = logged_in(alice).post(CONFIGURE, data).content.decode()
+
+    assert 'id="err-variations-0-env-0-name"><li>BERTH_PORT: names starting with BERTH_' in page
+    assert 'id="err-variations-0-env-2-name"><li>A is set twice.' in page
+    assert nothing_written()
+
+
+def test_a_failed_build_cannot_be_chosen(iris_model, build, alice):
+    failed = a_ready_build(iris_model, status="failed")
+
+    page = logged_in(alice).post(CONFIGURE, form(failed)).content.decode()
+
+    assert "Select a valid choice" in page and nothing_written()
+
+
+def test_traffic_that_does_not_add_up_is_explained_and_rebalanced(iris_model, build, alice):
+    other = a_ready_build(iris_model)
+    data = form(build, {"traffic_percent": 70}, {"name": "challenger", "build_id": str(other.build_id),
+                                                 "traffic_percent": 10})
+    client = logged_in(alice)
+
+    refused = client.post(CONFIGURE, data)
+    rebalanced = client.post(CONFIGURE, data | {"action": "rebalance"}, HTTP_HX_REQUEST="true")
+
+    assert refused.status_code == 400
+    assert "Traffic of the serving variations must add up to 100% (now default 70%, challenger 10%)" in \
+        refused.content.decode()
+    assert "Rebalance evenly" in refused.content.decode()
+    html = rebalanced.content.decode()
+    assert html.startswith('\n<form id="deploy-form"')
+    assert 'name="variations-0-traffic_percent" value="50"' in html
+    assert 'name="variations-1-traffic_percent" value="50"' in html
+    assert "<strong>100%</strong>" in html
+    assert nothing_written()
+
+
+def test_a_second_variation_is_added_with_its_own_build_and_no_traffic(iris_model, build, alice):
+    newer = a_ready_build(iris_model)
+
+    html = logged_in(alice).post(CONFIGURE, form(build, action="add_variation"),
+                                 HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'name="variations-TOTAL_FORMS" value="2"' in html
+    assert 'name="variations-1-name" value="challenger"' in html
+    assert f'<option value="{newer.build_id}" selected>' in html.split('id="variation-1"')[1]
+    assert 'name="variations-1-traffic_percent" value="0"' in html
+    assert "errorlist field-errors" in html and "<li>" not in html.split('id="variation-1"')[1]
+
+
+def test_an_env_row_is_added(build, alice):
+    html = logged_in(alice).post(CONFIGURE, form(build, action="add_env:0"), HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'name="variations-0-env-TOTAL_FORMS" value="1"' in html and 'name="variations-0-env-0-name"' in html
+
+
+def test_deploy_creates_a_rollout_and_sends_the_user_to_the_deployment(build, alice):
+    client = logged_in(alice)
+    client.post(CONFIGURE, form(build, {"replicas": 2, "env": [
+        {"name": "API_URL", "value": "https://features.internal"},
+        {"name": "DB_PASSWORD", "value": "hunter2-secret", "secret": True}]}))
+
+    response = client.post(CONFIGURE, {"action": "deploy"})
+
+    deployment = Deployment.objects.get()
+    rollout = deployment.rollouts.get()
+    assert response.status_code == 302 and response["Location"] == f"/deployments/{deployment.pk}/events/"
+    assert rollout.action == RolloutAction.DEPLOY and rollout.triggered_by == alice
+    spec = DeploySpec.from_json(rollout.spec).variations[0]
+    assert spec.replicas == 2 and spec.build_id == str(build.build_id)
+    env = {e.name: e for e in spec.env}
+    assert env["API_URL"].value == "https://features.internal"
+    assert env["DB_PASSWORD"].secret and "hunter2" not in env["DB_PASSWORD"].value
+    assert "hunter2" not in str(client.session.items())
+    assert client.post(CONFIGURE, {"action": "deploy"}).status_code == 302  # the draft is used once
+    assert deployment.rollouts.count() == 1
+
+
+def test_the_reviewed_draft_never_holds_a_secret_in_clear(build, alice):
+    client = logged_in(alice)
+
+    client.post(CONFIGURE, form(build, {"env": [{"name": "TOKEN", "value": "hunter2-secret", "secret": True}]}))
+
+    assert "hunter2" not in str(dict(client.session.items()))
+
+
+def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_model, build, alice):
+    newer = a_ready_build(iris_model)
+    deployment = serving_deployment(iris_model, variation(build, env=[
+        {"name": "TOKEN", "value": "hunter2-secret", "secret": True}]), revisions=2)
+    client = logged_in(alice)
+
+    page = client.get(f"{CONFIGURE}?build={newer.build_id}").content.decode()
+    review = client.post(CONFIGURE, form(newer, {"replicas": 3, "env": [
+        {"name": "TOKEN", "value": "", "secret": True, "stored": True}]})).content.decode()
+
+    assert "hunter2" not in page and 'name="variations-0-env-0-name" value="TOKEN"' in page
+    assert "kept unless you type a new value" in page
+    assert f'<option value="{newer.build_id}" selected>' in page
+    assert "Changes compared with revision 2 (serving now)" in review
+    assert f"<td>Build</td><td class=\"mono\">{build.build_id}</td><td class=\"mono\">{newer.build_id}</td>" in review
+    assert '<td>Replicas</td><td class="mono">1</td><td class="mono">3</td>' in review
+    assert "env TOKEN" not in review  # the kept secret is unchanged
+
+    client.post(CONFIGURE, {"action": "deploy"})
+    rollout = deployment.rollouts.get(revision=3)
+    stored = DeploySpec.from_json(rollout.spec).variations[0].env[0]
+    assert stored.secret and stored.value == DeploySpec.from_json(
+        deployment.current_rollout.spec).variations[0].env[0].value
+
+
+def test_deploying_while_a_rollout_runs_is_refused_with_a_clear_message(iris_model, build, alice):
+    deployment = serving_deployment(iris_model, variation(build))
+    active = an_active_rollout(deployment)
+    client = logged_in(alice)
+    client.post(CONFIGURE, form(build, {"replicas": 2}))
+
+    response = client.post(CONFIGURE, {"action": "deploy"})
+
+    assert response.status_code == 409
+    assert f"Revision {active.revision} (deploy) is still in progress; wait until it finishes" in \
+        response.content.decode()
+    assert deployment.rollouts.count() == 2
+
+
+def test_deploy_without_a_review_is_sent_back_to_configure(build, alice):
+    response = logged_in(alice).post(CONFIGURE, {"action": "deploy"}, follow=True)
+
+    assert response.redirect_chain == [(CONFIGURE, 302)]
+    assert "the reviewed configuration expired" in response.content.decode()
+    assert nothing_written()

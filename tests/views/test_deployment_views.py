@@ -1,0 +1,230 @@
+"""The deployment page (Overview, Configuration, Rollouts & events) and its scale/rollback/undeploy actions."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from deployments import replica_report
+from deployments.backends.base import ReplicaState, ReplicaStatus, desired_replicas
+from deployments.deploy_spec import DeploySpec
+from deployments.models import Deployment, DeploymentStatus, Model, Rollout, RolloutAction
+from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
+from tests.fixtures.people import logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def deployment(iris_model: Model, alice) -> Deployment:
+    build = a_ready_build(iris_model)
+    return serving_deployment(iris_model, variation(build, replicas=2, env=[
+        {"name": "API_URL", "value": "https://features.internal"},
+        {"name": "DB_PASSWORD", "value": "hunter2-secret", "secret": True}]), revisions=2, user=alice)
+
+
+def pages(deployment: Deployment) -> list[str]:
+    base = f"/deployments/{deployment.pk}/"
+    return [base, f"{base}configuration/", f"{base}events/", "/models/iris/deployments/"]
+
+
+def actions(deployment: Deployment) -> dict[str, dict[str, str]]:
+    base = f"/deployments/{deployment.pk}/"
+    return {f"{base}scale/": {"variation": "default", "replicas": "3"}, f"{base}rollback/": {"revision": "1"},
+            f"{base}undeploy/": {"confirm": "iris"}}
+
+
+class FakeBackend:
+    """Stands in for the runtime seam (deployments.backends): replicas as the runtime would report them."""
+
+    def __init__(self, deployment: Deployment, states: list[tuple[ReplicaState, str]]) -> None:
+        spec = DeploySpec.from_json(deployment.current_rollout.spec)
+        self.statuses = [ReplicaStatus(name=name, variation=v.name, runtime_key=v.runtime_key, index=i,
+                                       endpoint="http://127.0.0.1:1", state=state, reason=reason,
+                                       last_log=("loading model", "KeyError: 'petal_width'") if reason else ())
+                         for (name, (v, i)), (state, reason) in zip(desired_replicas(spec).items(), states,
+                                                                    strict=True)]
+
+    def replicas(self, deployment: Deployment) -> list[ReplicaStatus]:
+        return self.statuses
+
+
+# --- who may see and do what ------------------------------------------------------------------
+
+def test_an_anonymous_visitor_is_sent_to_log_in(deployment):
+    for url in pages(deployment):
+        response = Client().get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+    for url, data in actions(deployment).items():
+        assert Client().post(url, data).status_code == 302
+    assert deployment.rollouts.count() == 2
+
+
+def test_an_outsider_gets_404_everywhere_and_changes_nothing(deployment, other_project, charlie):
+    client = logged_in(charlie)
+
+    for url in pages(deployment):
+        assert client.get(url).status_code == 404, url
+    for url, data in actions(deployment).items():
+        assert client.post(url, data).status_code == 404, url
+    assert deployment.rollouts.count() == 2
+
+
+def test_a_viewer_sees_every_tab_but_no_buttons_and_may_not_act(deployment, bob):
+    client = logged_in(bob)
+
+    for url in pages(deployment):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        html = page.content.decode()
+        assert "Roll back to" not in html and "Undeploy" not in html and 'name="replicas"' not in html
+    for url, data in actions(deployment).items():
+        assert client.post(url, data).status_code == 403, url
+    assert deployment.rollouts.count() == 2
+
+
+def test_an_admin_gets_the_buttons(deployment, alice):
+    client = logged_in(alice)
+
+    overview = client.get(f"/deployments/{deployment.pk}/").content.decode()
+    events = client.get(f"/deployments/{deployment.pk}/events/").content.decode()
+
+    assert 'name="replicas" min="1" max="100" value="2"' in overview and "Undeploy" in overview
+    assert "Roll back to 1" in events and "Roll back to 2" not in events  # 2 is serving
+
+
+# --- what the tabs say ------------------------------------------------------------------------
+
+def test_the_overview_shows_the_endpoint_with_curl_and_python_snippets(deployment, alice):
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
+
+    url = "http://127.0.0.1:18080/v1/models/iris/predict"
+    assert f'<span class="mono" id="predict-url">{url}</span>' in html
+    assert f"curl -X POST {url}" in html and "&quot;sepal_length&quot;: 5.1" in html
+    assert "RealTimeClient(model_id=\"iris\")" in html
+    assert 'ws-connect="/ws/deployments/' in html
+
+
+def test_the_overview_is_honest_when_a_replica_crash_loops(deployment, alice, monkeypatch):
+    crashing = "The replica exited with code 3: the model could not be loaded (KeyError: 'petal_width')."
+    fake = FakeBackend(deployment, [(ReplicaState.READY, ""), (ReplicaState.CRASHED, crashing)])
+    monkeypatch.setattr(replica_report, "get_backend", lambda: fake)
+
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
+
+    assert deployment.status == DeploymentStatus.RUNNING  # as stored, not yet noticed by the health check
+    assert '<span id="deployment-status" class="badge degraded" data-status="degraded">Degraded</span>' in html
+    assert ">Running<" not in html
+    assert "1/2 replicas ready" in html and "1 crashing" in html
+    assert "the model could not be loaded (KeyError: &#x27;petal_width&#x27;)" in html
+    assert "Last log lines" in html
+
+
+def test_the_overview_says_when_the_runtime_does_not_answer(deployment, alice):
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
+
+    assert "The runtime did not answer just now" in html
+    assert 'class="badge running"' in html
+
+
+def test_configuration_masks_secrets(deployment, alice):
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/configuration/").content.decode()
+
+    assert "API_URL=https://features.internal" in html
+    assert "DB_PASSWORD=••••••" in html and "hunter2" not in html
+    assert "small — 1 CPU, 2 GiB" in html and "Revision 2" in html
+
+
+def test_the_events_tab_lists_revisions_and_events(deployment, alice):
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/events/").content.decode()
+
+    assert 'id="rollout-2" data-status="succeeded"' in html and 'id="rollout-1" data-status="rolled_back"' in html
+    assert "Revision 2 serves." in html and 'id="event-list"' in html
+
+
+def test_the_model_deployments_tab_lists_the_deployment(deployment, bob):
+    html = logged_in(bob).get("/models/iris/deployments/").content.decode()
+
+    assert f'href="/deployments/{deployment.pk}/">production</a>' in html
+    assert "http://127.0.0.1:18080/v1/models/iris/predict" in html
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+def test_scaling_queues_a_scale_rollout(deployment, alice):
+    response = logged_in(alice).post(f"/deployments/{deployment.pk}/scale/", {"variation": "default",
+                                                                               "replicas": "3"}, follow=True)
+
+    rollout = deployment.rollouts.get(revision=3)
+    assert rollout.action == RolloutAction.SCALE and DeploySpec.from_json(rollout.spec).variations[0].replicas == 3
+    assert "Scaling default to 3 replica(s) (revision 3)." in response.content.decode()
+
+
+@pytest.mark.parametrize("replicas", ["0", "101", "lots", "2"])
+def test_a_bad_scale_says_why_and_writes_nothing(deployment, alice, replicas):
+    response = logged_in(alice).post(f"/deployments/{deployment.pk}/scale/",
+                                     {"variation": "default", "replicas": replicas}, follow=True)
+
+    html = response.content.decode()
+    assert "Must be a whole number from 1 to 100." in html or "already runs 2 replica(s)" in html
+    assert deployment.rollouts.count() == 2
+
+
+def test_scaling_while_a_rollout_runs_is_refused_with_a_clear_message(deployment, alice):
+    an_active_rollout(deployment)
+
+    response = logged_in(alice).post(f"/deployments/{deployment.pk}/scale/",
+                                     {"variation": "default", "replicas": "3"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/deployments/{deployment.pk}/"
+    assert deployment.rollouts.count() == 3
+
+
+def test_the_conflict_message_reaches_the_page(deployment, alice):
+    an_active_rollout(deployment)
+    client = logged_in(alice)
+
+    page = client.post(f"/deployments/{deployment.pk}/scale/", {"variation": "default", "replicas": "3"},
+                       follow=True).content.decode()
+
+    assert "Revision 3 (deploy) is still in progress; wait until it finishes, then try again." in page
+    assert "is in progress; this page updates as it goes" in page
+
+
+def test_rollback_queues_the_earlier_revision(deployment, alice):
+    response = logged_in(alice).post(f"/deployments/{deployment.pk}/rollback/", {"revision": "1"}, follow=True)
+
+    rollout = deployment.rollouts.get(revision=3)
+    assert rollout.action == RolloutAction.ROLLBACK and rollout.source_revision == 1
+    assert response.redirect_chain == [(f"/deployments/{deployment.pk}/events/", 302)]
+
+
+def test_rolling_back_to_the_serving_revision_is_refused(deployment, alice):
+    html = logged_in(alice).post(f"/deployments/{deployment.pk}/rollback/", {"revision": "2"},
+                                 follow=True).content.decode()
+
+    assert "Revision 2 is already serving." in html and deployment.rollouts.count() == 2
+
+
+def test_undeploy_needs_the_model_id_typed(deployment, alice):
+    client = logged_in(alice)
+
+    refused = client.post(f"/deployments/{deployment.pk}/undeploy/", {"confirm": "yes"}, follow=True)
+    assert "Type the model id iris to confirm the undeploy." in refused.content.decode()
+    assert deployment.rollouts.count() == 2
+
+    client.post(f"/deployments/{deployment.pk}/undeploy/", {"confirm": "iris"})
+    assert Rollout.objects.get(deployment=deployment, revision=3).action == RolloutAction.UNDEPLOY
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.UNDEPLOYING
+
+
+def test_the_deployment_page_has_a_fixed_number_of_queries(deployment, alice, django_assert_max_num_queries):
+    client = logged_in(alice)
+    for _ in range(5):
+        an_event = deployment.events.first()
+        an_event.pk = None
+        an_event.save()
+
+    with django_assert_max_num_queries(20):
+        client.get(f"/deployments/{deployment.pk}/events/")
