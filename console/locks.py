@@ -14,7 +14,10 @@ from functools import cache
 import redis
 from django.conf import settings
 
-DEFAULT_TTL_S = 30
+
+def lock_ttl_s() -> int:
+    """How long a lock outlives its holder (setting BERTH_LOCK_TTL_S)."""
+    return int(settings.BERTH_LOCK_TTL_S)
 
 
 @cache
@@ -27,8 +30,9 @@ def _key(name: str) -> str:
 
 
 @contextmanager
-def held_lock(name: str, wait_s: float = 0, ttl_s: int = DEFAULT_TTL_S) -> Iterator[bool]:
+def held_lock(name: str, wait_s: float = 0) -> Iterator[bool]:
     """`with held_lock("build:…", wait_s=40) as acquired:` — renewed until the block ends."""
+    ttl_s = lock_ttl_s()
     lock = _client().lock(_key(name), timeout=ttl_s, blocking=wait_s > 0, blocking_timeout=wait_s or None)
     if not lock.acquire():
         yield False

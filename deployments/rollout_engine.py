@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from console.locks import held_lock
+from console.locks import held_lock, lock_ttl_s
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaState, desired_replicas, get_backend
 from deployments.deploy_spec import DeploySpec
 from deployments.events import publish_deployment, record_event
@@ -47,7 +47,8 @@ def execute(rollout_id: int) -> str:
     rollout = Rollout.objects.filter(pk=rollout_id).first()
     if rollout is None or not rollout.is_active:
         return "nothing to do"
-    with held_lock(lock_name(rollout.deployment_id)) as acquired:
+    # A redelivered task (its worker was killed) waits out the dead attempt's lock, then resumes.
+    with held_lock(lock_name(rollout.deployment_id), wait_s=lock_ttl_s() + 10) as acquired:
         if not acquired:
             return "already running elsewhere"
         return RolloutRun(rollout_id, get_backend()).run()

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from console.locks import DEFAULT_TTL_S, held_lock, is_locked
+from console.locks import held_lock, is_locked, lock_ttl_s
 from deployments.build_validation import validate_stored_build
 from deployments.live_builds import publish_build
 from deployments.models import Build, BuildStatus
@@ -24,7 +24,7 @@ def _build_lock_name(build_id: str) -> str:
 @shared_task(name="deployments.tasks.validate_build", acks_late=True)
 def validate_build(build_id: str) -> str:
     # A redelivered message may find the lock of a dead attempt: it expires within the TTL, so wait that long.
-    with held_lock(_build_lock_name(build_id), wait_s=DEFAULT_TTL_S + 10) as acquired:
+    with held_lock(_build_lock_name(build_id), wait_s=lock_ttl_s() + 10) as acquired:
         return _validate(build_id) if acquired else "already running elsewhere"
 
 

@@ -28,6 +28,7 @@ def _configure_services() -> None:
     os.environ["BERTH_CELERY_QUEUE"] = f"berth-test-{session}"
     os.environ["BERTH_CHANNEL_PREFIX"] = f"berth-test-{session}"
     os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
+    os.environ["BERTH_LOCK_TTL_S"] = "6"  # a killed worker's lock frees in seconds, so recovery tests are quick
     os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings"
     import django
 
