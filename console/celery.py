@@ -14,11 +14,16 @@ app.autodiscover_tasks()
 
 
 @app.on_after_finalize.connect
-def schedule_reconcile(sender: Celery, **kwargs: object) -> None:
+def schedule_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     from django.conf import settings
 
     sender.add_periodic_task(
         settings.BERTH_RECONCILE_INTERVAL_S,
         sender.signature("deployments.tasks.reconcile"),
         name="reconcile stuck builds and rollouts",
+    )
+    sender.add_periodic_task(
+        settings.BERTH_HEALTH_INTERVAL_S,
+        sender.signature("deployments.tasks.refresh_health"),
+        name="refresh deployment health",
     )

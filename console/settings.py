@@ -99,6 +99,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 BERTH_RECONCILE_INTERVAL_S = envint("BERTH_RECONCILE_INTERVAL_S", 30, minimum=1)
 # A task's lock outlives a killed worker by at most this long; its retry waits that out.
+BERTH_HEALTH_INTERVAL_S = envint("BERTH_HEALTH_INTERVAL_S", 5, minimum=1)
 BERTH_LOCK_TTL_S = envint("BERTH_LOCK_TTL_S", 30, minimum=3)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,7 +3,7 @@
 `observe(deployment)` compares what the backend reports with what was seen last time
 (Deployment.observed), records replica_crashed / replica_restarted events, and sets the
 status to running (every replica ready) or degraded (with the reason per replica).
-The `reconcile` periodic task calls it for every serving deployment.
+The `refresh_health` periodic task calls it for every serving deployment.
 """
 
 from __future__ import annotations

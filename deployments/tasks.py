@@ -52,7 +52,7 @@ def _interrupted_message(attempts: int) -> str:
 
 @shared_task(name="deployments.tasks.reconcile")
 def reconcile() -> None:
-    """Find builds and rollouts whose worker died and resume them; refresh deployment health."""
+    """Find builds and rollouts whose worker died and resume them."""
     _reconcile_builds()
     _reconcile_rollouts()
 
@@ -83,12 +83,10 @@ def run_rollout(rollout_id: int) -> str:
 
 
 def _reconcile_rollouts() -> None:
-    """Resume rollouts nobody works on (queued message lost, worker killed), then check health."""
+    """Resume rollouts nobody works on (queued message lost, worker killed)."""
     from django.utils import timezone
 
-    from deployments.backends.base import BackendError, get_backend
-    from deployments.health import observe
-    from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutStatus
+    from deployments.models import Rollout, RolloutStatus
     from deployments.rollout_engine import lock_name
 
     grace = timezone.now() - timedelta(seconds=30)
@@ -98,6 +96,16 @@ def _reconcile_rollouts() -> None:
         if rollout.status == RolloutStatus.IN_PROGRESS or rollout.created_at < grace:
             log.info("re-queueing rollout %s (revision %s)", rollout.pk, rollout.revision)
             run_rollout.delay(rollout.pk)
+
+
+@shared_task(name="deployments.tasks.refresh_health", expires=60)
+def refresh_health() -> None:
+    """Compare every serving deployment's replicas with what was seen last time (deployments/health.py)."""
+    from deployments.backends.base import BackendError, get_backend
+    from deployments.health import observe
+    from deployments.models import Deployment, DeploymentStatus
+    from deployments.rollout_engine import lock_name
+
     backend = get_backend()
     for deployment in Deployment.objects.select_related("current_rollout", "model").filter(
             status__in=[DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED]):

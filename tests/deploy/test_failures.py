@@ -12,7 +12,7 @@ import pytest
 from deployments.backends.base import get_backend
 from deployments.models import DeploymentStatus, EventKind, RolloutStatus
 from deployments.rollouts import deploy
-from deployments.tasks import reconcile
+from deployments.tasks import refresh_health
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec
 from tests.fixtures.builds import IRIS_ROW
@@ -58,7 +58,7 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
     assert rollout.status == RolloutStatus.SUCCEEDED, rollout.reason
     deployment, backend = rollout.deployment, get_backend()
     deployment.refresh_from_db()
-    reconcile()  # first look: remembers the replica as it is
+    refresh_health()  # first look: remembers the replica as it is
     [replica] = backend.replicas(deployment)
 
     os.kill(replica.pid, signal.SIGKILL)
@@ -68,7 +68,7 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
         if now.restarts == 1 and now.ready:
             break
         time.sleep(0.2)
-    reconcile()
+    refresh_health()
 
     assert now.ready and now.pid != replica.pid and now.exit_code == -9
     event = deployment.events.get(kind=EventKind.REPLICA_RESTARTED)
