@@ -152,9 +152,8 @@ class Gateway:
     async def _forward(self, route: Route, body: bytes, headers: dict[bytes, bytes],
                        hashed: int | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         assert self.client is not None
-        attempts = 2
-        for attempt in range(attempts):
-            endpoint = route.endpoint(hashed, attempt)
+        candidates = route.candidates(hashed, attempts=2)
+        for attempt, endpoint in enumerate(candidates):
             try:
                 response = await self.client.post(f"{endpoint}/v1/predict", content=body, headers=headers,
                                                   timeout=route.timeout_s + 5)
@@ -165,7 +164,7 @@ class Gateway:
                           error=f"{type(exc).__name__}: {exc}", attempt=attempt + 1, retry=retryable)
                 if not retryable:
                     raise Reply(504, f"variation {route.name} did not answer in time") from None
-                if attempt + 1 == attempts:
+                if attempt + 1 == len(candidates):
                     raise Reply(502, f"no replica of variation {route.name} could be reached") from None
                 continue
             out = [(b"x-berth-variation", route.name.encode())]
@@ -175,7 +174,7 @@ class Gateway:
     async def _mirror(self, route: Route, body: bytes, headers: dict[bytes, bytes]) -> None:
         assert self.client is not None
         with contextlib.suppress(httpx.HTTPError):
-            await self.client.post(f"{route.endpoint(None, 0)}/v1/predict", content=body, headers=headers,
+            await self.client.post(f"{route.candidates(None, 1)[0]}/v1/predict", content=body, headers=headers,
                                    timeout=route.timeout_s + 5)
 
     def _spawn(self, coro: Awaitable[None]) -> None:

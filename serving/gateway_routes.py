@@ -29,10 +29,11 @@ class Route:
     timeout_s: float
     _next: itertools.count = field(default_factory=itertools.count, repr=False)
 
-    def endpoint(self, key_hash: int | None, attempt: int) -> str:
-        """Sticky by key when one is given, round robin otherwise; `attempt` moves to the next one."""
+    def candidates(self, key_hash: int | None, attempts: int) -> list[str]:
+        """Replicas to try in order for one request: sticky by key when one is given, round robin
+        otherwise; each retry moves to the next replica."""
         base = key_hash if key_hash is not None else next(self._next)
-        return self.endpoints[(base + attempt) % len(self.endpoints)]
+        return [self.endpoints[(base + attempt) % len(self.endpoints)] for attempt in range(attempts)]
 
 
 @dataclass(frozen=True)

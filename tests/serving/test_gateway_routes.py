@@ -28,15 +28,17 @@ def test_traffic_is_split_by_weight_and_a_key_always_lands_on_the_same_replica(t
     counts = Counter(table.choose(None).name for _ in range(5000))
     assert 0.75 < counts["default"] / 5000 < 0.85 and "shadow" not in counts
     key = key_hash(b"user-42")
-    picks = {(table.choose(key).name, table.choose(key).endpoint(key, 0)) for _ in range(20)}
+    picks = {(table.choose(key).name, table.choose(key).candidates(key, 1)[0]) for _ in range(20)}
     assert len(picks) == 1
     assert table.by_name("shadow").shadow and [r.name for r in table.mirrors()] == ["shadow"]
 
 
 def test_round_robin_spreads_and_a_retry_moves_to_the_next_replica(tmp_path):
     route = load_routes(routes(tmp_path, variation("default", 100, 1, 2))).by_name("default")
-    assert {route.endpoint(None, 0) for _ in range(4)} == {"http://127.0.0.1:1", "http://127.0.0.1:2"}
-    assert route.endpoint(7, 0) != route.endpoint(7, 1)
+    assert {route.candidates(None, 1)[0] for _ in range(4)} == {"http://127.0.0.1:1", "http://127.0.0.1:2"}
+    for key in (None, 7):
+        first, retry = route.candidates(key, 2)
+        assert first != retry
 
 
 def test_a_malformed_routes_file_is_refused_with_the_reason(tmp_path):
