@@ -338,7 +338,9 @@ def test_metrics_count_known_traffic_across_both_workers(iris: ServerProcess) ->
         ids += batch
         calls = [lambda request_id=request_id: post(iris, ROW, **{"x-request-id": request_id}) for request_id in batch]
         assert all(response.status_code == 200 for response in in_parallel(calls))
-        pids = {e["pid"] for e in iris.wait_for_events("request", lambda e: e["request_id"] in ids, count=len(ids))}
+        sent = set(ids)
+        pids = {e["pid"] for e in iris.wait_for_events("request", lambda e, sent=sent: e["request_id"] in sent,
+                                                       count=len(sent))}
     assert len(pids) == 2, "both workers should have answered and been counted"
     for _ in range(3):
         assert post(iris, {"nope": 1}).status_code == 422
