@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +269,7 @@ class LocalBackend(Backend):
                                      reason=f"loading the model ({uptime} s so far)")
             return ReplicaStatus(**base, state=ReplicaState.NOT_READY, pid=pid,
                                  reason=f"readiness check failing for {uptime} s: {error}",
-                                 last_log=tuple(tail_file(self._log(deployment, record["name"]), 10)))
+                                 last_log=_readable(tail_file(self._log(deployment, record["name"]), 10)))
         return ReplicaStatus(**base, state=ReplicaState.STARTING, pid=pid, reason="starting the process")
 
     def _crashed(self, deployment: Deployment, record: dict[str, Any], info: dict[str, Any],
@@ -281,14 +281,17 @@ class LocalBackend(Backend):
         if info["statename"] == "FATAL":
             reason += " supervisord gave up restarting it."
         return ReplicaStatus(**base, state=ReplicaState.CRASHED, exit_code=code, memory_killed=memory,
-                             reason=reason, last_log=lines[-20:])
+                             reason=reason, last_log=_readable(lines[-20:]))
 
     def _exit_code(self, info: dict[str, Any]) -> int | None:
-        """The last exit: supervisord's exitstatus while it is down, else its log (-N: killed by signal N)."""
+        """The last exit (-N: killed by signal N). supervisord's exitstatus holds it only in EXITED:
+        a process that exits before `startsecs` goes to BACKOFF (then FATAL) with exitstatus
+        reported as 0, so there, and while running again, its main log says what happened."""
         code: int | None = info.get("exitstatus")
-        if info["statename"] in CRASHED_STATES and code not in (-1, None):
+        if info["statename"] == "EXITED" and code not in (-1, None):
             return code
-        return _exit_from_main_log(self.supervisor.main_log_tail(), info["name"]) or code
+        logged = _exit_from_main_log(self.supervisor.main_log_tail(), info["name"])
+        return logged if logged is not None else code
 
 
 def describe_exit(code: int | None, memory_killed: bool, spawn_error: str, lines: tuple[str, ...]) -> str:
@@ -306,8 +309,28 @@ def describe_exit(code: int | None, memory_killed: bool, spawn_error: str, lines
         text = f"was killed by signal {-code}."
     else:
         text = f"exited with code {code}."
-    tail = "\n".join(lines[-5:])
+    tail = "\n".join(readable_log_line(line) for line in lines[-5:])
     return f"The replica {text}" + (f" Last log lines:\n{tail}" if tail else "")
+
+
+def _readable(lines: Iterable[str]) -> tuple[str, ...]:
+    return tuple(readable_log_line(line) for line in lines)
+
+
+def readable_log_line(line: str) -> str:
+    """A model server's JSON log line as a person reads it: `12:03:21 error model_load_failed: …`."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "event" not in record:
+        return line
+    detail = next((str(record[key]) for key in ("error", "reason", "message") if record.get(key)), "")
+    when = str(record.get("ts", ""))[11:19]
+    text = f"{when} {record.get('level', 'info')} {record['event']}".strip()
+    return f"{text}: {detail}" if detail else text
 
 
 def _memory_killed(code: int | None, lines: tuple[str, ...]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -16,7 +17,7 @@ from deployments.tasks import refresh_health
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec
 from tests.fixtures.builds import IRIS_ROW
-from tests.fixtures.runtime import CRASHES_ON_START, ready_build
+from tests.fixtures.runtime import CRASHES_AT_IMPORT, CRASHES_ON_START, ready_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,11 +43,14 @@ def test_it_keeps_old_revision_serving_when_new_build_crashes(supervisord, celer
 
 
 def test_a_first_deploy_that_crashes_fails_and_leaves_nothing_running(supervisord, celery_worker, iris_model, alice):
-    broken = ready_build(iris_model, CRASHES_ON_START)
+    broken = ready_build(iris_model, CRASHES_AT_IMPORT)
 
     failed = wait_for_rollout(deploy(iris_model, spec(broken), alice))
 
     assert failed.status == RolloutStatus.FAILED
+    assert "exited with code 3: the model could not be loaded (ModelLoadError" in failed.reason
+    assert re.search(r"\n\d\d:\d\d:\d\d error model_load_failed: ModelLoadError: .*cannot reach the feature store",
+                     failed.reason), "the last log lines should read as sentences, not JSON"
     deployment = failed.deployment
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.FAILED and "cannot reach the feature store" in deployment.status_reason
