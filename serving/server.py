@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import multiprocessing
 import os
 import shutil
@@ -32,6 +33,7 @@ from serving.config import ConfigError, ServerConfig, load_config
 from serving.logs import configure_stdlib_logging, log_event
 
 EXIT_LOAD_FAILED = 3
+BIND_WAIT_S = 10.0
 MAX_CRASHES, CRASH_WINDOW_S = 5, 60.0
 _FORK = multiprocessing.get_context("fork")
 
@@ -65,14 +67,28 @@ def _archive_suffix(url: str) -> str:
     return ".zip" if path.endswith(".zip") else ".tar.gz"
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, wait_s: float = BIND_WAIT_S) -> socket.socket:
+    """Listen on host:port. A port still held (the workers of a killed predecessor drain for a
+    moment before they exit) is retried for up to `wait_s` before giving up."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    deadline, warned = time.monotonic() + wait_s, False
+    while True:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                raise
+            if not warned:
+                log_event("port_busy", level="warning", port=port, waiting_s=wait_s)
+                warned = True
+            time.sleep(0.2)
+            continue
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        return sock
 
 
 # --- a worker ------------------------------------------------------------------------

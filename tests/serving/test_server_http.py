@@ -60,10 +60,11 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m serving.server` on a free port, its stdout in a file."""
 
-    def __init__(self, build: str | Path, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, build: str | Path, tmp: Path, *args: str, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = tmp / f"server-{self.port}-{time.monotonic_ns()}.log"
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / f"server-{self.port}.log"
         command = [sys.executable, "-m", "serving.server", "--build", str(build), "--port", str(self.port), *args]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -425,6 +426,24 @@ def test_sigterm_drains_in_flight_requests_before_exiting(echo_bundle: Path, tmp
         events = [e["event"] for e in server.events()]
         assert "shutdown_started" in events and events[-1] == "shutdown"
     finally:
+        server.stop()
+
+
+def test_a_server_whose_port_is_still_held_waits_for_it_instead_of_failing(echo_bundle: Path, tmp: Path) -> None:
+    # After supervisord restarts a killed replica, the new process binds within ~80 ms while
+    # the old workers may still hold the port for a moment: it must wait, not exit.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    server = ServerProcess(echo_bundle, tmp, "--workers", "1", port=holder.getsockname()[1])
+    try:
+        server.wait_for_events("port_busy", lambda e: True)
+        assert server.process.poll() is None
+        holder.close()
+        server.wait_ready()
+        assert post(server, {"x": 8, "sleep_ms": 0}).json() == [{"x": 8, "batch_size": 1}]
+    finally:
+        holder.close()
         server.stop()
 
 
