@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench screenshots clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python -m scripts.run_console
@@ -36,6 +36,10 @@ $(VENV)/.runtime-installed: $(VENV)/bin/python requirements.txt sdk/pyproject.to
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+screenshots: $(VENV)/.dev-installed
+	bash scripts/ensure_debian_package.sh chromium chromium chromium-driver
+	BERTH_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser
 
 clean:
 	rm -rf $(VENV) var

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +16,14 @@ class BuildStatus(models.TextChoices):
     BUILDING = "building", "Building"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+
+
+TIMING_LABELS = {
+    "build_s": "build() — training",
+    "load_s": "Loading the model",
+    "first_predict_s": "First predict on the example input",
+    "predict_s": "Predict on the example input, warm",
+}
 
 
 class BuildQuerySet(models.QuerySet["Build"]):
@@ -97,3 +107,33 @@ class Build(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    @property
+    def timing_rows(self) -> list[tuple[str, float]]:
+        """Validation steps that ran, in the order they run, labelled for people."""
+        order = {key: i for i, key in enumerate(TIMING_LABELS)}
+        steps = sorted((self.timings or {}).items(), key=lambda item: order.get(item[0], len(order)))
+        return [(TIMING_LABELS.get(key, key), seconds) for key, seconds in steps if seconds is not None]
+
+    @property
+    def example_input_json(self) -> str:
+        return records_json(self.example_input, self.input_schema)
+
+    @property
+    def example_output_json(self) -> str:
+        return records_json(self.example_output, self.output_schema)
+
+
+def records_json(value: Any, schema: list[dict[str, Any]] | None) -> str:
+    """Records as JSON to paste into a request, fields in the schema's order, one record a line."""
+    names = [field["name"] for field in schema or [] if isinstance(field, dict) and "name" in field]
+
+    def ordered(record: Any) -> Any:
+        if not isinstance(record, dict):
+            return record
+        return {**{name: record[name] for name in names if name in record},
+                **{key: item for key, item in record.items() if key not in names}}
+
+    if isinstance(value, list):
+        return "[\n" + ",\n".join("  " + json.dumps(ordered(record)) for record in value) + "\n]"
+    return json.dumps(ordered(value), indent=2)

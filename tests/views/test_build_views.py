@@ -108,7 +108,22 @@ def test_a_viewer_reads_a_builds_status_schema_timings_and_log(iris_model, bob):
     page = logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode()
 
     assert str(build.build_id) in page and "Ready" in page
-    assert "sepal_length" in page and "predict_s" in page and "predicted 1 row in 0.01 s" in page
+    assert "sepal_length" in page and "Predict on the example input, warm" in page
+    assert "predicted 1 row in 0.01 s" in page
+
+
+def test_examples_read_as_json_to_paste_with_fields_in_the_schemas_order(iris_model, bob):
+    schema = [{"name": n, "dtype": "float64"} for n in ("sepal_length", "sepal_width", "petal_length", "petal_width")]
+    row = {"petal_width": 0.2, "sepal_width": 3.5, "petal_length": 1.4, "sepal_length": 5.1}
+    build = a_build(iris_model, input_schema=schema, example_input=[row, row],
+                    output_schema=[{"name": "species", "dtype": "int64"}], example_output=[{"species": 0}] * 2)
+
+    page = logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode()
+
+    record = "{&quot;sepal_length&quot;: 5.1, &quot;sepal_width&quot;: 3.5, &quot;petal_length&quot;: 1.4, " \
+             "&quot;petal_width&quot;: 0.2}"
+    assert f"<pre>[\n  {record},\n  {record}\n]</pre>" in page
+    assert "<pre>[\n  {&quot;species&quot;: 0},\n  {&quot;species&quot;: 0}\n]</pre>" in page
 
 
 def test_a_failed_build_says_why(iris_model, alice):
