@@ -27,12 +27,16 @@ def observe(deployment: Deployment, backend: Backend) -> str:
         for status in statuses:
             before = seen.get(status.name, {"restarts": status.restarts, "state": ReplicaState.READY})
             if status.restarts > before["restarts"]:
+                crashed = status.exit_code is not None or not status.last_exit
                 how = f" after exiting with code {status.exit_code}" if status.exit_code is not None else ""
-                if status.exit_code == -9:
+                if not crashed:
+                    how = f"; {status.last_exit}"
+                elif status.exit_code == -9:
                     how = " after it was killed with SIGKILL (often: out of memory)"
                 record_event(deployment, EventKind.REPLICA_RESTARTED,
                              f"Replica {status.name} was restarted by the runtime{how} "
-                             f"(restart {status.restarts}).", level=EventLevel.WARNING, variation=status.variation,
+                             f"(restart {status.restarts}).", level=EventLevel.WARNING if crashed else EventLevel.INFO,
+                             variation=status.variation,
                              replica=status.name, exit_code=status.exit_code, restarts=status.restarts)
             elif status.state == ReplicaState.CRASHED and before["state"] != ReplicaState.CRASHED:
                 record_event(deployment, EventKind.REPLICA_CRASHED, f"Replica {status.name} crashed: {status.reason}",

@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 GATEWAY = "gateway"
 STARTING_GRACE_S = 60
 CRASHED_STATES = {"BACKOFF", "EXITED", "FATAL"}
+STOPPED_ON_PURPOSE = ("it was stopped on purpose, not by a crash: the local runtime (supervisord) was restarted, "
+                      "for example with Berth itself")
 STOPPED_STATES = {"STOPPED", "STOPPING", "UNKNOWN"}
 
 
@@ -254,10 +256,7 @@ class LocalBackend(Backend):
         if statename in CRASHED_STATES:
             return self._crashed(deployment, record, info, base)
         if base["restarts"]:
-            code = self._exit_code(info)
-            lines = tuple(tail_file(self._log(deployment, record["name"]), 40))
-            base["exit_code"], base["memory_killed"] = code, _memory_killed(code, lines)
-            base["last_exit"] = describe_exit(code, base["memory_killed"], "", lines)
+            base.update(self._last_exit(deployment, record, info))
         pid = info.get("pid") or None
         if statename == "RUNNING":
             error = _probe(client, base["endpoint"])
@@ -282,6 +281,15 @@ class LocalBackend(Backend):
             reason += " supervisord gave up restarting it."
         return ReplicaStatus(**base, state=ReplicaState.CRASHED, exit_code=code, memory_killed=memory,
                              reason=reason, last_log=_readable(lines[-20:]))
+
+    def _last_exit(self, deployment: Deployment, record: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        """Why a running replica's previous process ended: a crash, or a deliberate stop."""
+        if _stopped_on_purpose(self.supervisor.main_log_tail(), info["name"]):
+            return {"last_exit": STOPPED_ON_PURPOSE}
+        code = self._exit_code(info)
+        lines = tuple(tail_file(self._log(deployment, record["name"]), 40))
+        memory = _memory_killed(code, lines)
+        return {"exit_code": code, "memory_killed": memory, "last_exit": describe_exit(code, memory, "", lines)}
 
     def _exit_code(self, info: dict[str, Any]) -> int | None:
         """The last exit (-N: killed by signal N). supervisord's exitstatus holds it only in EXITED:
@@ -360,6 +368,12 @@ def _exit_from_main_log(log: str, program: str) -> int | None:
         return -int(signal.Signals[f"SIG{signal_name}"])
     except KeyError:
         return None
+
+
+def _stopped_on_purpose(log: str, program: str) -> bool:
+    """The program's last end was a stop supervisord was asked for (its own shutdown included)."""
+    ends = re.findall(rf"(exited|stopped): {re.escape(program)} \(", log)
+    return bool(ends) and ends[-1] == "stopped"
 
 
 def _probe(client: httpx.Client, endpoint: str) -> str | None:

@@ -10,14 +10,14 @@ import time
 import httpx
 import pytest
 
-from deployments.backends.base import get_backend
-from deployments.models import DeploymentStatus, EventKind, RolloutStatus
+from deployments.backends.base import Backend, ReplicaStatus, get_backend
+from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, RolloutStatus
 from deployments.rollouts import deploy
 from deployments.tasks import refresh_health
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec
 from tests.fixtures.builds import IRIS_ROW
-from tests.fixtures.runtime import CRASHES_AT_IMPORT, CRASHES_ON_START, ready_build
+from tests.fixtures.runtime import CRASHES_AT_IMPORT, CRASHES_ON_START, ready_build, supervisor_rpc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,6 +57,16 @@ def test_a_first_deploy_that_crashes_fails_and_leaves_nothing_running(supervisor
     assert get_backend().replicas(deployment) == []
 
 
+def wait_for_restarts(backend: Backend, deployment: Deployment, restarts: int) -> ReplicaStatus:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [now] = backend.replicas(deployment)
+        if now.restarts == restarts and now.ready:
+            break
+        time.sleep(0.2)
+    return now
+
+
 def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, celery_worker, iris_model, alice):
     rollout = wait_for_rollout(deploy(iris_model, spec(ready_build(iris_model)), alice))
     assert rollout.status == RolloutStatus.SUCCEEDED, rollout.reason
@@ -66,12 +76,7 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
     [replica] = backend.replicas(deployment)
 
     os.kill(replica.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        [now] = backend.replicas(deployment)
-        if now.restarts == 1 and now.ready:
-            break
-        time.sleep(0.2)
+    now = wait_for_restarts(backend, deployment, 1)
     refresh_health()
 
     assert now.ready and now.pid != replica.pid and now.exit_code == -9
@@ -80,3 +85,15 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.RUNNING
     assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).status_code == 200
+
+    # What supervisord does to it when the console is stopped and started again: no crash.
+    rpc, program = supervisor_rpc(supervisord.url), f"berth-d{deployment.pk}-{replica.name}"
+    rpc.stopProcess(program)
+    rpc.startProcess(program)
+    again = wait_for_restarts(backend, deployment, 2)
+    refresh_health()
+
+    assert again.ready and again.exit_code is None and "stopped on purpose" in again.last_exit
+    second = deployment.events.filter(kind=EventKind.REPLICA_RESTARTED).latest("created_at")
+    assert "stopped on purpose" in second.message and "SIGKILL" not in second.message
+    assert second.level == EventLevel.INFO
