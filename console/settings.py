@@ -98,8 +98,8 @@ CELERY_TASK_TIME_LIMIT = envint("BERTH_TASK_TIME_LIMIT_S", 3 * 3600, minimum=60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 BERTH_RECONCILE_INTERVAL_S = envint("BERTH_RECONCILE_INTERVAL_S", 30, minimum=1)
-# A task's lock outlives a killed worker by at most this long; its retry waits that out.
 BERTH_HEALTH_INTERVAL_S = envint("BERTH_HEALTH_INTERVAL_S", 5, minimum=1)
+# A task's lock outlives a killed worker by at most this long; its retry waits that out.
 BERTH_LOCK_TTL_S = envint("BERTH_LOCK_TTL_S", 30, minimum=3)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from deployments.backends.base import Backend, ReplicaState, desired_replicas
+from deployments.backends.base import Backend, ReplicaState, ReplicaStatus, desired_replicas
 from deployments.deploy_spec import DeploySpec
 from deployments.events import publish_deployment, record_event
 from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, RolloutStatus
@@ -27,17 +27,11 @@ def observe(deployment: Deployment, backend: Backend) -> str:
         for status in statuses:
             before = seen.get(status.name, {"restarts": status.restarts, "state": ReplicaState.READY})
             if status.restarts > before["restarts"]:
-                crashed = status.exit_code is not None or not status.last_exit
-                how = f" after exiting with code {status.exit_code}" if status.exit_code is not None else ""
-                if not crashed:
-                    how = f"; {status.last_exit}"
-                elif status.exit_code == -9:
-                    how = " after it was killed with SIGKILL (often: out of memory)"
+                why, level = _why_restarted(status)
                 record_event(deployment, EventKind.REPLICA_RESTARTED,
-                             f"Replica {status.name} was restarted by the runtime{how} "
-                             f"(restart {status.restarts}).", level=EventLevel.WARNING if crashed else EventLevel.INFO,
-                             variation=status.variation,
-                             replica=status.name, exit_code=status.exit_code, restarts=status.restarts)
+                             f"Replica {status.name} was restarted by the runtime{why} (restart {status.restarts}).",
+                             level=level, variation=status.variation, replica=status.name,
+                             exit_code=status.exit_code, restarts=status.restarts)
             elif status.state == ReplicaState.CRASHED and before["state"] != ReplicaState.CRASHED:
                 record_event(deployment, EventKind.REPLICA_CRASHED, f"Replica {status.name} crashed: {status.reason}",
                              level=EventLevel.ERROR, variation=status.variation, replica=status.name,
@@ -57,3 +51,14 @@ def observe(deployment: Deployment, backend: Backend) -> str:
                          level=EventLevel.WARNING if problems else EventLevel.INFO)
             publish_deployment(deployment)
     return overall
+
+
+def _why_restarted(status: ReplicaStatus) -> tuple[str, EventLevel]:
+    """How the previous process ended, for the restart event; a requested stop is no warning."""
+    if status.exit_code is None and status.last_exit:
+        return f"; {status.last_exit}", EventLevel.INFO
+    if status.exit_code == -9:
+        return " after it was killed with SIGKILL (often: out of memory)", EventLevel.WARNING
+    if status.exit_code is not None:
+        return f" after exiting with code {status.exit_code}", EventLevel.WARNING
+    return "", EventLevel.WARNING

@@ -284,21 +284,23 @@ class LocalBackend(Backend):
 
     def _last_exit(self, deployment: Deployment, record: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         """Why a running replica's previous process ended: a crash, or a deliberate stop."""
-        if _stopped_on_purpose(self.supervisor.main_log_tail(), info["name"]):
+        main_log = self.supervisor.main_log_tail()
+        if _stopped_on_purpose(main_log, info["name"]):
             return {"last_exit": STOPPED_ON_PURPOSE}
-        code = self._exit_code(info)
+        code = self._exit_code(info, main_log)
         lines = tuple(tail_file(self._log(deployment, record["name"]), 40))
         memory = _memory_killed(code, lines)
         return {"exit_code": code, "memory_killed": memory, "last_exit": describe_exit(code, memory, "", lines)}
 
-    def _exit_code(self, info: dict[str, Any]) -> int | None:
+    def _exit_code(self, info: dict[str, Any], main_log: str | None = None) -> int | None:
         """The last exit (-N: killed by signal N). supervisord's exitstatus holds it only in EXITED:
         a process that exits before `startsecs` goes to BACKOFF (then FATAL) with exitstatus
         reported as 0, so there, and while running again, its main log says what happened."""
         code: int | None = info.get("exitstatus")
         if info["statename"] == "EXITED" and code not in (-1, None):
             return code
-        logged = _exit_from_main_log(self.supervisor.main_log_tail(), info["name"])
+        logged = _exit_from_main_log(main_log if main_log is not None else self.supervisor.main_log_tail(),
+                                     info["name"])
         return logged if logged is not None else code
 
 
