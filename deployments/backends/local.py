@@ -40,8 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 GATEWAY = "gateway"
 STARTING_GRACE_S = 60
 CRASHED_STATES = {"BACKOFF", "EXITED", "FATAL"}
-STOPPED_ON_PURPOSE = ("it was stopped on purpose, not by a crash: the local runtime (supervisord) was restarted, "
-                      "for example with Berth itself")
+STOPPED_ON_PURPOSE = ("it was stopped on purpose, not by a crash (for example when Berth and its local runtime "
+                      "were stopped and started again)")
 STOPPED_STATES = {"STOPPED", "STOPPING", "UNKNOWN"}
 
 
