@@ -52,8 +52,9 @@ def test_secret_env_values_are_stored_encrypted_and_kept_when_not_resent(iris_mo
     assert again.variations[0].env[0].value == token.value
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_second_rollout_is_refused_while_one_is_pending(iris_model, alice, django_capture_on_commit_callbacks):
+    # Not transactional: the test's transaction never commits, so the rollout's enqueue stays a
+    # captured callback and no Celery worker of this session can start it ("pending", never "in progress").
     from deployments.models.instance_type import ensure_catalog
 
     ensure_catalog()
@@ -62,4 +63,4 @@ def test_a_second_rollout_is_refused_while_one_is_pending(iris_model, alice, dja
         deploy(iris_model, {"variations": [variation(build)]}, alice)
     with pytest.raises(RolloutConflict, match="Revision 1 .* still pending"):
         deploy(iris_model, {"variations": [variation(build, replicas=2)]}, alice)
-    assert Rollout.objects.count() == 1 and Deployment.objects.get().status == "deploying"
+    assert Rollout.objects.get().status == "pending" and Deployment.objects.get().status == "deploying"
