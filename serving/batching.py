@@ -65,14 +65,14 @@ class AdaptiveBatcher:
 
     def submit(self, item: Any, size: int) -> asyncio.Future[Any]:
         """Queue `item` (`size` rows); the future gets its own result."""
-        assert self._wakeup is not None, "start() the batcher inside the event loop first"
+        assert self._wakeup is not None, "start() the batcher inside the event loop first"  # noqa: S101 - programming-error check, free under -O
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(item, size, future))
         self._wakeup.set()
         return future
 
     async def _run(self) -> None:
-        assert self._wakeup is not None
+        assert self._wakeup is not None  # noqa: S101 - narrows the type; start() set it
         while True:
             await self._wakeup.wait()
             batch = await self._collect()
@@ -109,7 +109,7 @@ class AdaptiveBatcher:
         return rows
 
     async def _wait_for_more(self, remaining: float) -> None:
-        assert self._wakeup is not None
+        assert self._wakeup is not None  # noqa: S101 - narrows the type; start() set it
         self._wakeup.clear()
         try:
             async with asyncio.timeout(remaining):
@@ -123,7 +123,7 @@ class AdaptiveBatcher:
         started = time.perf_counter()
         try:
             results = await loop.run_in_executor(self._executor, self._predict_batch, items)
-        except Exception as exc:  # noqa: BLE001 - every model error goes back to its caller
+        except Exception as exc:  # every model error goes back to its caller
             if len(batch) == 1:
                 _resolve(batch[0].future, exc=exc)
                 return

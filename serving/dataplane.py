@@ -93,12 +93,13 @@ class DataPlane:
                 batcher.arriving -= 1
 
     def _rows(self, payload: Any) -> list[codec.Row]:
-        assert self.columns is not None
+        assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
         return codec.to_rows(payload, self.columns)
 
     def _predict_batch(self, requests: list[list[codec.Row]]) -> list[list[Any]]:
         """Runs in the predict thread: one DataFrame, one predict, results split back."""
-        assert self.runtime is not None and self.columns is not None
+        assert self.runtime is not None  # noqa: S101 - narrows the type; load() set it
+        assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
         rows = requests[0] if len(requests) == 1 else [row for request in requests for row in request]
         frame = self.columns.frame(rows)
         try:

@@ -56,7 +56,7 @@ class RoutingTable:
         if not routes:
             return None
         total = sum(r.traffic_percent for r in routes)
-        point = (key_hash % total) if key_hash is not None else random.randrange(total)
+        point = (key_hash % total) if key_hash is not None else random.randrange(total)  # noqa: S311 - traffic split, not a secret
         for route in routes:
             point -= route.traffic_percent
             if point < 0:
@@ -65,7 +65,7 @@ class RoutingTable:
 
     def mirrors(self) -> list[Route]:
         """Shadow variations that get a copy of this request."""
-        return [r for r in self.shadows if r.endpoints and random.randrange(100) < r.traffic_percent]
+        return [r for r in self.shadows if r.endpoints and random.randrange(100) < r.traffic_percent]  # noqa: S311 - sampling, not a secret
 
 
 def key_hash(key: bytes | None) -> int | None:

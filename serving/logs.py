@@ -26,7 +26,7 @@ def log_event(event: str, level: str = "info", **fields: Any) -> None:
     record = {"ts": _timestamp(time.time()), "level": level, "event": event, "pid": os.getpid()}
     record.update(fields)
     line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str)
-    try:
+    try:  # noqa: SIM105 - per-request path; try/except is cheaper than contextlib.suppress
         os.write(_STDOUT, line)
     except OSError:
         pass  # a closed stdout must never fail a request

@@ -106,5 +106,5 @@ class ProcessCollector:
 def render(multiproc_dir: str, parent_pid: int) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=multiproc_dir)
-    registry.register(ProcessCollector(parent_pid))  # type: ignore[arg-type]
+    registry.register(ProcessCollector(parent_pid))
     return generate_latest(registry)

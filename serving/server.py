@@ -129,7 +129,7 @@ def build_app(config: ServerConfig, bundle_dir: Path, ready: Any, slot: int, par
     def load() -> None:
         try:
             seconds = plane.load()
-        except Exception as exc:  # noqa: BLE001 - report and stop: the parent takes the server down
+        except Exception as exc:  # report and stop: the parent takes the server down
             log_event("model_load_failed", level="error", error=f"{type(exc).__name__}: {exc}",
                       bundle=str(bundle_dir))
             os._exit(EXIT_LOAD_FAILED)

@@ -116,8 +116,8 @@ def servers(bundle: Path, model_path: Path) -> list[Server]:
 
 def start(server: Server, logs: Path) -> None:
     log = (logs / f"{server.name}.log").open("wb")
-    server.process = subprocess.Popen(server.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **server.env})
+    server.process = subprocess.Popen(  # noqa: S603 - argv built by servers() from sys.executable and constants
+        server.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **server.env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -139,11 +139,10 @@ def stop(server: Server) -> None:
 
 
 def wrk(url: str, concurrency: int, duration: float) -> tuple[float, float, float, int]:
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{round(duration)}s", "--latency", "-s", str(HERE / "post.lua"), url],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{round(duration)}s", "--latency", "-s", str(HERE / "post.lua"), url]
+    # `make bench` installs wrk on PATH.
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: S603 - numbers, our paths
+    rps = float(_search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = _latency(output, "50%")
     p99 = _latency(output, "99%")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
@@ -152,21 +151,29 @@ def wrk(url: str, concurrency: int, duration: float) -> tuple[float, float, floa
 
 
 def _latency(output: str, percentile: str) -> float:
-    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()  # type: ignore[union-attr]
+    value, unit = _search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _search(pattern: str, text: str) -> re.Match[str]:
+    """The first match of `pattern` (multiline); output without it stops the benchmark, saying what was missing."""
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"expected output not found: {pattern!r} in\n{text}")
+    return match
 
 
 def batch_mean(server: Server) -> float:
     text = httpx.get(server.url.replace("/v1/predict", "/metrics"), timeout=5).text
-    total = float(re.search(r"^berth_batch_size_sum ([\d.e+]+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    count = float(re.search(r"^berth_batch_size_count ([\d.e+]+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    total = float(_search(r"^berth_batch_size_sum ([\d.e+]+)$", text).group(1))
+    count = float(_search(r"^berth_batch_size_count ([\d.e+]+)$", text).group(1))
     return total / count if count else 0.0
 
 
 def report(runs: list[Run], floors: tuple[float, float], batch: float) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(
-        ["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines()
-        if line.startswith("Model name")), platform.processor())
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout  # noqa: S607 - util-linux, on PATH
+    cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
+               platform.processor())
     lines = [
         (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {cpu}, {os.cpu_count()} CPUs; "
         f"load average at the end: {os.getloadavg()[0]:.2f}"),
