@@ -13,15 +13,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from deployments.build_validation import is_archive
 from deployments.models import Build, Model
+from deployments.tasks import validate_build
 from serving.bundle import FRAMEWORKS, BundleError, check_archive
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 SINGLE_FILE_FRAMEWORKS = tuple(f for f in FRAMEWORKS if f != "python")
-
-
-def is_archive(name: str) -> bool:
-    return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 def safe_file_name(name: str) -> str:
@@ -83,8 +80,6 @@ def store_build(
     model: Model, upload: UploadedFile, framework: str, example_input: list | None, user: object
 ) -> Build:
     """Create the Build row and its stored file together; validation starts after commit."""
-    from deployments.tasks import validate_build
-
     build = Build(
         model=model, source_name=safe_file_name(upload.name or "model"), framework=framework or "",
         example_input=example_input, created_by=user if isinstance(user, User) else None,

@@ -23,6 +23,12 @@ from serving.bundle import BundleError, extract_archive, write_single_file_bundl
 
 LOG_LIMIT = 200_000
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+
+
+def is_archive(name: str) -> bool:
+    """Whether an upload is a bundle to unpack (else a single model file); the upload check asks this too."""
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,6 @@ class ValidationResult:
 
 def unpack(source: Path, bundle_dir: Path, framework: str, example_input: list | None) -> None:
     """Make `bundle_dir` from the upload, all or nothing."""
-    from deployments.build_upload import is_archive
-
     staging = bundle_dir.with_name(bundle_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(bundle_dir, ignore_errors=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from console.locks import held_lock, is_locked, lock_ttl_s
 from deployments.build_validation import validate_stored_build
@@ -67,8 +68,6 @@ def _reconcile_builds() -> None:
 
 
 def _waited_too_long(build: Build) -> bool:
-    from django.utils import timezone
-
     return build.created_at < timezone.now() - timedelta(minutes=5)
 
 
