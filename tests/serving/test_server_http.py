@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import os
 import signal
@@ -30,11 +31,16 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 ECHO_MODEL = '''
 import os, time
+from pathlib import Path
 import pandas as pd
 
 
 class EchoModel:
-    """Echoes column x and reports the batch size it saw; sleeps sleep_ms; fails on x < 0."""
+    """Echoes column x and reports the batch size it saw; sleeps sleep_ms; fails on x < 0.
+
+    A row with sleep_ms -1 holds the model until the test lets go: it creates
+    $ECHO_HOLD_DIR/held, then waits for $ECHO_HOLD_DIR/release.
+    """
 
     def build(self):
         time.sleep(float(os.environ.get("ECHO_LOAD_DELAY_S", "0")))
@@ -42,10 +48,18 @@ class EchoModel:
     def predict(self, df):
         if (df["x"] < 0).any():
             raise ValueError("x must not be negative")
+        if (df["sleep_ms"] < 0).any():
+            self._hold(Path(os.environ["ECHO_HOLD_DIR"]))
         delay = float(df["sleep_ms"].max())
-        if delay:
+        if delay > 0:
             time.sleep(delay / 1000)
         return pd.DataFrame({"x": df["x"].to_numpy(), "batch_size": len(df)})
+
+    def _hold(self, gate):
+        (gate / "held").touch()
+        deadline = time.monotonic() + 120  # a test that died never releases: give up eventually
+        while not (gate / "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
 '''
 
 
@@ -185,6 +199,22 @@ def echo(echo_bundle: Path, tmp: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def gate(tmp: Path) -> Path:
+    """Where the batching tests and the held echo model signal each other (see ECHO_MODEL)."""
+    (tmp / "gate").mkdir()
+    return tmp / "gate"
+
+
+@pytest.fixture(scope="module")
+def batching(echo_bundle: Path, tmp: Path, gate: Path) -> Iterator[ServerProcess]:
+    """An echo server whose requests may wait behind a held model for as long as a test needs."""
+    server = ServerProcess(echo_bundle, tmp, "--workers", "1", "--max-batch-size", "16",
+                           "--max-batch-wait-ms", "50", "--timeout-ms", "120000", env={"ECHO_HOLD_DIR": str(gate)})
+    yield server.wait_ready()
+    server.stop()
+
+
 # --- input formats -------------------------------------------------------------------
 
 def test_it_answers_a_list_of_records_like_realtimeclient_sends(iris: ServerProcess) -> None:
@@ -279,49 +309,82 @@ def test_a_slow_prediction_gets_504_and_the_server_recovers(echo: ServerProcess)
 
 
 # --- batching ------------------------------------------------------------------------
+# Each test holds the model with one request, queues its requests behind it and lets go only
+# once the server has all of them, so what is batched never depends on how fast this machine is.
 
-def _blocked(echo: ServerProcess, bodies: list[Any]) -> list[httpx.Response]:
-    """Send `bodies` concurrently while an 800 ms prediction holds the model."""
-    with ThreadPoolExecutor(len(bodies) + 1) as pool:
-        blocker = pool.submit(post, echo, {"x": 0, "sleep_ms": 800})
-        _wait_until_predicting(echo)
-        answers = [pool.submit(post, echo, body) for body in bodies]
-        assert blocker.result().json() == [{"x": 0, "batch_size": 1}]
-        return [answer.result() for answer in answers]
+class OneWriteRequest:
+    """A predict request on a connection opened up front, sent in a single write.
+
+    The server then has the whole body as soon as it sees the request, so a request counted
+    in berth_requests_in_flight has already been decoded and queued in the batcher.
+    """
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+
+    def send(self, body: Any) -> None:
+        content = orjson.dumps(body)
+        head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n")
+        self.sock.sendall(head.encode() + content)
+
+    def answer(self) -> httpx.Response:
+        with self.sock:
+            response = http.client.HTTPResponse(self.sock)
+            response.begin()
+            return httpx.Response(response.status, content=response.read())
 
 
-def _wait_until_predicting(echo: ServerProcess) -> None:
-    """Return once the blocker is inside predict: in flight (beside this /metrics call) and past the batch wait."""
-    deadline = time.monotonic() + 10
-    while sample(metric_samples(echo), "berth_requests_in_flight") < 2:
-        assert time.monotonic() < deadline, "the blocking request never reached the server"
-        time.sleep(0.01)
-    time.sleep(0.15)  # longer than --max-batch-wait-ms, so the blocker's batch has closed
+def _held(server: ServerProcess, gate: Path, bodies: list[Any]) -> list[httpx.Response]:
+    """Send `bodies` while a held prediction keeps the model busy; release it once all are queued."""
+    blocker, *requests = [OneWriteRequest(server) for _ in range(len(bodies) + 1)]
+    try:
+        blocker.send({"x": 0, "sleep_ms": -1})
+        deadline = time.monotonic() + 30
+        while not (gate / "held").exists():  # the blocker's batch is closed and inside predict
+            assert time.monotonic() < deadline, f"the model was never held:\n{server.log_path.read_text()}"
+            time.sleep(0.01)
+        for request, body in zip(requests, bodies, strict=True):
+            request.send(body)
+        # In flight: the blocker, every queued request, and this scrape itself.
+        while sample(metric_samples(server), "berth_requests_in_flight") < len(bodies) + 2:
+            assert time.monotonic() < deadline, "the requests never all reached the server"
+            time.sleep(0.01)
+    finally:
+        (gate / "release").touch()
+    try:
+        assert blocker.answer().json() == [{"x": 0, "batch_size": 1}]
+        return [request.answer() for request in requests]
+    finally:
+        (gate / "held").unlink(missing_ok=True)
+        (gate / "release").unlink()
 
 
-def test_concurrent_requests_share_one_predict_call_and_each_gets_its_own_rows(echo: ServerProcess) -> None:
+def test_concurrent_requests_share_one_predict_call_and_each_gets_its_own_rows(
+        batching: ServerProcess, gate: Path) -> None:
     bodies: list[Any] = [{"x": i, "sleep_ms": 0} for i in range(1, 7)]
     bodies.append([{"x": 10, "sleep_ms": 0}, {"x": 11, "sleep_ms": 0}, {"x": 12, "sleep_ms": 0}])
-    before = metric_samples(echo)
-    responses = _blocked(echo, bodies)
+    before = metric_samples(batching)
+    responses = _held(batching, gate, bodies)
     assert all(r.status_code == 200 for r in responses)
     for i, response in enumerate(responses[:6], start=1):
         assert response.json() == [{"x": i, "batch_size": 9}]
     assert responses[6].json() == [{"x": x, "batch_size": 9} for x in (10, 11, 12)]
-    after = metric_samples(echo)
+    after = metric_samples(batching)
     nine = sample(after, "berth_batch_size_bucket", le="16.0") - sample(after, "berth_batch_size_bucket", le="8.0")
     nine -= sample(before, "berth_batch_size_bucket", le="16.0") - sample(before, "berth_batch_size_bucket", le="8.0")
     assert nine == 1
 
 
-def test_batches_never_exceed_max_batch_size(echo: ServerProcess) -> None:
-    responses = _blocked(echo, [{"x": i, "sleep_ms": 0} for i in range(20)])
-    sizes = [r.json()[0]["batch_size"] for r in responses]
-    assert max(sizes) == 16 and sorted(r.json()[0]["x"] for r in responses) == list(range(20))
+def test_batches_never_exceed_max_batch_size(batching: ServerProcess, gate: Path) -> None:
+    responses = _held(batching, gate, [{"x": i, "sleep_ms": 0} for i in range(20)])
+    assert sorted(r.json()[0]["x"] for r in responses) == list(range(20))
+    # All 20 were queued when the model came free: one full batch of 16, then the other 4.
+    assert sorted(r.json()[0]["batch_size"] for r in responses) == [4] * 4 + [16] * 16
 
 
-def test_one_failing_request_does_not_fail_its_batch_mates(echo: ServerProcess) -> None:
-    responses = _blocked(echo, [{"x": 1, "sleep_ms": 0}, {"x": -1, "sleep_ms": 0}, {"x": 3, "sleep_ms": 0}])
+def test_one_failing_request_does_not_fail_its_batch_mates(batching: ServerProcess, gate: Path) -> None:
+    responses = _held(batching, gate, [{"x": 1, "sleep_ms": 0}, {"x": -1, "sleep_ms": 0}, {"x": 3, "sleep_ms": 0}])
     assert [r.status_code for r in responses] == [200, 500, 200]
     assert responses[2].json()[0]["x"] == 3
 
