@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.contrib.auth.models import User
 
 from deployments.build_upload import SINGLE_FILE_FRAMEWORKS, check_upload
-from deployments.models import Membership, Model, Project, Role
+from deployments.memberships import find_user
+from deployments.models import Model, Project, Role
 
 
 class ProjectForm(forms.ModelForm):
@@ -30,24 +30,8 @@ class InviteForm(forms.Form):
     user = forms.CharField(label="Username or email", max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.project = project
-
-    def clean_user(self) -> object:
-        who = self.cleaned_data["user"].strip()
-        user = get_user_model().objects.filter(Q(username=who) | Q(email__iexact=who)).first()
-        if user is None:
-            raise forms.ValidationError(
-                f"No account is called {who!r}. Ask a Berth administrator to create it first (Django admin, /admin/)."
-            )
-        return user
-
-    def save(self) -> Membership:
-        membership, _ = Membership.objects.update_or_create(
-            project=self.project, user=self.cleaned_data["user"], defaults={"role": self.cleaned_data["role"]}
-        )
-        return membership
+    def clean_user(self) -> User:
+        return find_user(self.cleaned_data["user"])
 
 
 def parse_example_input(raw: str) -> list | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -7,6 +8,7 @@ from rest_framework import serializers
 from console.models import ApiToken
 from deployments.build_upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.forms import parse_example_input
+from deployments.memberships import find_user
 from deployments.models import Build, Membership, Model, Project, Role
 
 
@@ -32,6 +34,9 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "user", "username", "role", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate_username(self, value: str) -> User:
+        return find_user(value)
 
 
 def project_field(queryset: QuerySet[Project]) -> serializers.SlugRelatedField:

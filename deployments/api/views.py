@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -22,6 +21,7 @@ from deployments.access import get_build_for_user, get_model_for_user, get_proje
 from deployments.api import serializers as s
 from deployments.build_upload import store_build
 from deployments.filtersets import BuildFilterSet, ModelFilterSet
+from deployments.memberships import create_project, remove_member, set_role
 from deployments.models import Build, Membership, Model, Project, Role
 
 
@@ -48,9 +48,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return project
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        with transaction.atomic():
-            project = serializer.save()
-            Membership.objects.create(project=project, user=_user(self.request), role=Role.ADMIN)
+        serializer.instance = create_project(_user(self.request), **serializer.validated_data)
 
     @extend_schema(request=s.MembershipSerializer, responses=s.MembershipSerializer(many=True))
     @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer)
@@ -61,9 +59,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         if request.method == "POST":
             serializer = s.MembershipSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            user = _find_user(serializer.validated_data["username"])
-            membership, _ = Membership.objects.update_or_create(
-                project=project, user=user, defaults={"role": serializer.validated_data["role"]})
+            membership = set_role(project, serializer.validated_data["username"], serializer.validated_data["role"])
             return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
         members = project.memberships.select_related("user")
         return Response(s.MembershipSerializer(members, many=True).data)
@@ -73,17 +69,8 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def remove_member(self, request: Request, slug: str, member_id: str) -> Response:
         project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
         member = get_object_or_404(Membership, project=project, pk=member_id)
-        if not project.memberships.filter(role=Role.ADMIN).exclude(pk=member.pk).exists():
-            raise ValidationError("A project needs at least one admin; make someone else admin first.")
-        member.delete()
+        remove_member(member)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _find_user(who: str) -> User:
-    user = User.objects.filter(Q(username=who) | Q(email__iexact=who)).first()
-    if user is None:
-        raise ValidationError({"username": [f"No account is called {who!r}; ask a Berth administrator to create it."]})
-    return user
 
 
 class ModelViewSet(viewsets.ModelViewSet):

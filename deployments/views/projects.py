@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_project_for_user
 from deployments.forms import InviteForm, ProjectForm
+from deployments.memberships import create_project, remove_member, set_role
 from deployments.models import Membership, Project, Role
 
 
@@ -27,9 +28,7 @@ def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def project_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            project = form.save()
-            Membership.objects.create(project=project, user=request.user, role=Role.ADMIN)
+        project = create_project(request.user, **form.cleaned_data)
         messages.success(request, f"Project {project.name} created. You are its admin.")
         return redirect("project-detail", slug=project.slug)
     return render(request, "deployments/project_form.html", {"form": form}, status=400 if form.errors else 200)
@@ -43,7 +42,7 @@ def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
         "membership": membership,
         "models": project.models.all(),
         "members": project.memberships.select_related("user"),
-        "invite_form": InviteForm(project=project) if membership.allows(Role.ADMIN) else None,
+        "invite_form": InviteForm() if membership.allows(Role.ADMIN) else None,
     }
     return render(request, "deployments/project_detail.html", context)
 
@@ -52,11 +51,15 @@ def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
 @require_POST
 def project_invite(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
-    form = InviteForm(request.POST, project=project)
+    form = InviteForm(request.POST)
     if form.is_valid():
-        membership = form.save()
-        messages.success(request, f"{membership.user} is now {membership.role} in {project.name}.")
-        return redirect("project-detail", slug=project.slug)
+        try:
+            membership = set_role(project, form.cleaned_data["user"], form.cleaned_data["role"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{membership.user} is now {membership.role} in {project.name}.")
+            return redirect("project-detail", slug=project.slug)
     context = {
         "project": project, "membership": project.memberships.get(user=request.user),
         "models": project.models.all(), "members": project.memberships.select_related("user"),
@@ -70,9 +73,10 @@ def project_invite(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
 def project_remove_member(request: AuthenticatedHttpRequest, slug: str, member_pk: int) -> HttpResponse:
     project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
     member = get_object_or_404(Membership, project=project, pk=member_pk)
-    if project.memberships.filter(role=Role.ADMIN).exclude(pk=member.pk).count() == 0:
-        messages.error(request, "A project needs at least one admin; make someone else admin first.")
+    try:
+        remove_member(member)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
     else:
-        member.delete()
         messages.success(request, f"{member.user} no longer has access to {project.name}.")
     return redirect("project-detail", slug=project.slug)
