@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deployments.backends.replica_id import ReplicaId
+
 if TYPE_CHECKING:
     from deployments.deploy_spec import DeploySpec, VariationSpec
     from deployments.models import Deployment
@@ -34,10 +36,7 @@ class ReplicaState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ReplicaStatus:
-    name: str               # unique per deployment, e.g. "default-3f9a1c2e-0"
-    variation: str
-    runtime_key: str        # VariationSpec.runtime_key of what it runs
-    index: int
+    id: ReplicaId           # which replica; its name is unique per deployment, e.g. "default-3f9a1c2e-0"
     endpoint: str           # base URL of the model server, e.g. http://127.0.0.1:41234
     state: ReplicaState
     pid: int | None = None
@@ -49,6 +48,23 @@ class ReplicaStatus:
     last_log: tuple[str, ...] = ()
 
     @property
+    def name(self) -> str:
+        return self.id.name
+
+    @property
+    def variation(self) -> str:
+        return self.id.variation
+
+    @property
+    def runtime_key(self) -> str:
+        """VariationSpec.runtime_key of what it runs."""
+        return self.id.runtime_key
+
+    @property
+    def index(self) -> int:
+        return self.id.index
+
+    @property
     def ready(self) -> bool:
         return self.state == ReplicaState.READY
 
@@ -56,9 +72,16 @@ class ReplicaStatus:
 @dataclass(frozen=True)
 class Endpoint:
     """A replica to scrape (`{url}/metrics`) or route to."""
-    variation: str
-    replica: str
+    id: ReplicaId
     url: str
+
+    @property
+    def variation(self) -> str:
+        return self.id.variation
+
+    @property
+    def replica(self) -> str:
+        return self.id.name
 
 
 @dataclass(frozen=True)
@@ -67,12 +90,15 @@ class GatewayStatus:
     port: int | None
     config_version: str = ""
     ready: bool = False
+    moved_from: int | None = None  # the port it had before, when that one was taken by another process
 
 
+# to be removed: use replica_id.desired_replicas
 def replica_name(variation: VariationSpec, index: int) -> str:
-    return f"{variation.name}-{variation.runtime_key}-{index}"
+    return ReplicaId.of(0, variation, index).name
 
 
+# to be removed: use replica_id.desired_replicas
 def desired_replicas(spec: DeploySpec) -> dict[str, tuple[VariationSpec, int]]:
     """Every replica a spec asks for, by name."""
     return {replica_name(v, i): (v, i) for v in spec.variations for i in range(v.replicas)}
@@ -120,7 +146,7 @@ class Backend(ABC):
 
     def endpoints(self, deployment: Deployment) -> list[Endpoint]:
         """Replicas that answer HTTP, for metrics scraping."""
-        return [Endpoint(r.variation, r.name, r.endpoint) for r in self.replicas(deployment)
+        return [Endpoint(r.id, r.endpoint) for r in self.replicas(deployment)
                 if r.state in (ReplicaState.READY, ReplicaState.NOT_READY, ReplicaState.STARTING)]
 
 

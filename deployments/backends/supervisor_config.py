@@ -1,15 +1,18 @@
-"""supervisord's own configuration for a data directory (no Django needed: launchers call it first).
+"""supervisord's configuration (no Django needed: launchers call it first).
 
 `write_supervisord_conf(data_dir)` writes `<data_dir>/supervisor/supervisord.conf`: a unix
 socket for the XML-RPC API, the rpcinterface, and an include of `conf.d/*.conf`, where the
-local backend writes one file per replica and gateway. Start it with
-`supervisord -c <that file>`; it stays in the foreground (nodaemon) so its parent owns it.
+local backend writes one file per replica and gateway, each the text of `program_conf()`.
+Start it with `supervisord -c <that file>`; it stays in the foreground (nodaemon) so its
+parent owns it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from deployments.backends.base import BackendError
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,32 @@ files = {paths.conf_dir}/*.conf
     tmp.write_text(text + (("\n" + extra_sections) if extra_sections else ""))
     tmp.replace(paths.conf)
     return paths
+
+
+def program_conf(program: str, argv: list[str], directory: Path, log: Path, stop_wait_s: int,
+                 env: dict[str, str]) -> str:
+    """One `[program:…]` section: restarted when it crashes, SIGTERM to stop, SIGKILL after `stop_wait_s`."""
+    environment = ",".join(f'{k}="{escape(v)}"' for k, v in env.items())
+    return f"""[program:{program}]
+command={" ".join(escape(a) for a in argv)}
+directory={escape(str(directory))}
+environment={environment}
+autostart=true
+autorestart=true
+startsecs=1
+startretries=100
+stopsignal=TERM
+stopwaitsecs={stop_wait_s}
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={escape(str(log))}
+stdout_logfile_maxbytes=20MB
+stdout_logfile_backups=1
+"""
+
+
+def escape(text: str) -> str:
+    """supervisord expands %(name)s in values: a literal % is %%; argv must have no spaces."""
+    if any(ch.isspace() for ch in text) or '"' in text:
+        raise BackendError(f"{text!r}: paths with spaces or quotes are not supported by the local runtime")
+    return text.replace("%", "%%")

@@ -1,0 +1,57 @@
+"""Readiness over HTTP: is a replica's model loaded, does a gateway serve a routing version.
+
+A running replica whose `/health/ready` fails is still starting for its first
+STARTING_GRACE_S seconds (loading the model), then it is not ready.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from deployments.backends.base import ReplicaState
+
+STARTING_GRACE_S = 60
+
+
+def probe(client: httpx.Client, endpoint: str) -> str | None:
+    """None when the replica is ready, else what the readiness check saw."""
+    try:
+        response = client.get(f"{endpoint}/health/ready")
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if response.status_code == 200:
+        return None
+    return f"HTTP {response.status_code} {response.text[:200]}"
+
+
+def running_state(error: str | None, uptime_s: int) -> tuple[ReplicaState, str]:
+    """The state of a replica whose process runs, from its readiness check and how long it has run."""
+    if error is None:
+        return ReplicaState.READY, ""
+    if uptime_s < STARTING_GRACE_S:
+        return ReplicaState.STARTING, f"loading the model ({uptime_s} s so far)"
+    return ReplicaState.NOT_READY, f"readiness check failing for {uptime_s} s: {error}"
+
+
+def gateway_health(url: str) -> dict[str, object] | str:
+    """The gateway's `/health/ready` body, or why there is none."""
+    try:
+        body = httpx.get(f"{url}/health/ready", timeout=1.0).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return body if isinstance(body, dict) else f"unexpected answer {body!r}"
+
+
+def await_config(url: str, version: str, timeout_s: float = 30) -> dict[str, object] | str:
+    """Wait until the gateway serves routing `version`: its health body, or what it did last."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        body = gateway_health(url)
+        if isinstance(body, dict) and body.get("config_version") == version:
+            return body
+        last = f"serving config {body.get('config_version')}" if isinstance(body, dict) else body
+        time.sleep(0.1)
+    return last
