@@ -1,6 +1,12 @@
-"""Live build status over WebSocket: each viewer gets rows rendered for them, as htmx OOB swaps."""
+"""Live build status over WebSocket: each viewer gets the fragment of the page it has open, as an htmx OOB swap.
+
+`/ws/models/<model_id>/builds/?page=list` (the model's build table) or `?page=detail&build=<build_id>`
+(one build's page: only that build's changes are sent).
+"""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -13,6 +19,8 @@ from deployments.live_builds import builds_group
 from deployments.models import Build, Role
 
 CLOSE_FORBIDDEN = 4403
+BUILD_FRAGMENTS = {"list": "deployments/model_detail.html#build-row",
+                   "detail": "deployments/build_detail.html#build-body"}
 
 
 class ModelBuildsConsumer(AsyncWebsocketConsumer):
@@ -26,6 +34,10 @@ class ModelBuildsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.model_pk, self.can_deploy = model_pk
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        page = query.get("page", [""])[0]
+        self.fragment = BUILD_FRAGMENTS.get(page, BUILD_FRAGMENTS["list"])
+        self.only_build = query.get("build", [""])[0] if page == "detail" else ""
         self.group = builds_group(self.model_pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -35,6 +47,8 @@ class ModelBuildsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def object_changed(self, event: dict) -> None:
+        if self.only_build and event["pk"] != self.only_build:  # the page shows another build
+            return
         html = await self._render(event["pk"])
         if html:
             await self.send(text_data=html)
@@ -55,5 +69,4 @@ class ModelBuildsConsumer(AsyncWebsocketConsumer):
         if build is None:
             return ""
         context = {"build": build, "model": build.model, "oob": True, "can_deploy": self.can_deploy}
-        return (render_to_string("deployments/model_detail.html#build-row", context)
-                + render_to_string("deployments/build_detail.html#build-body", context))
+        return render_to_string(self.fragment, context)

@@ -1,11 +1,16 @@
-"""Live deployment page over WebSocket: events, status badge and replica counts as htmx OOB swaps.
+"""Live deployment page over WebSocket: the fragments of the open tab, as htmx out-of-band swaps.
 
-`/ws/deployments/<pk>/events/` — login and project role checked in connect(). Each stored
-event arrives as its row (prepended to the event list) plus the parts of the page it may have
-changed, rendered for this viewer; `object.changed` (status, revision) re-renders those parts.
+`/ws/deployments/<pk>/events/?tab=overview|configuration|events` — login and project role
+checked in connect(). On every connect (the first one and each reconnect after a drop) the
+viewer gets the tab's fragments as they are now, so nothing missed while disconnected stays
+wrong on screen. Then each stored event arrives as its row (events tab only) plus the tab's
+fragments; `object.changed` (status, observation, revision) re-renders the fragments. Everything
+is rendered from stored state (deployments/deployment_page.py); the runtime is never asked here.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -15,11 +20,9 @@ from django.template.loader import render_to_string
 
 from deployments.access import get_deployment_for_user
 from deployments.consumers import CLOSE_FORBIDDEN
+from deployments.deployment_page import FRAGMENTS, TEMPLATE, TABS, page_context
 from deployments.events import DeploymentEventMessage, events_group
 from deployments.models import Deployment, Role, RolloutEvent
-
-TEMPLATE = "deployments/deployment/detail.html"
-PAGE_PARTS = ("status", "replica-counts", "status-reason", "endpoint", "replicas", "rollouts")
 
 
 class DeploymentEventsConsumer(AsyncWebsocketConsumer):
@@ -31,21 +34,24 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.deployment_pk, self.can_write = allowed
+        self.tab = _tab(self.scope.get("query_string", b""))
         self.group = events_group(self.deployment_pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self._send(None, whole=True)
 
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def deployment_event(self, event: DeploymentEventMessage) -> None:
-        html = await self._render(event["id"])
-        if html:
-            await self.send(text_data=html)
+        await self._send(event["id"])
 
     async def object_changed(self, event: dict) -> None:
-        html = await self._render(None)
+        await self._send(None)
+
+    async def _send(self, event_id: int | None, whole: bool = False) -> None:
+        html = await self._render(event_id, whole)
         if html:
             await self.send(text_data=html)
 
@@ -59,19 +65,26 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         return deployment.pk, membership.allows(Role.DEPLOYER)
 
     @database_sync_to_async
-    def _render(self, event_id: int | None) -> str:
-        from deployments.views.deployments import page_context, rollouts_context
-
+    def _render(self, event_id: int | None, whole: bool) -> str:
+        """The tab's fragments (`whole`: the event list too, on connect) and the new event's row."""
         deployment = Deployment.objects.select_related("model__project", "current_rollout").filter(
             pk=self.deployment_pk).first()
         if deployment is None:
             return ""
-        context = {**page_context(deployment, None, self.can_write), **rollouts_context(deployment), "oob": True}
         parts = []
-        if event_id is not None:
+        if event_id is not None and self.tab == "events":
             event = RolloutEvent.objects.select_related("rollout").filter(pk=event_id, deployment=deployment).first()
             if event is not None:
                 row = render_to_string(f"{TEMPLATE}#event-row", {"event": event})
                 parts.append(f'<div hx-swap-oob="afterbegin:#event-list">{row}</div>')
-        parts += [render_to_string(f"{TEMPLATE}#{part}", context) for part in PAGE_PARTS]
+                if not deployment.events.exclude(pk=event.pk).exists():  # the first: "No events yet" goes
+                    parts.append('<p id="no-events" hx-swap-oob="delete"></p>')
+        context = {**page_context(deployment, None, self.can_write, self.tab), "oob": True}
+        fragments = [name for name in FRAGMENTS[self.tab] if whole or name != "event-list"]
+        parts += [render_to_string(f"{TEMPLATE}#{name}", context) for name in fragments]
         return "".join(parts)
+
+
+def _tab(query_string: bytes) -> str:
+    tab = parse_qs(query_string.decode(errors="replace")).get("tab", [""])[0]
+    return tab if tab in TABS else "overview"

@@ -1,21 +1,25 @@
-"""What the deployment page, the API and the live socket say about replicas, honestly.
+"""What the deployment page, the API and the live socket say about replicas: stored state only.
 
-`report(deployment)` asks the backend for every replica now (falling back to what the
-health check last stored when the runtime does not answer) and never calls a deployment
-Running while a replica of the serving revision is not ready: it then says Degraded and why.
+`report(deployment)` reads the status the one writer decided (deployments/deployment_state.py)
+and the runtime's last observation (deployments/observation.py); it never asks the runtime,
+so it answers just as fast when the runtime is down, and then says how old the observation is.
+Each replica is placed against the revision that serves and the one being rolled out: it
+serves, it is starting for the new revision, or it is on its way out.
 """
 
 from __future__ import annotations
 
-import logging
-import xmlrpc.client
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from deployments.backends.base import BackendError, ReplicaState, ReplicaStatus, desired_replicas, get_backend
+from django.utils import timezone
+
+from deployments.backends.base import ReplicaState
+from deployments.backends.replica_id import desired_replicas
 from deployments.deploy_spec import DeploySpec
-from deployments.models import Deployment, DeploymentStatus, Variation
-
-log = logging.getLogger(__name__)
+from deployments.deployment_state import Progress, progress, serving_spec, target_spec
+from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction, RolloutStatus, Variation
+from deployments.observation import Observation, ObservedReplica
 
 STATE_WORDS = {
     ReplicaState.STARTING: "starting",
@@ -24,6 +28,13 @@ STATE_WORDS = {
     ReplicaState.CRASHED: "crashing",
     ReplicaState.STOPPED: "stopped",
 }
+STALE_AFTER_S = 30
+
+
+class Role:
+    SERVING = "serving"      # part of the revision that serves now
+    STARTING = "starting"    # started for the revision being rolled out
+    LEAVING = "leaving"      # of neither: drained and removed by the rollout
 
 
 @dataclass
@@ -31,7 +42,7 @@ class ReplicaRow:
     name: str
     variation: str
     state: str
-    serving: bool           # part of the revision that serves now (not a new or an old one)
+    role: str
     reason: str = ""
     restarts: int = 0
     last_exit: str = ""
@@ -39,12 +50,18 @@ class ReplicaRow:
 
     @property
     def state_label(self) -> str:
-        state = _state(self.state)
-        return STATE_WORDS[state] if state is not None else self.state
+        try:
+            return STATE_WORDS[ReplicaState(self.state)]
+        except ValueError:
+            return self.state
 
     @property
     def ready(self) -> bool:
         return self.state == ReplicaState.READY
+
+    @property
+    def serving(self) -> bool:
+        return self.role == Role.SERVING
 
 
 @dataclass
@@ -54,7 +71,8 @@ class VariationRow:
     instance_type: str
     traffic_percent: int
     shadow: bool
-    desired: int
+    desired: int            # replicas the serving revision asks for
+    target: int | None = None  # replicas the revision being rolled out asks for, if it changes this variation
     replicas: list[ReplicaRow] = field(default_factory=list)
 
     @property
@@ -65,6 +83,11 @@ class VariationRow:
     def crashing(self) -> int:
         return sum(1 for r in self.replicas if r.state == ReplicaState.CRASHED)
 
+    @property
+    def scale_value(self) -> int:
+        """What the scale box shows: the count asked for last, even while it is rolling out."""
+        return self.target if self.target is not None else self.desired
+
 
 @dataclass
 class DeploymentReport:
@@ -72,79 +95,100 @@ class DeploymentReport:
     status_label: str
     reason: str
     variations: list[VariationRow]
-    live: bool              # replica states come from the runtime now (else: as last observed)
+    active: Rollout | None
+    serving: Progress           # the revision that serves now
+    rolling_out: Progress | None  # the revision being rolled out, if any (not for an undeploy)
+    observed_at: datetime | None
+    runtime_error: str
+    now: datetime
 
     @property
     def ready(self) -> int:
-        return sum(v.ready for v in self.variations)
+        return self.serving.ready
 
     @property
     def desired(self) -> int:
-        return sum(v.desired for v in self.variations)
+        return self.serving.desired
 
     @property
     def crashing(self) -> int:
         return sum(v.crashing for v in self.variations)
 
+    @property
+    def age_s(self) -> int | None:
+        return int((self.now - self.observed_at).total_seconds()) if self.observed_at else None
+
+    @property
+    def live(self) -> bool:
+        """The runtime answered the last check, and that check is recent."""
+        return not self.runtime_error and self.age_s is not None and self.age_s <= STALE_AFTER_S
+
+    @property
+    def counts(self) -> str:
+        """The header's one line: what serves now and, during a rollout, what is starting."""
+        serving = f"{self.serving.ready}/{self.serving.desired} replicas ready" if self.serving.desired else ""
+        if self.active is None or self.rolling_out is None:
+            return serving
+        if self.active.action == RolloutAction.SCALE:
+            return f"Scaling to {self.rolling_out.desired} · {self.rolling_out}"
+        starting = f"revision {self.active.revision}: {self.rolling_out}"
+        if not serving:
+            return starting
+        return f"serving: {serving} · {starting}"
+
+    @property
+    def freshness(self) -> str:
+        """How old what the page shows is, in words ("" while it is fresh)."""
+        if self.observed_at is None:
+            return "The runtime was not asked yet." if self.runtime_error else ""
+        if self.runtime_error:
+            return f"Last checked {self.age_s} s ago; the runtime does not answer ({self.runtime_error})."
+        if not self.live:
+            return f"Last checked {self.age_s} s ago."
+        return ""
+
 
 def report(deployment: Deployment) -> DeploymentReport:
-    spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else DeploySpec()
-    if deployment.status == DeploymentStatus.STOPPED:
-        spec = DeploySpec()
-    wanted = desired_replicas(spec)
-    statuses, live = _replicas(deployment, wanted)
-    variations = [VariationRow(v.name, v.build_id, v.instance_type, v.traffic_percent, v.shadow, v.replicas)
-                  for v in spec.variations]
+    observation = Observation.from_json(deployment.observed)
+    active = deployment.rollouts.filter(status__in=RolloutStatus.active()).first()
+    serving, target = serving_spec(deployment), target_spec(active)
+    variations = _variation_rows(serving, target, active)
+    _place_replicas(deployment, variations, observation, serving, target)
+    rolling_out = progress(deployment, target, observation) if target is not None else None
+    return DeploymentReport(deployment.status, DeploymentStatus(deployment.status).label, deployment.status_reason,
+                            variations, active, progress(deployment, serving, observation), rolling_out,
+                            observation.at, observation.error, timezone.now())
+
+
+def _variation_rows(serving: DeploySpec | None, target: DeploySpec | None,
+                    active: Rollout | None) -> list[VariationRow]:
+    rows = {v.name: VariationRow(v.name, v.build_id, v.instance_type, v.traffic_percent, v.shadow, v.replicas)
+            for v in (serving.variations if serving else [])}
+    for v in target.variations if target else []:
+        if v.name not in rows:  # a variation the new revision adds
+            rows[v.name] = VariationRow(v.name, v.build_id, v.instance_type, v.traffic_percent, v.shadow, 0)
+        rows[v.name].target = v.replicas
+    return list(rows.values())
+
+
+def _place_replicas(deployment: Deployment, variations: list[VariationRow], observation: Observation,
+                    serving: DeploySpec | None, target: DeploySpec | None) -> None:
+    serving_names = {rid.name for rid in desired_replicas(deployment.pk, serving)} if serving else set()
+    target_names = {rid.name for rid in desired_replicas(deployment.pk, target)} if target else set()
     by_name = {v.name: v for v in variations}
-    for status in statuses:
-        row = ReplicaRow(status.name, status.variation, str(status.state), status.name in wanted, status.reason,
-                         status.restarts, status.last_exit, tuple(status.last_log[-10:]))
-        if status.variation not in by_name:  # a variation the new revision adds
-            by_name[status.variation] = VariationRow(status.variation, "", "", 0, False, 0)
-            variations.append(by_name[status.variation])
-        by_name[status.variation].replicas.append(row)
-    state, reason = _honest_status(deployment, variations, live)
-    return DeploymentReport(state, DeploymentStatus(state).label, reason, variations, live)
+    for replica in observation.replicas:
+        role = Role.SERVING if replica.name in serving_names else \
+            Role.STARTING if replica.name in target_names else Role.LEAVING
+        row = by_name.get(replica.variation)
+        if row is None:  # a variation on its way out
+            row = by_name[replica.variation] = VariationRow(replica.variation, "", "", 0, False, 0)
+            variations.append(row)
+        row.replicas.append(_row(replica, role))
 
 
-def _replicas(deployment: Deployment, wanted: dict) -> tuple[list[ReplicaStatus], bool]:
-    busy = deployment.status in DeploymentStatus.transient()
-    if not wanted and not busy:
-        return [], True
-    try:
-        return get_backend().replicas(deployment), True
-    except (BackendError, OSError, xmlrpc.client.Error) as exc:
-        log.info("runtime did not answer for deployment %s: %s", deployment.pk, exc)
-    observed = deployment.observed or {}
-    return [_from_observed(name, spec_index[0].name, spec_index[1], observed.get(name))
-            for name, spec_index in wanted.items()], False
-
-
-def _from_observed(name: str, variation: str, index: int, seen: dict | None) -> ReplicaStatus:
-    state = _state((seen or {}).get("state")) or ReplicaState.STARTING
-    return ReplicaStatus(name=name, variation=variation, runtime_key="", index=index, endpoint="", state=state,
-                         restarts=int((seen or {}).get("restarts", 0)))
-
-
-def _state(value: object) -> ReplicaState | None:
-    try:
-        return ReplicaState(str(value))
-    except ValueError:
-        return None
-
-
-def _honest_status(deployment: Deployment, variations: list[VariationRow], live: bool) -> tuple[str, str]:
-    status, reason = deployment.status, deployment.status_reason
-    if status != DeploymentStatus.RUNNING or not live:
-        return status, reason
-    problems = [f"{r.name} is {r.state_label}" + (f": {r.reason}" if r.reason else "")
-                for v in variations for r in v.replicas if r.serving and not r.ready]
-    missing = sum(v.desired for v in variations) - sum(1 for v in variations for r in v.replicas if r.serving)
-    if missing > 0:
-        problems.append(f"{missing} replica(s) not running")
-    if problems:
-        return DeploymentStatus.DEGRADED, "Not ready — " + "; ".join(problems)
-    return status, reason
+def _row(replica: ObservedReplica, role: str) -> ReplicaRow:
+    return ReplicaRow(replica.name, replica.variation, replica.state, role, replica.reason, replica.restarts,
+                      replica.last_exit, replica.last_log[-10:])
 
 
 def variation_rows(deployment: Deployment) -> list[Variation]:

@@ -16,13 +16,15 @@ from django.conf import settings
 from django.db import transaction
 
 from console.locks import held_lock, lock_ttl_s
-from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaState, desired_replicas, get_backend
+from deployments.backends.base import Backend, BackendError, GatewayStatus, get_backend
+from deployments.backends.replica_id import ReplicaId, desired_replicas
 from deployments.deploy_spec import DeploySpec
-from deployments.events import publish_deployment, record_event
+from deployments.deployment_state import serving_spec, settle
+from deployments.events import record_event
+from deployments.observer import observe
 from deployments.models import (
     Build,
     Deployment,
-    DeploymentStatus,
     EventKind,
     EventLevel,
     InstanceType,
@@ -71,14 +73,11 @@ class RolloutRun:
                                     "while it ran); the previous revision keeps serving. Try again.")
                 return RolloutStatus.FAILED
             rollout.start()
-            busy = DeploymentStatus.UNDEPLOYING if rollout.action == RolloutAction.UNDEPLOY \
-                else DeploymentStatus.DEPLOYING
-            self.deployment.set_status(busy, f"Rolling out revision {rollout.revision}.")
             attempt = f" (attempt {rollout.attempts})" if rollout.attempts > 1 else ""
             record_event(self.deployment, EventKind.STARTED, f"Revision {rollout.revision} started{attempt}.",
                          rollout=rollout)
-            publish_deployment(self.deployment)
-        self.previous = _serving_spec(self.deployment)
+        settle(self.deployment)
+        self.previous = serving_spec(self.deployment)
         try:
             if rollout.action == RolloutAction.UNDEPLOY:
                 self._undeploy()
@@ -94,54 +93,48 @@ class RolloutRun:
     # --- the steps -----------------------------------------------------------------------
 
     def _converge(self, spec: DeploySpec) -> None:
-        for name in self.backend.apply(self.deployment, spec):
-            variation = name.rsplit("-", 2)[0]
-            self._event(EventKind.REPLICA_STARTED, f"Replica {name} started.", variation=variation, replica=name)
+        for started in self.backend.apply(self.deployment, spec):
+            rid = self._id(started)
+            self._event(EventKind.REPLICA_STARTED, f"Replica {rid} started.", variation=rid.variation,
+                        replica=rid.name)
         self._await_ready(spec)
         gateway = self.backend.route(self.deployment, spec)
         self.switched = True
+        self._save_gateway(gateway)
         shares = ", ".join(f"{v.name} {v.traffic_percent}%{' (shadow)' if v.shadow else ''}" for v in spec.variations)
         self._event(EventKind.TRAFFIC_SWITCHED, f"Traffic goes to revision {self.rollout.revision}: {shares}.")
-        for name in self.backend.prune(self.deployment, spec):
-            self._event(EventKind.REPLICA_STOPPED, f"Replica {name} drained and stopped.", replica=name,
-                        variation=name.rsplit("-", 2)[0])
-        self._succeed(spec, gateway)
+        for stopped in self.backend.prune(self.deployment, spec):
+            rid = self._id(stopped)
+            self._event(EventKind.REPLICA_STOPPED, f"Replica {rid} drained and stopped.", replica=rid.name,
+                        variation=rid.variation)
+        self._succeed(spec)
 
     def _await_ready(self, spec: DeploySpec) -> None:
-        wanted = desired_replicas(spec)
+        """Observe until every replica of `spec` is ready; fail on a crash loop of a new one, or the timeout."""
+        wanted = {rid.name for rid in desired_replicas(self.deployment.pk, spec)}
+        kept = {rid.name for rid in desired_replicas(self.deployment.pk, self.previous)} if self.previous else set()
         timeout_s = spec.deploy_timeout_s
         if settings.BERTH_DEPLOY_TIMEOUT_CAP_S:
             timeout_s = min(timeout_s, settings.BERTH_DEPLOY_TIMEOUT_CAP_S)
         deadline = time.monotonic() + timeout_s
-        baseline: dict[str, int] = {}
-        crashes_seen: dict[str, int] = {}
-        ready: set[str] = set()
         while True:
-            statuses = {s.name: s for s in self.backend.replicas(self.deployment) if s.name in wanted}
-            missing = set(wanted) - set(statuses)
-            if missing:
+            observation = observe(self.deployment, self.backend, self.rollout)
+            if observation.error:
+                raise RolloutFailed(f"The runtime does not answer: {observation.error}")
+            seen = {name: r for name in wanted if (r := observation.replica(name)) is not None}
+            if len(seen) < len(wanted):
                 self.backend.apply(self.deployment, spec)
-            for name, status in statuses.items():
-                baseline.setdefault(name, status.restarts)
-                crashed_now = status.state == ReplicaState.CRASHED
-                crashes = status.restarts - baseline[name] + (1 if crashed_now else 0)
-                why = status.reason if crashed_now else (status.last_exit or status.reason)
-                if crashes > crashes_seen.get(name, 0):
-                    crashes_seen[name] = crashes
-                    self._event(EventKind.REPLICA_CRASHED, f"Replica {name} crashed: {why}",
-                                level=EventLevel.ERROR, variation=status.variation, replica=name,
-                                exit_code=status.exit_code, memory_killed=status.memory_killed)
-                if crashes > settings.BERTH_ROLLOUT_MAX_RESTARTS:
-                    raise RolloutFailed(f"Replica {name} of variation {status.variation} keeps crashing "
+            for name, replica in seen.items():
+                crashes = replica.restarts + (1 if replica.crashed else 0)
+                if name not in kept and crashes > settings.BERTH_ROLLOUT_MAX_RESTARTS:
+                    why = replica.reason if replica.crashed else (replica.last_exit or replica.reason)
+                    raise RolloutFailed(f"Replica {name} of variation {replica.variation} keeps crashing "
                                         f"({crashes} times): {why}")
-                if status.ready and name not in ready:
-                    ready.add(name)
-                    self._event(EventKind.REPLICA_READY, f"Replica {name} is ready.", variation=status.variation,
-                                replica=name)
-            if not missing and len(ready) == len(wanted) and all(s.ready for s in statuses.values()):
+            if len(seen) == len(wanted) and all(r.ready for r in seen.values()):
                 return
             if time.monotonic() > deadline:
-                waiting = [f"{n}: {s.reason or s.state}" for n, s in statuses.items() if not s.ready]
+                waiting = [f"{n}: {r.reason or r.state}" for n, r in seen.items() if not r.ready]
+                waiting += [f"{n}: not started" for n in sorted(wanted - set(seen))]
                 raise RolloutFailed(f"Not every replica was ready within the deploy timeout of {timeout_s} s. "
                                     + "; ".join(waiting))
             time.sleep(settings.BERTH_ROLLOUT_POLL_S)
@@ -151,33 +144,36 @@ class RolloutRun:
         with transaction.atomic():
             self.rollout.finish(RolloutStatus.SUCCEEDED)
             Variation.objects.filter(deployment=self.deployment).delete()
-            deployment = self.deployment
-            deployment.current_rollout = None
-            deployment.gateway_port, deployment.gateway_url, deployment.observed = None, "", {}
-            deployment.status, deployment.status_reason = DeploymentStatus.STOPPED, "Undeployed."
-            deployment.save()
+            # The gateway's port and URL stay: deploying again serves at the same endpoint.
+            Deployment.objects.filter(pk=self.deployment.pk).update(current_rollout=None)
+            self.deployment.refresh_from_db()
             self._event(EventKind.UNDEPLOYED, "Every replica and the gateway were stopped; their ports are free.")
-            publish_deployment(deployment)
+        observe(self.deployment, self.backend)
 
-    def _succeed(self, spec: DeploySpec, gateway: GatewayStatus) -> None:
+    def _succeed(self, spec: DeploySpec) -> None:
         with transaction.atomic():
             deployment = Deployment.objects.select_for_update().get(pk=self.deployment.pk)
             old = deployment.current_rollout
             if self.rollout.action == RolloutAction.ROLLBACK and old and old.status == RolloutStatus.SUCCEEDED:
-                old.finish(RolloutStatus.ROLLED_BACK, f"Replaced by rollback to revision "
-                                                      f"{self.rollout.source_revision}.")
+                old.mark_rolled_back(f"Replaced by rollback to revision {self.rollout.source_revision}.")
             self.rollout.finish(RolloutStatus.SUCCEEDED)
-            _write_variations(deployment, spec)
+            write_variations(deployment, spec)
             deployment.current_rollout = self.rollout
-            deployment.gateway_port, deployment.gateway_url = gateway.port, gateway.url
-            deployment.status, deployment.status_reason = DeploymentStatus.RUNNING, ""
-            deployment.observed = {}
-            deployment.save()
+            deployment.save(update_fields=["current_rollout", "updated_at"])
             self.deployment = deployment
             kind = EventKind.SCALED if self.rollout.action == RolloutAction.SCALE else EventKind.SUCCEEDED
             replicas = ", ".join(f"{v.name} × {v.replicas}" for v in spec.variations)
             self._event(kind, f"Revision {self.rollout.revision} serves at {deployment.predict_url} ({replicas}).")
-            publish_deployment(deployment)
+        observe(self.deployment, self.backend)
+
+    def _save_gateway(self, gateway: GatewayStatus) -> None:
+        """Store the endpoint as soon as the gateway serves it; it is kept for the deployment's life."""
+        moved_from = getattr(gateway, "moved_from", None)
+        Deployment.objects.filter(pk=self.deployment.pk).update(gateway_port=gateway.port, gateway_url=gateway.url)
+        self.deployment.gateway_port, self.deployment.gateway_url = gateway.port, gateway.url
+        if moved_from:
+            self._event(EventKind.TRAFFIC_SWITCHED, f"Port {moved_from} of this deployment's endpoint was taken by "
+                        f"another program; the endpoint moved to {gateway.url}.", level=EventLevel.WARNING)
 
     def _fail(self, reason: str) -> None:
         """Remove what this rollout started; the previous revision (if any) keeps serving."""
@@ -194,34 +190,26 @@ class RolloutRun:
             cleanup = f" Cleaning up also failed: {exc}"
         with transaction.atomic():
             self._finish_failed(reason + cleanup)
+        self.deployment.refresh_from_db()
+        observe(self.deployment, self.backend)
 
     def _finish_failed(self, reason: str) -> None:
         self.rollout.finish(RolloutStatus.FAILED, reason)
-        deployment = self.deployment
-        if self.rollout.action == RolloutAction.UNDEPLOY:
-            deployment.set_status(DeploymentStatus.DEGRADED, f"Undeploy failed: {reason}")
-        elif deployment.current_rollout_id is not None:
-            serving = deployment.current_rollout.revision if deployment.current_rollout else "?"
-            deployment.set_status(DeploymentStatus.RUNNING,
-                                  f"Revision {self.rollout.revision} failed; revision {serving} keeps serving.")
-        else:
-            deployment.set_status(DeploymentStatus.FAILED, reason)
         self._event(EventKind.FAILED, f"Revision {self.rollout.revision} failed: {reason}", level=EventLevel.ERROR)
-        publish_deployment(deployment)
+        transaction.on_commit(lambda: settle(self.deployment))
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _event(self, kind: EventKind, message: str, level: EventLevel = EventLevel.INFO, **extra: object) -> None:
-        record_event(self.deployment, kind, message, rollout=self.rollout, level=level, **extra)  # type: ignore[arg-type]
+    def _event(self, kind: EventKind, message: str, level: EventLevel = EventLevel.INFO, variation: str = "",
+               replica: str = "") -> None:
+        record_event(self.deployment, kind, message, rollout=self.rollout, level=level, variation=variation,
+                     replica=replica)
+
+    def _id(self, replica: object) -> ReplicaId:
+        return ReplicaId.parse(self.deployment.pk, str(replica))
 
 
-def _serving_spec(deployment: Deployment) -> DeploySpec | None:
-    if deployment.current_rollout is None or deployment.status == DeploymentStatus.STOPPED:
-        return None
-    return DeploySpec.from_json(deployment.current_rollout.spec)
-
-
-def _write_variations(deployment: Deployment, spec: DeploySpec) -> None:
+def write_variations(deployment: Deployment, spec: DeploySpec) -> None:
     """Make the Variation rows mirror the revision that now serves."""
     Variation.objects.filter(deployment=deployment).exclude(name__in=[v.name for v in spec.variations]).delete()
     for v in spec.variations:

@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from deployments.deploy_spec import DeploySpec, validate_spec
-from deployments.events import publish_deployment, record_event
+from deployments.deployment_state import settle
+from deployments.events import record_event
 from deployments.models import (
     Deployment,
     DeploymentStatus,
@@ -60,10 +61,8 @@ def request_rollout(deployment: Deployment, spec: DeploySpec, user: object,
             rollout = Rollout.objects.create(
                 deployment=locked, revision=revision, action=action, spec=spec.to_json(), strategy=spec.strategy,
                 source_revision=source_revision, triggered_by=_user(user))
-            busy = DeploymentStatus.UNDEPLOYING if action == RolloutAction.UNDEPLOY else DeploymentStatus.DEPLOYING
-            locked.set_status(busy, f"Revision {revision} ({rollout.get_action_display().lower()}) is queued.")
             record_event(locked, EventKind.CREATED, _describe(rollout, user), rollout=rollout)
-            publish_deployment(locked)
+            settle(locked)
             transaction.on_commit(lambda: _enqueue(rollout.pk))
     except IntegrityError:  # a concurrent request won the one-active-rollout constraint
         raise RolloutConflict("Another rollout of this deployment was just requested; wait for it to finish.",
@@ -72,8 +71,16 @@ def request_rollout(deployment: Deployment, spec: DeploySpec, user: object,
     return rollout
 
 
-def request_rollback(deployment: Deployment, revision: int, user: object) -> Rollout:
-    """Roll out the spec of an earlier revision that once succeeded."""
+def whole_number(value: object) -> object:
+    """"3" as 3 (form posts and shells send text); anything else is left for the caller to refuse."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+def request_rollback(deployment: Deployment, revision: object, user: object) -> Rollout:
+    """Roll out the spec of an earlier revision that once succeeded (`revision` as sent: 3 or "3")."""
+    revision = whole_number(revision)
+    if isinstance(revision, bool) or not isinstance(revision, int):
+        raise ValidationError({"revision": "Give the revision number to roll back to, e.g. 3."})
     deployment.refresh_from_db()
     target = deployment.rollouts.filter(revision=revision).first()
     if target is None:
@@ -89,8 +96,9 @@ def request_rollback(deployment: Deployment, revision: int, user: object) -> Rol
     return request_rollout(deployment, spec, user, RolloutAction.ROLLBACK, source_revision=revision)
 
 
-def request_scale(deployment: Deployment, variation: str, replicas: int, user: object) -> Rollout:
-    """Change one variation's replica count; the running replicas keep running (no new build)."""
+def request_scale(deployment: Deployment, variation: str, replicas: object, user: object) -> Rollout:
+    """Change one variation's replica count (as sent: 3 or "3"); running replicas keep running."""
+    replicas = whole_number(replicas)
     deployment.refresh_from_db()
     spec = current_spec(deployment)
     if spec is None:

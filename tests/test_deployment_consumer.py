@@ -7,20 +7,29 @@ from collections.abc import Awaitable, Callable
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
 
 from console.asgi import application
+from deployments.backends.base import ReplicaState
+from deployments.backends.replica_id import desired_replicas
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.events import publish_deployment, record_event
-from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, Model
+from deployments.deploy_spec import DeploySpec
+from deployments.models import Deployment, Model
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
+from tests.fixtures.stand_in_runtime import READY, observed
 from tests.test_build_consumer import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def events_socket(deployment: Deployment, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ws/deployments/{deployment.pk}/events/", headers=headers)
+def events_socket(deployment: Deployment, headers: list[tuple[bytes, bytes]],
+                  tab: str = "events") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/deployments/{deployment.pk}/events/?tab={tab}", headers=headers)
+
+
+async def connected(socket: WebsocketCommunicator) -> str:
+    """Connect; return what every (re)connect first gets: the tab's fragments as they are now."""
+    assert (await socket.connect())[0]
+    return await socket.receive_from(timeout=10)
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -33,12 +42,12 @@ def deployment(iris_model: Model) -> Deployment:
 
 
 def crash(deployment: Deployment) -> None:
-    """What the health check does when a replica crashes: store the event, mark the deployment, publish."""
-    with transaction.atomic():
-        deployment.set_status(DeploymentStatus.DEGRADED, "Not ready — default-0: exited with code 3")
-        record_event(deployment, EventKind.REPLICA_CRASHED, "Replica default-0 crashed: exited with code 3.",
-                     level=EventLevel.ERROR, variation="default", replica="default-0")
-        publish_deployment(deployment)
+    """What the health check sees when a replica crashes: the real observer stores it and publishes."""
+    observed(deployment, [READY] * (len(desired(deployment)) - 1) + [(ReplicaState.CRASHED, "exited with code 3")])
+
+
+def desired(deployment: Deployment) -> dict:
+    return desired_replicas(deployment.pk, DeploySpec.from_json(deployment.current_rollout.spec))
 
 
 def test_an_anonymous_visitor_is_refused(deployment):
@@ -69,26 +78,62 @@ def test_an_unknown_deployment_is_refused(alice):
     run(scenario)
 
 
+def test_each_connect_starts_with_the_tab_as_it_is_now(deployment, bob):
+    headers_bob = session_headers(bob)
+    crash(deployment)  # happened while nobody (or a dropped socket) was listening
+
+    async def scenario() -> None:
+        socket = events_socket(deployment, headers_bob)
+        html = await connected(socket)
+        await socket.disconnect()
+
+        assert 'id="deployment-status" class="badge degraded" data-status="degraded" hx-swap-oob="true"' in html
+        assert 'id="event-list" class="events" hx-swap-oob="true"' in html and "crashed: exited with code 3" in html
+
+    run(scenario)
+
+
 def test_a_viewer_receives_the_event_row_status_badge_and_replica_counts(deployment, bob):
     headers_bob = session_headers(bob)
 
     async def scenario() -> None:
         socket = events_socket(deployment, headers_bob)
-        assert (await socket.connect())[0]
+        await connected(socket)
         await sync_to_async(crash)(deployment)
 
-        first = await socket.receive_from(timeout=10)
-        second = await socket.receive_from(timeout=10)
+        received = [await socket.receive_from(timeout=10) for _ in range(3)]
         await socket.disconnect()
 
-        event_html = first if "afterbegin:#event-list" in first else second
-        assert '<div hx-swap-oob="afterbegin:#event-list">' in event_html
-        assert 'data-kind="replica_crashed"' in event_html and "exited with code 3" in event_html
+        event_html = next(html for html in received if 'data-kind="replica_crashed"' in html)
+        assert '<div hx-swap-oob="afterbegin:#event-list">' in event_html and "exited with code 3" in event_html
         assert ('<span id="deployment-status" class="badge degraded" data-status="degraded" '
                 'hx-swap-oob="true">Degraded</span>') in event_html
         assert 'id="replica-counts" class="muted" hx-swap-oob="true"' in event_html
-        assert "/2 replicas ready" in event_html
+        assert "1/2 replicas ready" in event_html
         assert "Roll back" not in event_html  # a viewer gets no buttons
+
+    run(scenario)
+
+
+def test_a_tab_gets_only_the_fragments_it_shows(deployment, bob):
+    headers_bob = session_headers(bob)
+
+    async def scenario() -> None:
+        overview = events_socket(deployment, headers_bob, tab="overview")
+        configuration = events_socket(deployment, headers_bob, tab="configuration")
+        first = {"overview": await connected(overview), "configuration": await connected(configuration)}
+        await sync_to_async(crash)(deployment)
+        later = {"overview": await overview.receive_from(timeout=10),
+                 "configuration": await configuration.receive_from(timeout=10)}
+        await overview.disconnect()
+        await configuration.disconnect()
+
+        for html in (first["overview"], later["overview"]):
+            assert 'id="replicas"' in html and 'id="endpoint"' in html
+            assert "#event-list" not in html and 'id="rollouts"' not in html
+        for html in (first["configuration"], later["configuration"]):
+            assert 'id="deployment-status"' in html
+            assert 'id="replicas"' not in html and "event-list" not in html and 'id="rollouts"' not in html
 
     run(scenario)
 
@@ -99,13 +144,12 @@ def test_a_deployer_gets_the_action_buttons_in_live_fragments(iris_model, alice)
     headers_alice = session_headers(alice)
 
     async def scenario() -> None:
-        socket = events_socket(deployment, headers_alice)
-        assert (await socket.connect())[0]
-        await sync_to_async(crash)(deployment)
-
-        html = await socket.receive_from(timeout=10)
-        await socket.disconnect()
-        assert "Roll back to 1" in html and 'name="replicas"' in html
+        events_tab, overview = events_socket(deployment, headers_alice), events_socket(deployment, headers_alice,
+                                                                                     tab="overview")
+        assert "Roll back to 1" in await connected(events_tab)
+        assert 'name="replicas"' in await connected(overview)
+        await events_tab.disconnect()
+        await overview.disconnect()
 
     run(scenario)
 
@@ -117,7 +161,7 @@ def test_viewers_of_another_deployment_get_nothing(deployment, iris_model, alice
 
     async def scenario() -> None:
         socket = events_socket(deployment, headers_alice)
-        assert (await socket.connect())[0]
+        await connected(socket)
         await sync_to_async(crash)(other)
 
         assert await socket.receive_nothing(timeout=1)

@@ -42,15 +42,18 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
 class Deployment(models.Model):
     model = models.ForeignKey("deployments.Model", on_delete=models.CASCADE, related_name="deployments")
     environment = models.CharField(max_length=32, default="production", validators=[ENVIRONMENT_RULE])
+    # Written only by deployments.deployment_state.settle (see docs/development.md, "State flow").
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING)
     status_reason = models.TextField(blank=True, help_text="Why the status is what it is, for people.")
     current_rollout = models.ForeignKey(
         "deployments.Rollout", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The succeeded revision that serves traffic now.",
     )
-    gateway_port = models.PositiveIntegerField(null=True, blank=True)
+    gateway_port = models.PositiveIntegerField(null=True, blank=True, help_text="Kept for the deployment's life.")
     gateway_url = models.CharField(max_length=255, blank=True, help_text="Base URL of the deployment's gateway.")
-    observed = models.JSONField(default=dict, blank=True, help_text="Last replica states seen by the health check.")
+    observed = models.JSONField(default=dict, blank=True,
+                                help_text="What the runtime last said (deployments/observation.py); "
+                                          "written only by deployments.observer.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,6 +91,3 @@ class Deployment(models.Model):
             return ""
         return f"{self.gateway_url}/v1/models/{self.model.model_id}/{variation}/predict"
 
-    def set_status(self, status: str, reason: str = "") -> None:
-        self.status, self.status_reason = status, reason
-        self.save(update_fields=["status", "status_reason", "updated_at"])

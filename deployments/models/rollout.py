@@ -76,6 +76,11 @@ class Rollout(models.Model):
         self.status, self.reason, self.finished_at = status, reason, timezone.now()
         self.save(update_fields=["status", "reason", "finished_at"])
 
+    def mark_rolled_back(self, reason: str) -> None:
+        """It served, and a rollback replaced it; when it finished (and so how long it took) stays as it was."""
+        self.status, self.reason = RolloutStatus.ROLLED_BACK, reason
+        self.save(update_fields=["status", "reason"])
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", "Rollout created"

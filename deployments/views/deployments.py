@@ -1,12 +1,13 @@
 """The deployment page (Overview, Configuration, Rollouts & events) and its one-click actions.
 
-Actions answer a redirect back to the page (htmx: a client redirect) with a message saying
-what happens next, or why it cannot (e.g. another rollout is still running).
+Actions answer a redirect back to the page (htmx: a client redirect); the page's live status
+line then says what happens, so no "in progress" message is flashed that could outlive the
+work. Refusals (another rollout still running, a bad value) are flashed as errors.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -17,47 +18,24 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from deployments.access import get_deployment_for_user, get_model_for_user
 from deployments.deploy_spec import DeploySpec
+from deployments.deployment_page import TEMPLATE, page_context
 from deployments.filtersets import DeploymentFilterSet
-from deployments.models import Build, Deployment, Membership, Role, RolloutAction, RolloutStatus
-from deployments.replica_report import report
+from deployments.models import Deployment, Role, Rollout
 from deployments.rollouts import request_rollback, request_scale, request_undeploy
 
-TEMPLATE = "deployments/deployment/detail.html"
-EVENTS_SHOWN = 200
 
-
-def page_context(deployment: Deployment, membership: Membership | None, can_write: bool) -> dict[str, Any]:
-    """What every tab (and the live socket's fragments) needs: the deployment and its honest status."""
-    return {"deployment": deployment, "model": deployment.model, "project": deployment.model.project,
-            "membership": membership, "can_write": can_write, "report": report(deployment),
-            "active": deployment.active_rollout, "example_json": example_json(deployment)}
-
-
-def example_json(deployment: Deployment) -> str:
-    """A request body for the snippets: the serving build's example input, else a placeholder."""
-    spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else None
-    build = Build.objects.filter(build_id=spec.variations[0].build_id).first() if spec and spec.variations else None
-    example = (build.example_input if build else None) or [{"feature": 1.0}]
-    return json.dumps(example[:1] if isinstance(example, list) else example)
-
-
-def rollouts_context(deployment: Deployment) -> dict[str, Any]:
-    rollouts = list(deployment.rollouts.select_related("triggered_by").order_by("-revision"))
-    serving = deployment.current_rollout_id if deployment.is_serving else None
-    return {"rollouts": rollouts, "rollback_revisions": {
-        r.revision for r in rollouts if r.status in (RolloutStatus.SUCCEEDED, RolloutStatus.ROLLED_BACK)
-        and r.action != RolloutAction.UNDEPLOY and r.pk != serving}}
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def _page(request: HttpRequest, pk: int, tab: str, extra: dict[str, Any] | None = None) -> HttpResponse:
     deployment, membership = get_deployment_for_user(request.user, pk)
-    context = page_context(deployment, membership, membership.allows(Role.DEPLOYER))
-    context["tab"] = tab
-    context.update(extra(deployment) if callable(extra) else (extra or {}))
-    return render(request, TEMPLATE, context)
+    context = page_context(deployment, membership, membership.allows(Role.DEPLOYER), tab)
+    return render(request, TEMPLATE, context | (extra or {}))
 
 
 @login_required
@@ -67,20 +45,15 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def deployment_configuration(request: HttpRequest, pk: int) -> HttpResponse:
-    def extra(deployment: Deployment) -> dict[str, Any]:
-        spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else None
-        return {"variations": deployment.variations.select_related("build", "instance_type"), "spec": spec}
-
-    return _page(request, pk, "configuration", extra)  # type: ignore[arg-type]
+    deployment, _ = get_deployment_for_user(request.user, pk)
+    spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else None
+    return _page(request, pk, "configuration", {
+        "variations": deployment.variations.select_related("build", "instance_type"), "spec": spec})
 
 
 @login_required
 def deployment_events(request: HttpRequest, pk: int) -> HttpResponse:
-    def extra(deployment: Deployment) -> dict[str, Any]:
-        events = deployment.events.select_related("rollout").order_by("-created_at", "-id")[:EVENTS_SHOWN]
-        return {"events": events, **rollouts_context(deployment)}
-
-    return _page(request, pk, "events", extra)  # type: ignore[arg-type]
+    return _page(request, pk, "events")
 
 
 @login_required
@@ -96,51 +69,42 @@ def model_deployments(request: HttpRequest, model_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def deployment_scale(request: HttpRequest, pk: int) -> HttpResponse:
+def deployment_scale(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deployment, _ = get_deployment_for_user(request.user, pk, Role.DEPLOYER)
-    variation = request.POST.get("variation", "")
-    raw = request.POST.get("replicas", "")
-    replicas: Any = int(raw) if raw.strip().isdigit() else raw
+    variation, replicas = request.POST.get("variation", ""), request.POST.get("replicas", "")
     return _act(request, deployment, lambda: request_scale(deployment, variation, replicas, request.user),
-                f"Scaling {variation} to {raw} replica(s)", "overview")
+                "deployment-detail")
 
 
 @login_required
 @require_POST
-def deployment_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+def deployment_rollback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deployment, _ = get_deployment_for_user(request.user, pk, Role.DEPLOYER)
-    raw = request.POST.get("revision", "")
-    if not raw.isdigit():
-        messages.error(request, "Choose the revision to roll back to.")
-        return _back(request, deployment, "events")
-    return _act(request, deployment, lambda: request_rollback(deployment, int(raw), request.user),
-                f"Rolling back to revision {raw}", "events")
+    revision = request.POST.get("revision", "")
+    return _act(request, deployment, lambda: request_rollback(deployment, revision, request.user),
+                "deployment-events")
 
 
 @login_required
 @require_POST
-def deployment_undeploy(request: HttpRequest, pk: int) -> HttpResponse:
+def deployment_undeploy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deployment, _ = get_deployment_for_user(request.user, pk, Role.DEPLOYER)
     if request.POST.get("confirm", "").strip() != deployment.model.model_id:
         messages.error(request, f"Type the model id {deployment.model.model_id} to confirm the undeploy.")
-        return _back(request, deployment, "overview")
-    return _act(request, deployment, lambda: request_undeploy(deployment, request.user),
-                "Undeploying: replicas and the gateway are being stopped", "overview")
+        return _back(request, deployment, "deployment-detail")
+    return _act(request, deployment, lambda: request_undeploy(deployment, request.user), "deployment-detail")
 
 
-def _act(request: HttpRequest, deployment: Deployment, action: Any, doing: str, tab: str) -> HttpResponse:
+def _act(request: HtmxHttpRequest, deployment: Deployment, action: Callable[[], Rollout], page: str) -> HttpResponse:
     try:
-        rollout = action()
+        action()
     except ValidationError as exc:  # RolloutConflict included: another rollout is still running
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{doing} (revision {rollout.revision}).")
-    return _back(request, deployment, tab)
+    return _back(request, deployment, page)
 
 
-def _back(request: HttpRequest, deployment: Deployment, tab: str) -> HttpResponse:
-    name = {"overview": "deployment-detail", "events": "deployment-events"}.get(tab, "deployment-detail")
-    url = reverse(name, args=[deployment.pk])
-    if request.htmx:  # type: ignore[attr-defined]
+def _back(request: HtmxHttpRequest, deployment: Deployment, page: str) -> HttpResponse:
+    url = reverse(page, args=[deployment.pk])
+    if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from deployments import replica_report
-from deployments.backends.base import ReplicaState, ReplicaStatus, desired_replicas
+from datetime import timedelta
+
+from django.utils import timezone
+
+from deployments.backends.base import ReplicaState
 from deployments.deploy_spec import DeploySpec
 from deployments.models import Deployment, DeploymentStatus, Model, Rollout, RolloutAction
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 from tests.fixtures.people import logged_in
+from tests.fixtures.stand_in_runtime import READY, observed
 
 pytestmark = pytest.mark.django_db
 
@@ -32,21 +36,6 @@ def actions(deployment: Deployment) -> dict[str, dict[str, str]]:
     base = f"/deployments/{deployment.pk}/"
     return {f"{base}scale/": {"variation": "default", "replicas": "3"}, f"{base}rollback/": {"revision": "1"},
             f"{base}undeploy/": {"confirm": "iris"}}
-
-
-class FakeBackend:
-    """Stands in for the runtime seam (deployments.backends): replicas as the runtime would report them."""
-
-    def __init__(self, deployment: Deployment, states: list[tuple[ReplicaState, str]]) -> None:
-        spec = DeploySpec.from_json(deployment.current_rollout.spec)
-        self.statuses = [ReplicaStatus(name=name, variation=v.name, runtime_key=v.runtime_key, index=i,
-                                       endpoint="http://127.0.0.1:1", state=state, reason=reason,
-                                       last_log=("loading model", "KeyError: 'petal_width'") if reason else ())
-                         for (name, (v, i)), (state, reason) in zip(desired_replicas(spec).items(), states,
-                                                                    strict=True)]
-
-    def replicas(self, deployment: Deployment) -> list[ReplicaStatus]:
-        return self.statuses
 
 
 # --- who may see and do what ------------------------------------------------------------------
@@ -105,14 +94,12 @@ def test_the_overview_shows_the_endpoint_with_curl_and_python_snippets(deploymen
     assert 'ws-connect="/ws/deployments/' in html
 
 
-def test_the_overview_is_honest_when_a_replica_crash_loops(deployment, alice, monkeypatch):
+def test_the_overview_is_honest_when_a_replica_crash_loops(deployment, alice):
     crashing = "The replica exited with code 3: the model could not be loaded (KeyError: 'petal_width')."
-    fake = FakeBackend(deployment, [(ReplicaState.READY, ""), (ReplicaState.CRASHED, crashing)])
-    monkeypatch.setattr(replica_report, "get_backend", lambda: fake)
+    observed(deployment, [READY, (ReplicaState.CRASHED, crashing)])
 
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
 
-    assert deployment.status == DeploymentStatus.RUNNING  # as stored, not yet noticed by the health check
     assert '<span id="deployment-status" class="badge degraded" data-status="degraded">Degraded</span>' in html
     assert ">Running<" not in html
     assert "1/2 replicas ready" in html and "1 crashing" in html
@@ -120,11 +107,18 @@ def test_the_overview_is_honest_when_a_replica_crash_loops(deployment, alice, mo
     assert "Last log lines" in html
 
 
-def test_the_overview_says_when_the_runtime_does_not_answer(deployment, alice):
+def test_pages_read_stored_state_and_say_how_old_it_is_when_the_runtime_is_down(deployment, alice):
+    observed(deployment, [READY, READY])
+    forty_s_ago = (timezone.now() - timedelta(seconds=40)).isoformat()
+    Deployment.objects.filter(pk=deployment.pk).update(
+        observed={**Deployment.objects.get(pk=deployment.pk).observed, "at": forty_s_ago})
+    observed(deployment, None)  # the runtime stops answering
+
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
 
-    assert "The runtime did not answer just now" in html
-    assert 'class="badge running"' in html
+    assert "Last checked 40 s ago; the runtime does not answer (supervisord does not answer" in html
+    assert 'data-status="running"' in html and "2/2 replicas ready" in html  # as last observed
+    assert deployment.events.filter(message__startswith="The runtime does not answer").count() == 1
 
 
 def test_configuration_masks_secrets(deployment, alice):
@@ -157,7 +151,9 @@ def test_scaling_queues_a_scale_rollout(deployment, alice):
 
     rollout = deployment.rollouts.get(revision=3)
     assert rollout.action == RolloutAction.SCALE and DeploySpec.from_json(rollout.spec).variations[0].replicas == 3
-    assert "Scaling default to 3 replica(s) (revision 3)." in response.content.decode()
+    html = response.content.decode()
+    assert 'data-status="deploying"' in html and "Revision 3 (scale) is queued" in html
+    assert 'name="replicas" min="1" max="100" value="3"' in html  # the box keeps what was asked for
 
 
 @pytest.mark.parametrize("replicas", ["0", "101", "lots", "2"])
@@ -188,7 +184,7 @@ def test_the_conflict_message_reaches_the_page(deployment, alice):
                        follow=True).content.decode()
 
     assert "Revision 3 (deploy) is still in progress; wait until it finishes, then try again." in page
-    assert "is in progress; this page updates as it goes" in page
+    assert "revision 3: 0 of 2 ready" in page
 
 
 def test_rollback_queues_the_earlier_revision(deployment, alice):
