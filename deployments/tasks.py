@@ -99,18 +99,13 @@ def _reconcile_rollouts() -> None:
 
 @shared_task(name="deployments.tasks.refresh_health", expires=60)
 def refresh_health() -> None:
-    """Compare every serving deployment's replicas with what was seen last time (deployments/health.py)."""
-    from deployments.backends.base import BackendError, get_backend
-    from deployments.health import observe
-    from deployments.models import Deployment, DeploymentStatus
+    """Observe every deployment that should be serving and has no rollout running (deployments/observer.py)."""
+    from deployments.backends.base import get_backend
+    from deployments.models import Deployment
+    from deployments.observer import observe
     from deployments.rollout_engine import lock_name
 
     backend = get_backend()
-    for deployment in Deployment.objects.select_related("current_rollout", "model").filter(
-            status__in=[DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED]):
-        if is_locked(lock_name(deployment.pk)):
-            continue
-        try:
+    for deployment in Deployment.objects.serving().select_related("current_rollout", "model"):
+        if not is_locked(lock_name(deployment.pk)):  # a rollout observes its own deployment
             observe(deployment, backend)
-        except BackendError as exc:
-            log.warning("health of deployment %s unknown: %s", deployment.pk, exc)
