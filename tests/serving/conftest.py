@@ -28,7 +28,8 @@ IRIS_RECORDS = [
 
 def _load_train_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("berth_examples_train", EXAMPLES / "train.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -104,7 +105,7 @@ def run_validate() -> Callable[..., Validation]:
     """Run `python -m serving.validate BUNDLE` the way the build task does."""
 
     def run(bundle: Path, timeout: float = 120, preexec_fn: Callable[[], None] | None = None) -> Validation:
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - this Python running our own module
             [sys.executable, "-m", "serving.validate", str(bundle)],
             check=False, capture_output=True, text=True, timeout=timeout, cwd=bundle,
             env=validator_env(), preexec_fn=preexec_fn,

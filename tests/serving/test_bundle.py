@@ -6,6 +6,7 @@ import io
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def test_it_reads_the_example_python_bundle(iris_bundle) -> None:
     assert spec.framework == "python"
     assert spec.entry_point == "model:IrisClassifier"
     assert spec.model_file is None
-    assert spec.examples is not None and len(spec.examples) == 2
+    assert spec.examples is not None
+    assert len(spec.examples) == 2
     assert "scikit-learn>=1.3" in spec.requirements
 
 
@@ -185,7 +187,7 @@ def zip_archive(path: Path, entries: dict[str, bytes], symlinks: dict[str, str] 
     return path
 
 
-def tar_archive(path: Path, entries: dict[str, bytes], special: list[tarfile.TarInfo] = ()) -> Path:
+def tar_archive(path: Path, entries: dict[str, bytes], special: Sequence[tarfile.TarInfo] = ()) -> Path:
     with tarfile.open(path, "w:gz") as archive:
         for name, data in entries.items():
             info = tarfile.TarInfo(name)
@@ -272,7 +274,7 @@ def tar_with(tmp_path: Path, name: str) -> Path:
     [
         ("../x", "escapes the bundle with '..'"),
         ("models/../../x", "escapes the bundle with '..'"),
-        ("/tmp/berth-absolute-x", "has an absolute path"),
+        ("/tmp/berth-absolute-x", "has an absolute path"),  # noqa: S108 - where a hostile archive aims
     ],
 )
 def test_it_rejects_archive_entries_that_escape_the_bundle(tmp_path, make, entry, message) -> None:
@@ -283,7 +285,7 @@ def test_it_rejects_archive_entries_that_escape_the_bundle(tmp_path, make, entry
     with pytest.raises(BundleError, match=message):
         extract_archive(archive, dest)
     assert_nothing_written(tmp_path, dest, archive)
-    assert not Path("/tmp/berth-absolute-x").exists()
+    assert not Path("/tmp/berth-absolute-x").exists()  # noqa: S108 - checks the hostile entry went nowhere
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from serving.bundle import read_bundle
 from serving.errors import ModelLoadError, PredictionError, SchemaError
 from serving.loader import load_runtime
-from serving.runtimes.python import build_model, save_built_model
+from serving.runtimes.python import PythonRuntime, build_model, save_built_model
 from serving.schema import Schema, coerce_frame, infer_input_schema, infer_output_schema
 
 IRIS_BUNDLES = ("sklearn", "xgboost", "xgboost-pickle", "lightgbm", "lightgbm-pickle", "onnx", "python")
@@ -103,6 +103,7 @@ def test_python_runtime_builds_the_class_when_no_built_model_exists(python_bundl
                 return pd.DataFrame({"answer": [self.answer] * len(df)})
     """)
     runtime = load_runtime(bundle)
+    assert isinstance(runtime, PythonRuntime)
     assert runtime.model.initialized
     assert runtime.predict(pd.DataFrame({"x": [1.0]}))["answer"].tolist() == [7]
 

@@ -78,7 +78,8 @@ def test_the_report_is_the_only_line_on_stdout_even_when_the_model_prints(python
     validation = run_validate(bundle)
     assert validation.stdout.count("\n") == 1
     assert validation.report["ok"] is True
-    assert "training…" in validation.stderr and "straight to fd 1" in validation.stderr
+    assert "training…" in validation.stderr
+    assert "straight to fd 1" in validation.stderr
 
 
 def test_it_reports_a_missing_berth_yaml(tmp_path, run_validate) -> None:
