@@ -29,8 +29,8 @@ def session_headers(user: User | None) -> list[tuple[bytes, bytes]]:
     return [ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
 
 
-def builds_socket(model_id: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ws/models/{model_id}/builds/", headers=headers)
+def builds_socket(model_id: str, headers: list[tuple[bytes, bytes]], page: str = "list") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/models/{model_id}/builds/?page={page}", headers=headers)
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -62,7 +62,7 @@ def test_an_outsider_is_refused(iris_model, other_project, charlie):
 
 
 def test_a_connection_from_a_foreign_origin_is_refused(iris_model, alice):
-    headers = [(b"origin", b"https://evil.example")] + session_headers(alice)[1:]
+    headers = [(b"origin", b"https://evil.example"), *session_headers(alice)[1:]]
 
     async def scenario() -> None:
         connected, _ = await builds_socket("iris", headers).connect()
@@ -87,7 +87,29 @@ def test_a_viewer_receives_the_build_row_when_the_build_changes(iris_model, bob)
         await socket.disconnect()
 
         assert f'<tr id="build-{build.build_id}" hx-swap-oob="true" data-status="failed">' in html
-        assert f'id="build-body-{build.build_id}" hx-swap-oob="true"' in html
+        assert "build-body" not in html  # the list page has no build body to swap
+        assert "predict raised ValueError" in html
+
+    run(scenario)
+
+
+def test_a_build_page_gets_only_its_own_builds_body(iris_model, bob):
+    build, other = a_build(iris_model), a_build(iris_model)
+    viewer = session_headers(bob)
+
+    async def scenario() -> None:
+        socket = builds_socket("iris", viewer, page=f"detail&build={build.build_id}")
+        assert (await socket.connect())[0]
+        await sync_to_async(publish_build)(other)
+        assert await socket.receive_nothing(timeout=1)
+
+        build.status, build.error = BuildStatus.FAILED, "predict raised ValueError"
+        await sync_to_async(build.save)()
+        await sync_to_async(publish_build)(build)
+        html = await socket.receive_from(timeout=5)
+        await socket.disconnect()
+
+        assert f'id="build-body-{build.build_id}" hx-swap-oob="true"' in html and "<tr" not in html
         assert "predict raised ValueError" in html
 
     run(scenario)

@@ -21,11 +21,14 @@ def test_the_qwak_iris_classifier_becomes_ready_with_schema_and_timings(celery_w
 
     assert build.status == BuildStatus.READY, build.error
     assert build.framework == "python"
+    assert build.input_schema is not None
+    assert build.output_schema is not None
     assert [field["name"] for field in build.input_schema] == ["sepal_length", "sepal_width", "petal_length",
                                                                 "petal_width"]
     assert [field["name"] for field in build.output_schema] == ["species"]
     assert build.example_output == [{"species": 0}]
-    assert build.timings["load_s"] >= 0 and build.timings["predict_s"] > 0
+    assert build.timings["load_s"] >= 0
+    assert build.timings["predict_s"] > 0
     assert (build.bundle_dir / ".berth" / "model.pkl").exists()
 
 
@@ -39,7 +42,8 @@ def test_a_model_that_raises_in_predict_fails_with_the_reason(celery_worker, iri
     build = wait_for_build(store_build(iris_model, upload("broken.tar.gz", tar_gz(broken)), "", None, alice))
 
     assert build.status == BuildStatus.FAILED
-    assert "predict" in build.error and "petal_width must be positive" in build.error
+    assert "predict" in build.error
+    assert "petal_width must be positive" in build.error
     assert "Traceback" in build.log
 
 
@@ -74,4 +78,5 @@ def test_a_model_that_allocates_past_the_memory_limit_fails_saying_so(celery_wor
     build = wait_for_build(build, timeout_s=60)
 
     assert build.status == BuildStatus.FAILED
-    assert "memory" in build.error.lower() and f"{WORKER_BUILD_MEMORY_MB} MB" in build.error
+    assert "memory" in build.error.lower()
+    assert f"{WORKER_BUILD_MEMORY_MB} MB" in build.error

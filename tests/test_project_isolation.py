@@ -80,7 +80,8 @@ def test_ui_pages_of_another_project_are_not_found(two_teams, charlie, url):
     response = logged_in(charlie).get(url)
 
     assert response.status_code == 404
-    assert "iris" not in response.content.decode() and "Fraud team" not in response.content.decode()
+    assert "iris" not in response.content.decode()
+    assert "Fraud team" not in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -100,8 +101,10 @@ def test_ui_lists_show_only_my_own_projects(two_teams, charlie):
     projects = client.get("/projects/").content.decode()
     own_model = client.get("/models/ltv/").content.decode()
 
-    assert "Growth team" in projects and "Fraud team" not in projects
-    assert LTV_BUILD in own_model and IRIS_BUILD not in own_model
+    assert "Growth team" in projects
+    assert "Fraud team" not in projects
+    assert LTV_BUILD in own_model
+    assert IRIS_BUILD not in own_model
 
 
 @pytest.mark.django_db(transaction=True)
@@ -169,9 +172,11 @@ def test_api_cannot_create_in_or_move_into_another_project(two_teams, charlie):
     created = client.post("/api/v1/models/", {"model_id": "sneaky", "name": "S", "project": "fraud"}, format="json")
     moved = client.patch("/api/v1/models/ltv/", {"project": "fraud"}, format="json")
 
-    assert created.status_code == 400 and "no project with slug fraud" in created.json()["project"][0]
+    assert created.status_code == 400
+    assert "no project with slug fraud" in created.json()["project"][0]
     assert moved.status_code == 400
-    assert fraud_state() == before and Model.objects.get(model_id="ltv").project.slug == "growth"
+    assert fraud_state() == before
+    assert Model.objects.get(model_id="ltv").project.slug == "growth"
 
 
 @pytest.mark.django_db
@@ -208,8 +213,10 @@ def test_the_cli_finds_nothing_of_another_project_and_changes_nothing(live_conso
                     ("builds", "show", IRIS_BUILD),
                     ("models", "build", "--model-id", "iris", str(bundle))):
         code, _, err = cli(*attempt)
-        assert code == 1 and "not found" in err, attempt
+        assert code == 1, attempt
+        assert "not found" in err, attempt
     code, _, err = cli("models", "create", "--model-id", "sneaky", "--name", "S", "--project", "fraud")
-    assert code == 1 and "no project with slug fraud" in err
+    assert code == 1
+    assert "no project with slug fraud" in err
     assert cli("builds", "list", "--model-id", "ltv")[1].count(LTV_BUILD) == 1  # my own still work
     assert fraud_state() == before

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ class Result:
 
 def berth(*args: str, url: str, token: str | None, cwd: Path | None = None) -> Result:
     """Run `berth args…` with only what a shell would give it (no Django settings in sight)."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "BERTH_URL": url}
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", tempfile.gettempdir()), "BERTH_URL": url}
     if token is not None:
         env["BERTH_TOKEN"] = token
-    done = subprocess.run([BERTH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(  # noqa: S603 - the berth executable installed next to this Python
+        [BERTH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in done.stderr, done.stderr
     return Result(done.returncode, done.stdout, done.stderr)

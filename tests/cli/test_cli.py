@@ -35,10 +35,12 @@ def test_alice_creates_a_model_builds_a_directory_and_sees_the_ready_build(live_
                   url=live_console, token=token)
     listed = berth("builds", "list", "--model-id", "churn", url=live_console, token=token)
 
-    assert created.code == 0 and "Created model churn in project fraud" in created.out
+    assert created.code == 0
+    assert "Created model churn in project fraud" in created.out
     assert built.code == 0, built.err
     build = Build.objects.get(model__model_id="churn")
-    assert build.status == BuildStatus.READY and build.source_name == "iris.tar.gz"
+    assert build.status == BuildStatus.READY
+    assert build.source_name == "iris.tar.gz"
     assert f"Build {build.build_id} is ready." in built.out
     header, row = listed.out.splitlines()
     assert header.split()[:3] == ["BUILD_ID", "STATUS", "FRAMEWORK"]
@@ -58,7 +60,8 @@ def test_a_failing_build_with_wait_exits_non_zero_saying_why(live_console, celer
                    url=live_console, token=token_for(alice))
 
     assert result.code == 1
-    assert result.err.startswith("berth: error: build ") and "petal_width must be positive" in result.err
+    assert result.err.startswith("berth: error: build ")
+    assert "petal_width must be positive" in result.err
 
 
 def test_an_archive_is_sent_as_it_is_and_shown_by_id(live_console, iris_model, alice, tmp_path):
@@ -70,9 +73,12 @@ def test_an_archive_is_sent_as_it_is_and_shown_by_id(live_console, iris_model, a
     build_id = uploaded.json()["build_id"]
     shown = berth("builds", "show", build_id, url=live_console, token=token)
 
-    assert uploaded.code == 0 and Build.objects.get().source_name == "iris-v3.tar.gz"
+    assert uploaded.code == 0
+    assert Build.objects.get().source_name == "iris-v3.tar.gz"
     assert Build.objects.get().sha256 == uploaded.json()["sha256"]
-    assert shown.code == 0 and build_id in shown.out and "iris-v3.tar.gz" in shown.out
+    assert shown.code == 0
+    assert build_id in shown.out
+    assert "iris-v3.tar.gz" in shown.out
 
 
 def test_a_single_model_file_needs_a_framework(live_console, iris_model, alice, iris_joblib):
@@ -83,7 +89,8 @@ def test_a_single_model_file_needs_a_framework(live_console, iris_model, alice, 
                      "--example-input", '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, '
                                         '"petal_width": 0.2}', url=live_console, token=token)
 
-    assert refused.code == 1 and "--framework" in refused.err
+    assert refused.code == 1
+    assert "--framework" in refused.err
     assert accepted.code == 0, accepted.err
     assert Build.objects.get().framework == "sklearn"
 
@@ -95,7 +102,8 @@ def test_projects_are_created_and_listed_as_a_table_or_json(live_console, projec
     table = berth("projects", "list", url=live_console, token=token)
     data = berth("projects", "list", "--json", url=live_console, token=token)
 
-    assert created.code == 0 and Project.objects.get(slug="vision").role_of(alice) == Role.ADMIN
+    assert created.code == 0
+    assert Project.objects.get(slug="vision").role_of(alice) == Role.ADMIN
     assert table.out.splitlines()[0].split() == ["SLUG", "NAME", "ROLE", "DESCRIPTION"]
     assert [(p["slug"], p["role"]) for p in data.json()] == [("fraud", "admin"), ("vision", "admin")]
 
@@ -123,8 +131,10 @@ def test_a_viewer_reads_but_cannot_build(live_console, iris_model, bob, tmp_path
     built = berth("models", "build", "--model-id", "iris", str(bundle_dir(tmp_path / "iris")),
                   url=live_console, token=token)
 
-    assert listed.code == 0 and listed.out.strip() == "(none)"
-    assert built.code == 1 and "needs the deployer role" in built.err
+    assert listed.code == 0
+    assert listed.out.strip() == "(none)"
+    assert built.code == 1
+    assert "needs the deployer role" in built.err
     assert not Build.objects.exists()
 
 
@@ -132,7 +142,8 @@ def test_without_a_token_it_says_how_to_create_one(live_console):
     result = berth("projects", "list", url=live_console, token=None)
 
     assert result.code == 1
-    assert "BERTH_TOKEN is not set" in result.err and f"{live_console}/settings/tokens/" in result.err
+    assert "BERTH_TOKEN is not set" in result.err
+    assert f"{live_console}/settings/tokens/" in result.err
 
 
 def test_a_revoked_token_is_refused(live_console, alice):
@@ -141,13 +152,16 @@ def test_a_revoked_token_is_refused(live_console, alice):
 
     result = berth("projects", "list", url=live_console, token=token)
 
-    assert result.code == 1 and "unknown or revoked" in result.err
+    assert result.code == 1
+    assert "unknown or revoked" in result.err
 
 
 def test_an_unreachable_console_is_one_line(alice):
-    result = berth("projects", "list", url="http://127.0.0.1:9", token="berth_x")
+    result = berth("projects", "list", url="http://127.0.0.1:9", token="berth_x")  # noqa: S106 - never sent anywhere
 
-    assert result.code == 1 and result.err.count("\n") == 1 and "Cannot reach Berth" in result.err
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "Cannot reach Berth" in result.err
 
 
 def test_charlie_cannot_read_or_change_another_projects_models_or_builds(live_console, iris_model, other_project,
@@ -161,11 +175,16 @@ def test_charlie_cannot_read_or_change_another_projects_models_or_builds(live_co
 
     assert berth("models", "list", "--json", url=live_console, token=token).json() == []
     code, err = run("builds", "list", "--model-id", "iris")
-    assert code == 1 and "not found" in err
+    assert code == 1
+    assert "not found" in err
     code, err = run("builds", "show", str(build.build_id))
-    assert code == 1 and "not found" in err
+    assert code == 1
+    assert "not found" in err
     code, err = run("models", "build", "--model-id", "iris", str(bundle_dir(tmp_path / "iris")))
-    assert code == 1 and "not found" in err
+    assert code == 1
+    assert "not found" in err
     code, err = run("models", "create", "--model-id", "sneaky", "--name", "Sneaky", "--project", "fraud")
-    assert code == 1 and "no project with slug fraud" in err
-    assert list(Build.objects.all()) == [build] and not Model.objects.filter(model_id="sneaky").exists()
+    assert code == 1
+    assert "no project with slug fraud" in err
+    assert list(Build.objects.all()) == [build]
+    assert not Model.objects.filter(model_id="sneaky").exists()

@@ -45,7 +45,9 @@ def test_deploy_realtime_sends_qwak_flags_and_returns_at_once(live_console, iris
     spec = DeploySpec.from_json(rollout.spec).variations[0]
     assert (spec.replicas, spec.instance_type, spec.request_timeout_ms, spec.server_workers, spec.daemon_mode) == \
         (2, "medium", 3000, 4, False)
-    assert spec.env[0].value == "https://x" and spec.env[1].secret and "hunter2" not in spec.env[1].value
+    assert spec.env[0].value == "https://x"
+    assert spec.env[1].secret
+    assert "hunter2" not in spec.env[1].value
 
 
 def test_bad_flags_are_explained_per_field_and_nothing_is_written(live_console, iris_model, alice):
@@ -66,7 +68,8 @@ def test_a_bad_daemon_mode_is_refused_by_the_cli(live_console, iris_model, alice
     result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", "x", "--daemon-mode",
                    "maybe", url=live_console, token=token_for(alice))
 
-    assert result.code == 2 and "use true or false" in result.err
+    assert result.code == 2
+    assert "use true or false" in result.err
 
 
 def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_console, iris_model, alice):
@@ -95,9 +98,12 @@ def test_a_viewer_may_look_but_not_deploy_and_an_outsider_sees_nothing(live_cons
     outsider_undeploy = berth("models", "undeploy", "--model-id", "iris", url=live_console,
                               token=token_for(charlie))
 
-    assert viewer_status.code == 0 and "Status" in viewer_status.out
-    assert viewer_scale.code == 1 and "needs the deployer role" in viewer_scale.err
-    assert outsider.code == 1 and "has no production deployment" in outsider.err
+    assert viewer_status.code == 0
+    assert "Status" in viewer_status.out
+    assert viewer_scale.code == 1
+    assert "needs the deployer role" in viewer_scale.err
+    assert outsider.code == 1
+    assert "has no production deployment" in outsider.err
     assert outsider_undeploy.code == 1
     assert Rollout.objects.count() == 1
 
@@ -112,7 +118,8 @@ def test_status_and_list_describe_the_deployment(live_console, iris_model, alice
 
     assert status.code == 0, status.err
     assert "Endpoint          http://127.0.0.1:18080/v1/models/iris/predict" in status.out
-    assert "Serving revision  1" in status.out and "Replicas ready    " in status.out
+    assert "Serving revision  1" in status.out
+    assert "Replicas ready    " in status.out
     header, row = listed.out.splitlines()
     assert header.split() == ["ID", "MODEL_ID", "ENVIRONMENT", "STATUS", "REVISION", "ENDPOINT_URL", "UPDATED"]
     assert row.split()[:5] == [str(deployment.pk), "iris", "production", "running", "1"]
@@ -129,9 +136,12 @@ def test_scale_rollback_and_undeploy_queue_rollouts(live_console, iris_model, al
     Rollout.objects.filter(deployment=deployment, revision=4).update(status="failed")
     gone = berth("models", "undeploy", "--model-id", "iris", url=live_console, token=token)
 
-    assert scaled.code == 0 and "Scaling iris/default to 3 pod(s): revision 3" in scaled.out
-    assert back.code == 0 and "Rolling iris back to revision 1: revision 4" in back.out
-    assert gone.code == 0 and "Undeploying iris: revision 5" in gone.out
+    assert scaled.code == 0
+    assert "Scaling iris/default to 3 pod(s): revision 3" in scaled.out
+    assert back.code == 0
+    assert "Rolling iris back to revision 1: revision 4" in back.out
+    assert gone.code == 0
+    assert "Undeploying iris: revision 5" in gone.out
     actions = list(deployment.rollouts.order_by("revision").values_list("action", flat=True))
     assert actions[2:] == [RolloutAction.SCALE, RolloutAction.ROLLBACK, RolloutAction.UNDEPLOY]
 
@@ -151,7 +161,8 @@ def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
     assert first.code == 0, first.out + first.err
     deployment = Deployment.objects.get(model=iris_model)
     assert f"Revision 1 succeeded. iris serves at {deployment.predict_url}" in first.out
-    assert "replica_ready" in first.out and "traffic_switched" in first.out
+    assert "replica_ready" in first.out
+    assert "traffic_switched" in first.out
 
     monkeypatch.setenv("BERTH_URL", live_console)
     monkeypatch.setenv("BERTH_TOKEN", token)
@@ -162,7 +173,8 @@ def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
         frame = client.predict([IRIS_ROW, IRIS_ROW])
         single = client.predict(IRIS_ROW)
         from_frame = client.predict(pd.DataFrame([IRIS_ROW]))
-    assert isinstance(frame, pd.DataFrame) and frame.to_dict("records") == [{"species": 0}, {"species": 0}]
+    assert isinstance(frame, pd.DataFrame)
+    assert frame.to_dict("records") == [{"species": 0}, {"species": 0}]
     assert single.to_dict("records") == from_frame.to_dict("records") == [{"species": 0}]
     direct = RealTimeClient(model_id="iris", variation="default", url=deployment.gateway_url)
     assert direct.predict(IRIS_ROW).to_dict("records") == [{"species": 0}]
@@ -170,7 +182,8 @@ def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
     failed = berth(*deploy, "--build-id", str(broken.build_id), "--sync", url=live_console, token=token)
 
     assert failed.code == 1
-    assert "revision 2 failed:" in failed.err and "keeps crashing" in failed.err
+    assert "revision 2 failed:" in failed.err
+    assert "keeps crashing" in failed.err
     assert "the previous revision keeps serving" in failed.err
     status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token)
     assert "Serving revision  1" in status.out

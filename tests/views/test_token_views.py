@@ -58,7 +58,9 @@ def test_the_list_shows_my_tokens_only_by_prefix(alice, bob):
 
     page = logged_in(alice).get("/settings/tokens/").content.decode()
 
-    assert "alice laptop" in page and mine.prefix in page and raw not in page
+    assert "alice laptop" in page
+    assert mine.prefix in page
+    assert raw not in page
     assert "bob laptop" not in page
 
 
@@ -67,7 +69,8 @@ def test_revoking_a_token_stops_it_working(alice):
 
     response = logged_in(alice).post(f"/settings/tokens/{token.pk}/revoke/", follow=True)
 
-    assert "Token ci revoked" in response.content.decode() and "revoked</span>" in response.content.decode()
+    assert "Token ci revoked" in response.content.decode()
+    assert "revoked</span>" in response.content.decode()
     assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/projects/").status_code == 401
 
 
