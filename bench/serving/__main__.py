@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +91,11 @@ def floor_ms(model_path: Path, calls: int = 3000) -> tuple[float, float]:
     return _median_ms(lambda: model.predict(frame), calls), _median_ms(lambda: model.predict(array), calls)
 
 
-def _median_ms(call: object, calls: int) -> float:
+def _median_ms(call: Callable[[], object], calls: int) -> float:
     timings = []
     for _ in range(calls):
         started = time.perf_counter()
-        call()  # type: ignore[operator]
+        call()
         timings.append(time.perf_counter() - started)
     return statistics.median(timings[calls // 10:]) * 1000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -25,7 +26,11 @@ def stored_builds() -> set[Path]:
     return set(root.iterdir()) if root.exists() else set()
 
 
-def results(response: object) -> list[dict]:
+class JsonAnswer(Protocol):
+    def json(self) -> Any: ...
+
+
+def results(response: JsonAnswer) -> list[dict]:
     """The rows of a list answer, paginated or not."""
-    data = response.json()  # type: ignore[attr-defined]
+    data = response.json()
     return data["results"] if isinstance(data, dict) and "results" in data else data
