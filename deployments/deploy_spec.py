@@ -2,7 +2,9 @@
 
 Forms, serializers and the CLI all call `validate_spec(model, data)`; it raises one django
 ValidationError whose keys name the bad field (`variations.0.replicas`, `variations`), and
-returns a DeploySpec whose secret env values are already encrypted.
+returns a DeploySpec whose secret env values are already encrypted. The rule of each single
+field is a `check_*` function here: the wizard's fields call the same ones as you type, so a
+bad value gets the same words in the UI, the API and the CLI.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -104,6 +106,81 @@ class DeploySpec:
         return max((v.deploy_timeout_min for v in self.variations), default=BOUNDS["deploy_timeout_min"][2]) * 60
 
 
+# What each field means, for the wizard's help texts and the API schema alike.
+FIELD_HELP: dict[str, str] = {
+    "name": "Up to 36 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit.",
+    "build_id": "A ready build of the model.",
+    "instance_type": "From the instance catalog, default `small`.",
+    "replicas": "Pods serving this variation; the gateway spreads requests over them.",
+    "server_workers": "Worker processes per replica; usually 2-4 × the instance's CPU cores. "
+                      "Each worker loads its own copy of the model.",
+    "request_timeout_ms": "A prediction taking longer is answered 504.",
+    "deploy_timeout_min": "How long a new replica may take to become ready before the rollout fails.",
+    "max_batch_size": "Requests arriving together are predicted in one batch of at most this many rows.",
+    "traffic_percent": "Share of requests this variation answers; serving variations add up to 100%.",
+    "shadow": "Gets a copy of every request; its answers are recorded, never returned.",
+    "daemon_mode": "Run the model server detached from its supervisor (Gunicorn's --daemon).",
+    "iam_role_arn": "AWS role the model assumes to reach other AWS services.",
+    "service_account_key_secret_name": "Kubernetes secret holding a Google Cloud service-account key.",
+}
+
+
+# --- the rule of each field: return the clean value or raise ValidationError with the one message ---
+
+def check_variation_name(value: Any) -> str:
+    name = str(value or "default")
+    try:
+        VARIATION_NAME_RULE(name)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages[0], code="invalid") from None
+    return name
+
+
+def check_number(field: str, value: Any) -> int:
+    """A whole number within BOUNDS[field]; blank means the field's default."""
+    low, high, default = BOUNDS[field]
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise ValidationError(f"Enter a whole number from {low} to {high}.", code="invalid")
+    number = int(value)
+    if not low <= number <= high:
+        raise ValidationError(f"Must be from {low} to {high} (got {number}).", code="out_of_bounds")
+    return number
+
+
+def check_iam_role_arn(value: Any) -> str:
+    arn = str(value or "").strip()
+    if arn and not IAM_ROLE_ARN.match(arn):
+        raise ValidationError("Use an IAM role ARN like arn:aws:iam::123456789012:role/my-model.", code="invalid")
+    return arn
+
+
+def check_secret_name(value: Any) -> str:
+    name = str(value or "").strip()
+    if name and not K8S_SECRET_NAME.match(name):
+        raise ValidationError("Use a Kubernetes secret name: lowercase letters, digits, '-' or '.', "
+                              "at most 253 characters.", code="invalid")
+    return name
+
+
+def check_env_name(value: Any) -> str:
+    name = str(value or "").strip()
+    if not ENV_NAME.match(name):
+        raise ValidationError("Use letters, digits and '_', not starting with a digit (e.g. API_URL).",
+                              code="invalid")
+    if name.startswith(RESERVED_ENV_PREFIXES):
+        raise ValidationError(f"{name}: names starting with {' or '.join(RESERVED_ENV_PREFIXES)} "
+                              "are reserved for the model server.", code="reserved")
+    return name
+
+
+def check_env_value(name: str, value: Any) -> str:
+    if value is None or not isinstance(value, (str, int, float)) or len(str(value)) > MAX_ENV_VALUE:
+        raise ValidationError(f"Give {name} a text value of at most {MAX_ENV_VALUE} characters.", code="invalid")
+    return str(value)
+
+
 class _Errors:
     def __init__(self) -> None:
         self.by_field: dict[str, list[str]] = {}
@@ -114,6 +191,14 @@ class _Errors:
     def raise_if_any(self) -> None:
         if self.by_field:
             raise ValidationError(self.by_field)
+
+    def check(self, key: str, rule: Callable[..., Any], *args: Any, fallback: Any = None) -> Any:
+        """`rule(*args)`, or `fallback` with its message recorded under `key`."""
+        try:
+            return rule(*args)
+        except ValidationError as exc:
+            self.add(key, exc.messages[0])
+            return fallback
 
 
 def validate_spec(model: Model, data: Mapping[str, Any], previous: DeploySpec | None = None) -> DeploySpec:
@@ -151,24 +236,18 @@ def _variation(model: Model, raw: Any, key: str, errors: _Errors,
         return None
     before = len(errors.by_field)
     name = str(raw.get("name") or "default")
-    try:
-        VARIATION_NAME_RULE(name)
-    except ValidationError as exc:
-        errors.add(f"{key}.name", exc.messages[0])
+    errors.check(f"{key}.name", check_variation_name, name)
     build_id = _build(model, raw.get("build_id"), f"{key}.build_id", errors)
     instance = str(raw.get("instance_type") or "small")
     if not InstanceType.objects.filter(name=instance, active=True).exists():
         offered = ", ".join(InstanceType.objects.filter(active=True).values_list("name", flat=True))
         errors.add(f"{key}.instance_type", f"Unknown instance type {instance!r}; choose one of: {offered}.")
-    numbers = {name_: _bounded(raw, name_, f"{key}.{name_}", errors) for name_ in BOUNDS}
+    numbers = {field_: errors.check(f"{key}.{field_}", check_number, field_, raw.get(field_),
+                                    fallback=BOUNDS[field_][2]) for field_ in BOUNDS}
     shadow, daemon = _flag(raw, "shadow", key, errors), _flag(raw, "daemon_mode", key, errors)
-    iam = str(raw.get("iam_role_arn") or "").strip()
-    if iam and not IAM_ROLE_ARN.match(iam):
-        errors.add(f"{key}.iam_role_arn", "Use an IAM role ARN like arn:aws:iam::123456789012:role/my-model.")
-    sak = str(raw.get("service_account_key_secret_name") or "").strip()
-    if sak and not K8S_SECRET_NAME.match(sak):
-        errors.add(f"{key}.service_account_key_secret_name",
-                   "Use a Kubernetes secret name: lowercase letters, digits, '-' or '.', at most 253 characters.")
+    iam = errors.check(f"{key}.iam_role_arn", check_iam_role_arn, raw.get("iam_role_arn"), fallback="")
+    sak = errors.check(f"{key}.service_account_key_secret_name", check_secret_name,
+                       raw.get("service_account_key_secret_name"), fallback="")
     old = previous.variation(name) if previous else None
     env = _env(raw.get("env") or [], f"{key}.env", errors, old)
     if len(errors.by_field) > before or build_id is None:
@@ -194,20 +273,6 @@ def _build(model: Model, build_id: Any, key: str, errors: _Errors) -> str | None
     return str(build.build_id)
 
 
-def _bounded(raw: Mapping[str, Any], name: str, key: str, errors: _Errors) -> int:
-    low, high, default = BOUNDS[name]
-    value = raw.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
-        errors.add(key, f"Enter a whole number from {low} to {high}.")
-        return default
-    number = int(value)
-    if not low <= number <= high:
-        errors.add(key, f"Must be from {low} to {high} (got {number}).")
-    return number
-
-
 def _flag(raw: Mapping[str, Any], name: str, key: str, errors: _Errors) -> bool:
     value = raw.get(name, False)
     if isinstance(value, bool):
@@ -227,19 +292,14 @@ def _env(raw: Any, key: str, errors: _Errors, old: VariationSpec | None) -> tupl
     for i, item in enumerate(raw):
         name = str(item.get("name") or "").strip() if isinstance(item, Mapping) else ""
         value, secret = (item.get("value"), bool(item.get("secret"))) if isinstance(item, Mapping) else (None, False)
-        if not ENV_NAME.match(name):
-            errors.add(f"{key}.{i}.name", "Use letters, digits and '_', not starting with a digit (e.g. API_URL).")
-        elif name.startswith(RESERVED_ENV_PREFIXES):
-            errors.add(f"{key}.{i}.name", f"{name}: names starting with {' or '.join(RESERVED_ENV_PREFIXES)} "
-                       "are reserved for the model server.")
-        elif any(e.name == name for e in result):
+        if not errors.check(f"{key}.{i}.name", check_env_name, name):
+            continue
+        if any(e.name == name for e in result):
             errors.add(f"{key}.{i}.name", f"{name} is set twice.")
         elif secret and not value and name in kept:
             result.append(kept[name])
-        elif value is None or not isinstance(value, (str, int, float)) or len(str(value)) > MAX_ENV_VALUE:
-            errors.add(f"{key}.{i}.value", f"Give {name} a text value of at most {MAX_ENV_VALUE} characters.")
-        else:
-            result.append(EnvVar(name, encrypt(str(value)) if secret else str(value), secret))
+        elif (text := errors.check(f"{key}.{i}.value", check_env_value, name, value)) is not None:
+            result.append(EnvVar(name, encrypt(text) if secret else text, secret))
     return tuple(result)
 
 

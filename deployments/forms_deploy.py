@@ -1,52 +1,74 @@
 """The deploy wizard's forms: one form per variation, one formset of env rows per variation.
 
-Each field checks its own bounds as the user types (the same BOUNDS and rules as the
-spec); `DeployWizard.is_valid()` then calls `deploy_spec.validate_spec` once for the rules
-across fields (unique names, traffic adding up to 100%, builds still ready) and puts each
-of its messages back on the field it names.
+Each field is checked as the user types by the spec's own rule for it (`deploy_spec.check_*`),
+so the wizard says what the API says; `DeployWizard.is_valid()` then calls
+`deploy_spec.validate_spec` once for the rules across fields (unique names, traffic adding
+up to 100%, builds still ready) and puts each of its messages back on the field it names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.forms import formset_factory
 from django.http import QueryDict
 
 from console.crypto import decrypt, encrypt
-from deployments.deploy_spec import ENV_NAME, IAM_ROLE_ARN, K8S_SECRET_NAME, DeploySpec, validate_spec
+from deployments.deploy_spec import (
+    FIELD_HELP,
+    MAX_ENV_VALUE,
+    DeploySpec,
+    check_env_name,
+    check_env_value,
+    check_iam_role_arn,
+    check_number,
+    check_secret_name,
+    check_variation_name,
+    validate_spec,
+)
 from deployments.models import BuildStatus, InstanceType, Model
-from deployments.models.variation import BOUNDS, VARIATION_NAME_RULE
+from deployments.models.variation import BOUNDS
 from deployments.spec_edit import rebalance, spec_to_data
 
 VARIATIONS_PREFIX = "variations"
 NUMBER_FIELDS = ("replicas", "server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",
                  "traffic_percent")
-HELP = {
-    "name": "Up to 36 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit.",
-    "replicas": "Pods serving this variation; the gateway spreads requests over them.",
-    "server_workers": "Worker processes per replica; usually 2-4 × the instance's CPU cores. "
-                      "Each worker loads its own copy of the model.",
-    "request_timeout_ms": "A prediction taking longer is answered 504.",
-    "deploy_timeout_min": "How long a new replica may take to become ready before the rollout fails.",
-    "max_batch_size": "Requests arriving together are predicted in one batch of at most this many rows.",
-    "traffic_percent": "Share of requests this variation answers; serving variations add up to 100%.",
-    "shadow": "Gets a copy of every request; its answers are recorded, never returned.",
-    "daemon_mode": "Run the model server detached from its supervisor (Gunicorn's --daemon).",
-    "iam_role_arn": "AWS role the model assumes to reach other AWS services.",
-    "service_account_key_secret_name": "Kubernetes secret holding a Google Cloud service-account key.",
-}
 
 
-def _number(name: str, label: str) -> forms.IntegerField:
-    low, high, default = BOUNDS[name]
-    return forms.IntegerField(label=label, min_value=low, max_value=high, initial=default,
-                              help_text=f"{HELP[name]} {low}-{high}.")
+class SpecField(forms.Field):
+    """A field whose value is checked by the spec's rule for it (blank is left to the spec's default)."""
+
+    def __init__(self, rule: Callable[[Any], Any], **kwargs: Any) -> None:
+        self.rule = rule
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        return self.rule(value)
+
+
+class SpecNumberField(SpecField):
+    widget = forms.NumberInput
+
+    def __init__(self, name: str, label: str) -> None:
+        low, high, default = BOUNDS[name]
+        self.low, self.high = low, high
+        super().__init__(partial(check_number, name), label=label, initial=default,
+                         help_text=f"{FIELD_HELP[name]} {low}-{high}.")
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        return {**super().widget_attrs(widget), "min": self.low, "max": self.high}
+
+
+class SpecChoiceField(forms.ChoiceField):
+    """A select whose value the spec judges (a build no longer ready, an instance type withdrawn)."""
+
+    def validate(self, value: Any) -> None:
+        return None
 
 
 class LiveValidation:
@@ -66,26 +88,23 @@ class LiveValidation:
 
 
 class VariationForm(LiveValidation, forms.Form):
-    name = forms.CharField(label="Variation name", max_length=36, initial="default",
-                           validators=[VARIATION_NAME_RULE], help_text=HELP["name"])
-    build_id = forms.ChoiceField(label="Build")
-    instance_type = forms.ChoiceField(label="Instance type", initial="small")
-    replicas = _number("replicas", "Replicas (pods)")
-    server_workers = _number("server_workers", "Server workers")
-    request_timeout_ms = _number("request_timeout_ms", "Request timeout (ms)")
-    deploy_timeout_min = _number("deploy_timeout_min", "Deploy timeout (min)")
-    max_batch_size = _number("max_batch_size", "Max batch size")
-    traffic_percent = _number("traffic_percent", "Traffic (%)")
-    shadow = forms.BooleanField(label="Shadow", required=False, help_text=HELP["shadow"])
-    daemon_mode = forms.BooleanField(label="Daemon mode", required=False, help_text=HELP["daemon_mode"])
-    iam_role_arn = forms.CharField(
-        label="IAM role ARN", required=False, max_length=2048, help_text=HELP["iam_role_arn"],
-        validators=[RegexValidator(IAM_ROLE_ARN, "Use an IAM role ARN like arn:aws:iam::123456789012:role/my-model.")])
-    service_account_key_secret_name = forms.CharField(
-        label="Service-account key secret name", required=False, max_length=253,
-        help_text=HELP["service_account_key_secret_name"],
-        validators=[RegexValidator(K8S_SECRET_NAME, "Use a Kubernetes secret name: lowercase letters, digits, "
-                                                    "'-' or '.'.")])
+    name = SpecField(check_variation_name, label="Variation name", initial="default", help_text=FIELD_HELP["name"],
+                     widget=forms.TextInput(attrs={"maxlength": 36}))
+    build_id = SpecChoiceField(label="Build")
+    instance_type = SpecChoiceField(label="Instance type", initial="small")
+    replicas = SpecNumberField("replicas", "Replicas (pods)")
+    server_workers = SpecNumberField("server_workers", "Server workers")
+    request_timeout_ms = SpecNumberField("request_timeout_ms", "Request timeout (ms)")
+    deploy_timeout_min = SpecNumberField("deploy_timeout_min", "Deploy timeout (min)")
+    max_batch_size = SpecNumberField("max_batch_size", "Max batch size")
+    traffic_percent = SpecNumberField("traffic_percent", "Traffic (%)")
+    shadow = forms.BooleanField(label="Shadow", required=False, help_text=FIELD_HELP["shadow"])
+    daemon_mode = forms.BooleanField(label="Daemon mode", required=False, help_text=FIELD_HELP["daemon_mode"])
+    iam_role_arn = SpecField(check_iam_role_arn, label="IAM role ARN", help_text=FIELD_HELP["iam_role_arn"],
+                             widget=forms.TextInput(attrs={"maxlength": 2048}))
+    service_account_key_secret_name = SpecField(
+        check_secret_name, label="Service-account key secret name",
+        help_text=FIELD_HELP["service_account_key_secret_name"], widget=forms.TextInput(attrs={"maxlength": 253}))
 
     basic_fields = ("name", "build_id", "instance_type", "replicas", "traffic_percent", "shadow")
     advanced_fields = ("server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",
@@ -112,11 +131,9 @@ class VariationForm(LiveValidation, forms.Form):
 
 
 class EnvForm(LiveValidation, forms.Form):
-    name = forms.CharField(label="Name", required=False, max_length=128,
-                           validators=[RegexValidator(ENV_NAME, "Use letters, digits and '_', not starting with "
-                                                                "a digit (e.g. API_URL).")])
-    value = forms.CharField(label="Value", required=False, max_length=32_768,
-                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(label="Name", required=False, widget=forms.TextInput(attrs={"maxlength": 128}))
+    value = forms.CharField(label="Value", required=False, strip=False,
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": MAX_ENV_VALUE}))
     secret = forms.BooleanField(label="Secret", required=False,
                                 help_text="Stored encrypted; never shown again.")
     stored = forms.BooleanField(required=False, widget=forms.HiddenInput)  # a secret value is already stored
@@ -128,10 +145,21 @@ class EnvForm(LiveValidation, forms.Form):
         if stored:
             self.fields["value"].widget.attrs["placeholder"] = "•••••• (kept unless you type a new value)"
 
+    def clean_name(self) -> str:
+        name = self.cleaned_data.get("name") or ""
+        return check_env_name(name) if name else ""  # a blank row is left out
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if "name" in self.errors:
+            return cleaned
         if not cleaned.get("name") and cleaned.get("value"):
             self.add_error("name", "Give this value a name.")
+        elif cleaned.get("name") and cleaned.get("value"):
+            try:
+                check_env_value(cleaned["name"], cleaned["value"])
+            except ValidationError as exc:
+                self.add_error("value", exc)
         return cleaned
 
     @property

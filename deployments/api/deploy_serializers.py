@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from deployments.deploy_spec import DeploySpec
+from deployments.deploy_spec import FIELD_HELP, DeploySpec
 from deployments.models import Deployment, Rollout, RolloutEvent
 from deployments.models.variation import BOUNDS, SECRET_MASK
 from deployments.replica_report import DeploymentReport
@@ -20,28 +20,30 @@ class EnvVarSerializer(serializers.Serializer):
     secret = serializers.BooleanField(default=False)
 
 
-def _bounded(name: str, help_text: str) -> serializers.IntegerField:
+def _bounded(name: str) -> serializers.IntegerField:
+    """Documents the bounds in the schema; `deploy_spec.check_number` is what enforces them."""
     low, high, default = BOUNDS[name]
     return serializers.IntegerField(required=False, min_value=low, max_value=high,
-                                    help_text=f"{help_text} {low}-{high}, default {default}.")
+                                    help_text=f"{FIELD_HELP[name]} {low}-{high}, default {default}.")
 
 
 class VariationSpecSerializer(serializers.Serializer):
-    """One variation (documentation of the body; `validate_spec` checks it)."""
+    """One variation (documentation of the body; `validate_spec` checks it, with the wizard's messages)."""
 
-    name = serializers.CharField(required=False, help_text="Variation name, default `default`.")
-    build_id = serializers.CharField(help_text="A ready build of the model.")
-    instance_type = serializers.CharField(required=False, help_text="From the instance catalog, default `small`.")
-    replicas = _bounded("replicas", "Pods.")
-    server_workers = _bounded("server_workers", "Worker processes per replica (2-4 × cores).")
-    request_timeout_ms = _bounded("request_timeout_ms", "Request timeout in ms.")
-    deploy_timeout_min = _bounded("deploy_timeout_min", "Minutes a new replica may take to become ready.")
-    max_batch_size = _bounded("max_batch_size", "Largest batch predicted at once.")
-    traffic_percent = _bounded("traffic_percent", "Share of traffic; serving variations add up to 100.")
-    shadow = serializers.BooleanField(required=False)
-    daemon_mode = serializers.BooleanField(required=False)
-    iam_role_arn = serializers.CharField(required=False, allow_blank=True)
-    service_account_key_secret_name = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, help_text=f"{FIELD_HELP['name']} Default `default`.")
+    build_id = serializers.CharField(help_text=FIELD_HELP["build_id"])
+    instance_type = serializers.CharField(required=False, help_text=FIELD_HELP["instance_type"])
+    replicas = _bounded("replicas")
+    server_workers = _bounded("server_workers")
+    request_timeout_ms = _bounded("request_timeout_ms")
+    deploy_timeout_min = _bounded("deploy_timeout_min")
+    max_batch_size = _bounded("max_batch_size")
+    traffic_percent = _bounded("traffic_percent")
+    shadow = serializers.BooleanField(required=False, help_text=FIELD_HELP["shadow"])
+    daemon_mode = serializers.BooleanField(required=False, help_text=FIELD_HELP["daemon_mode"])
+    iam_role_arn = serializers.CharField(required=False, allow_blank=True, help_text=FIELD_HELP["iam_role_arn"])
+    service_account_key_secret_name = serializers.CharField(
+        required=False, allow_blank=True, help_text=FIELD_HELP["service_account_key_secret_name"])
     env = EnvVarSerializer(many=True, required=False)
 
 
@@ -58,7 +60,8 @@ class DeployRequestSerializer(serializers.Serializer):
 
 class ScaleSerializer(serializers.Serializer):
     variation = serializers.CharField(required=False, default="default")
-    replicas = serializers.JSONField(help_text="New replica count, 1-100.")
+    replicas = serializers.JSONField(
+        help_text=f"New replica count, {BOUNDS['replicas'][0]}-{BOUNDS['replicas'][1]}.")
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -126,7 +129,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 
 class DeploymentDetailSerializer(DeploymentSerializer):
-    """One deployment: honest status from its replicas now, and the rollout in progress, if any."""
+    """One deployment: its stored status, the replicas as last observed (with when), and the rollout in progress."""
 
     status = serializers.SerializerMethodField()
     status_reason = serializers.SerializerMethodField()
@@ -149,10 +152,16 @@ class DeploymentDetailSerializer(DeploymentSerializer):
     def get_replicas(self, deployment: Deployment) -> dict[str, Any]:
         report = self._report()
         return {"ready": report.ready, "desired": report.desired, "crashing": report.crashing,
-                "live": report.live, "variations": [
-                    {"name": v.name, "ready": v.ready, "desired": v.desired, "crashing": v.crashing,
-                     "replicas": [{"name": r.name, "state": r.state, "serving": r.serving, "reason": r.reason,
-                                   "restarts": r.restarts, "last_exit": r.last_exit} for r in v.replicas]}
+                "live": report.live, "observed_at": report.observed_at, "observation_age_s": report.age_s,
+                "runtime_error": report.runtime_error, "freshness": report.freshness,
+                "rolling_out": None if report.rolling_out is None else {
+                    "ready": report.rolling_out.ready, "desired": report.rolling_out.desired},
+                "variations": [
+                    {"name": v.name, "ready": v.ready, "desired": v.desired, "target": v.target,
+                     "crashing": v.crashing,
+                     "replicas": [{"name": r.name, "state": r.state, "role": r.role, "serving": r.serving,
+                                   "reason": r.reason, "restarts": r.restarts, "last_exit": r.last_exit}
+                                  for r in v.replicas]}
                     for v in report.variations]}
 
     def get_active_rollout(self, deployment: Deployment) -> dict[str, Any] | None:

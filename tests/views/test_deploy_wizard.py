@@ -134,16 +134,17 @@ def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("name", "Default_1", "Use 1-36 lowercase letters, digits, &#x27;.&#x27; or &#x27;-&#x27;"),
     ("name", "-default", "starting and ending with a letter or digit"),
-    ("name", "a" * 37, "at most 36 characters"),
-    ("replicas", "101", "less than or equal to 100"),
-    ("replicas", "0", "greater than or equal to 1"),
-    ("server_workers", "33", "less than or equal to 32"),
-    ("request_timeout_ms", "99", "greater than or equal to 100"),
-    ("request_timeout_ms", "600001", "less than or equal to 600000"),
-    ("deploy_timeout_min", "2", "greater than or equal to 3"),
-    ("deploy_timeout_min", "121", "less than or equal to 120"),
-    ("max_batch_size", "1025", "less than or equal to 1024"),
-    ("replicas", "two", "Enter a whole number"),
+    ("name", "a" * 37, "Use 1-36 lowercase letters"),
+    ("replicas", "101", "Must be from 1 to 100 (got 101)."),
+    ("replicas", "0", "Must be from 1 to 100 (got 0)."),
+    ("server_workers", "33", "Must be from 1 to 32 (got 33)."),
+    ("request_timeout_ms", "99", "Must be from 100 to 600000 (got 99)."),
+    ("request_timeout_ms", "600001", "Must be from 100 to 600000 (got 600001)."),
+    ("deploy_timeout_min", "2", "Must be from 3 to 120 (got 2)."),
+    ("deploy_timeout_min", "121", "Must be from 3 to 120 (got 121)."),
+    ("max_batch_size", "1025", "Must be from 1 to 1024 (got 1025)."),
+    ("replicas", "two", "Enter a whole number from 1 to 100."),
+    ("service_account_key_secret_name", "Not_A_Secret", "Use a Kubernetes secret name"),
     ("iam_role_arn", "my-role", "arn:aws:iam::123456789012:role/my-model"),
 ])
 def test_a_field_is_checked_as_the_user_types(build, alice, field, value, message):
@@ -213,20 +214,32 @@ def test_bad_input_gets_a_message_on_each_field_and_writes_nothing(build, alice)
     page = response.content.decode()
     assert response.status_code == 400
     assert 'id="err-variations-0-name"><li>Use 1-36 lowercase letters' in page
-    assert 'id="err-variations-0-replicas"><li>Ensure this value is greater than or equal to 1.' in page
-    assert 'id="err-variations-0-request_timeout_ms"><li>Ensure this value is greater than or equal to 100.' in page
+    assert 'id="err-variations-0-replicas"><li>Must be from 1 to 100 (got 0).' in page
+    assert 'id="err-variations-0-request_timeout_ms"><li>Must be from 100 to 600000 (got 50).' in page
     assert 'id="err-variations-0-env-0-name"><li>Use letters, digits and' in page
     assert nothing_written()
 
 
 def test_cross_field_rules_come_from_the_spec_and_land_on_their_field(build, alice):
-    data = form(build, {"env": [{"name": "BERTH_PORT", "value": "1"}, {"name": "A", "value": "1"},
+    data = form(build, {"env": [{"name": "B", "value": "1"}, {"name": "A", "value": "1"},
                                 {"name": "A", "value": "2"}]})
 
     page = logged_in(alice).post(CONFIGURE, data).content.decode()
 
-    assert 'id="err-variations-0-env-0-name"><li>BERTH_PORT: names starting with BERTH_' in page
     assert 'id="err-variations-0-env-2-name"><li>A is set twice.' in page
+    assert nothing_written()
+
+
+def test_a_reserved_env_name_is_refused_as_the_user_types_and_on_review(build, alice):
+    data = form(build, {"env": [{"name": "BERTH_PORT", "value": "1"}]})
+    client = logged_in(alice)
+
+    typed = client.post(VALIDATE, data, HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER_NAME="variations-0-env-0-name")
+    reviewed = client.post(CONFIGURE, data)
+
+    message = "BERTH_PORT: names starting with BERTH_ or PROMETHEUS_ are reserved for the model server."
+    assert message in typed.content.decode()
+    assert f'id="err-variations-0-env-0-name"><li>{message}' in reviewed.content.decode()
     assert nothing_written()
 
 
@@ -235,7 +248,8 @@ def test_a_failed_build_cannot_be_chosen(iris_model, build, alice):
 
     page = logged_in(alice).post(CONFIGURE, form(failed)).content.decode()
 
-    assert "Select a valid choice" in page and nothing_written()
+    assert f'id="err-variations-0-build_id"><li>Build {failed.short_id} is failed; only ready builds' in page
+    assert nothing_written()
 
 
 def test_traffic_that_does_not_add_up_is_explained_and_rebalanced(iris_model, build, alice):
