@@ -20,9 +20,16 @@ def lock_ttl_s() -> int:
     return int(settings.BERTH_LOCK_TTL_S)
 
 
+# Every lock command is one quick SET, EXISTS or renewal script, never a blocking read. A call that
+# hangs longer than this fails, well inside the shortest lock TTL (3 s), rather than stalling a
+# renewal past the expiry of the lock it renews (redis-py's own default is 5 s).
+REDIS_TIMEOUT_S = 2
+
+
 @cache
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_S,
+                                socket_connect_timeout=REDIS_TIMEOUT_S)
 
 
 def _key(name: str) -> str:

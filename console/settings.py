@@ -79,11 +79,32 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis timeouts, chosen rather than inherited (redis-py 8 gives every socket 5 s, kombu none at all).
+# A read must outlast the longest blocking command sent on that connection, or it times out just as
+# Redis answers: channels-redis waits for a socket's next message in BZPOPMIN for 5 s, so with
+# redis-py's 5 s every idle WebSocket died after 5 s ("Timeout reading from …"). Celery's BRPOP
+# blocks for 1 s. Everything else is a quick command, so 30 s only bounds a hung connection.
+REDIS_READ_TIMEOUT_S = 30
+REDIS_CONNECT_TIMEOUT_S = 5  # a local or in-cluster Redis accepts in milliseconds; an outage shows in seconds
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": envstr("BERTH_CHANNEL_PREFIX", "berth")},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_READ_TIMEOUT_S,
+                       "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S}],
+            "prefix": envstr("BERTH_CHANNEL_PREFIX", "berth"),
+            # A message unread for a minute is for a socket that is gone; a page that reconnects
+            # renders the current state anew rather than replaying old fragments.
+            "expiry": 60,
+            # A socket's group membership lasts this long (a page open longer stops getting
+            # updates): a week, for a page left open over a weekend. Members left behind by a
+            # killed process cost only sends that expire.
+            "group_expiry": 7 * 24 * 3600,
+            # Messages queued per socket before sends to it are dropped: they are small (ids), and
+            # a rollout's burst of replica events must not be lost while a consumer renders.
+            "capacity": 500,
+        },
     }
 }
 
@@ -95,7 +116,15 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = envstr("BERTH_CELERY_QUEUE", "berth")
 CELERY_TASK_TIME_LIMIT = envint("BERTH_TASK_TIME_LIMIT_S", 3 * 3600, minimum=60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    # kombu passes no socket timeout (wait forever): a publish from a web request or a worker
+    # on a half-open connection would hang. The read timeout is well over its 1 s BRPOP.
+    "socket_timeout": REDIS_READ_TIMEOUT_S,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
+    # kombu's default, stated: PING an idle connection first, and drop a BRPOP overdue by this long.
+    "health_check_interval": 25,
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 BERTH_RECONCILE_INTERVAL_S = envint("BERTH_RECONCILE_INTERVAL_S", 30, minimum=1)
 BERTH_HEALTH_INTERVAL_S = envint("BERTH_HEALTH_INTERVAL_S", 5, minimum=1)
