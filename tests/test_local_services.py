@@ -15,10 +15,10 @@ import pytest
 
 from scripts.local_services import (
     ServiceRefused,
-    pgserver_install_dir,
     check_postgres,
     ensure_redis,
     free_port,
+    pgserver_install_dir,
     redis_command,
     start_postgres,
     wait_for_port,
