@@ -17,7 +17,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils import timezone
 
-from deployments.backends.base import Backend, BackendError
+from deployments.backends.base import Backend, BackendError, ReplicaState
 from deployments.deployment_state import settle
 from deployments.events import publish_deployment, record_event
 from deployments.models import Deployment, EventKind, EventLevel, Rollout
@@ -73,17 +73,20 @@ def _record_changes(deployment: Deployment, previous: Observation, now: Observat
 def _record_replica(deployment: Deployment, before: ObservedReplica | None, now: ObservedReplica,
                     rollout: Rollout | None) -> None:
     was_state = before.state if before else ""
-    where = {"rollout": rollout, "variation": now.variation, "replica": now.name}
-    if now.restarts > (before.restarts if before else 0):
+    restarted = now.restarts > (before.restarts if before else 0)
+    if restarted:
         why, level = _why_restarted(now)
         record_event(deployment, EventKind.REPLICA_RESTARTED,
                      f"Replica {now.name} was restarted by the runtime{why} (restart {now.restarts}).",
-                     level=level, exit_code=now.exit_code, restarts=now.restarts, **where)
-    if now.crashed and was_state != now.state:
-        record_event(deployment, EventKind.REPLICA_CRASHED, f"Replica {now.name} crashed: {now.reason}",
-                     level=EventLevel.ERROR, exit_code=now.exit_code, memory_killed=now.memory_killed, **where)
+                     rollout=rollout, level=level, variation=now.variation, replica=now.name)
+    crashed = now.crashed or (restarted and now.exit_code is not None)  # an exit nobody asked for
+    if crashed and was_state != ReplicaState.CRASHED:
+        record_event(deployment, EventKind.REPLICA_CRASHED,
+                     f"Replica {now.name} crashed: {now.reason if now.crashed else (now.last_exit or now.reason)}",
+                     rollout=rollout, level=EventLevel.ERROR, variation=now.variation, replica=now.name)
     if now.ready and was_state != now.state:
-        record_event(deployment, EventKind.REPLICA_READY, f"Replica {now.name} is ready.", **where)
+        record_event(deployment, EventKind.REPLICA_READY, f"Replica {now.name} is ready.",
+                     rollout=rollout, variation=now.variation, replica=now.name)
 
 
 def _why_restarted(replica: ObservedReplica) -> tuple[str, EventLevel]:

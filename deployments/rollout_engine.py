@@ -17,7 +17,7 @@ from django.db import transaction
 
 from console.locks import held_lock, lock_ttl_s
 from deployments.backends.base import Backend, BackendError, GatewayStatus, get_backend
-from deployments.backends.replica_id import ReplicaId, desired_replicas
+from deployments.backends.replica_id import desired_replicas
 from deployments.deploy_spec import DeploySpec
 from deployments.deployment_state import serving_spec, settle
 from deployments.events import record_event
@@ -93,8 +93,7 @@ class RolloutRun:
     # --- the steps -----------------------------------------------------------------------
 
     def _converge(self, spec: DeploySpec) -> None:
-        for started in self.backend.apply(self.deployment, spec):
-            rid = self._id(started)
+        for rid in self.backend.apply(self.deployment, spec):
             self._event(EventKind.REPLICA_STARTED, f"Replica {rid} started.", variation=rid.variation,
                         replica=rid.name)
         self._await_ready(spec)
@@ -103,8 +102,7 @@ class RolloutRun:
         self._save_gateway(gateway)
         shares = ", ".join(f"{v.name} {v.traffic_percent}%{' (shadow)' if v.shadow else ''}" for v in spec.variations)
         self._event(EventKind.TRAFFIC_SWITCHED, f"Traffic goes to revision {self.rollout.revision}: {shares}.")
-        for stopped in self.backend.prune(self.deployment, spec):
-            rid = self._id(stopped)
+        for rid in self.backend.prune(self.deployment, spec):
             self._event(EventKind.REPLICA_STOPPED, f"Replica {rid} drained and stopped.", replica=rid.name,
                         variation=rid.variation)
         self._succeed(spec)
@@ -148,6 +146,7 @@ class RolloutRun:
             Deployment.objects.filter(pk=self.deployment.pk).update(current_rollout=None)
             self.deployment.refresh_from_db()
             self._event(EventKind.UNDEPLOYED, "Every replica and the gateway were stopped; their ports are free.")
+            settle(self.deployment)  # in the same transaction: no reader sees a finished rollout and an old status
         observe(self.deployment, self.backend)
 
     def _succeed(self, spec: DeploySpec) -> None:
@@ -164,11 +163,12 @@ class RolloutRun:
             kind = EventKind.SCALED if self.rollout.action == RolloutAction.SCALE else EventKind.SUCCEEDED
             replicas = ", ".join(f"{v.name} × {v.replicas}" for v in spec.variations)
             self._event(kind, f"Revision {self.rollout.revision} serves at {deployment.predict_url} ({replicas}).")
+            settle(deployment)  # in the same transaction: no reader sees a finished rollout and an old status
         observe(self.deployment, self.backend)
 
     def _save_gateway(self, gateway: GatewayStatus) -> None:
         """Store the endpoint as soon as the gateway serves it; it is kept for the deployment's life."""
-        moved_from = getattr(gateway, "moved_from", None)
+        moved_from = gateway.moved_from
         Deployment.objects.filter(pk=self.deployment.pk).update(gateway_port=gateway.port, gateway_url=gateway.url)
         self.deployment.gateway_port, self.deployment.gateway_url = gateway.port, gateway.url
         if moved_from:
@@ -196,7 +196,7 @@ class RolloutRun:
     def _finish_failed(self, reason: str) -> None:
         self.rollout.finish(RolloutStatus.FAILED, reason)
         self._event(EventKind.FAILED, f"Revision {self.rollout.revision} failed: {reason}", level=EventLevel.ERROR)
-        transaction.on_commit(lambda: settle(self.deployment))
+        settle(self.deployment)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -204,9 +204,6 @@ class RolloutRun:
                replica: str = "") -> None:
         record_event(self.deployment, kind, message, rollout=self.rollout, level=level, variation=variation,
                      replica=replica)
-
-    def _id(self, replica: object) -> ReplicaId:
-        return ReplicaId.parse(self.deployment.pk, str(replica))
 
 
 def write_variations(deployment: Deployment, spec: DeploySpec) -> None:

@@ -45,11 +45,6 @@ def _queued(request_change: Callable[[], Rollout]) -> Response:
     return Response(s.RolloutSerializer(rollout).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _whole(value: Any) -> Any:
-    """"3" as 3 (form posts and shells send text); anything else is left for the domain to refuse."""
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
-
-
 def _spec_data(body: Any, deployment: Deployment | None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError({"detail": 'Send a JSON object: {"variations": [...]} or {"variation": {...}}.'})
@@ -97,7 +92,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(responses=s.DeploymentDetailSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
-        """Status (honest: from the replicas now), variations, replicas, endpoint URL, current revision."""
+        """Status, variations, replicas as last observed (and how long ago), endpoint URL, current revision."""
         deployment = self.get_object()
         serializer = s.DeploymentDetailSerializer(deployment, context={"report": report(deployment)})
         return Response(serializer.data)
@@ -109,7 +104,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         deployment = self._writable(pk)
         body = s.ScaleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        variation, replicas = body.validated_data["variation"], _whole(body.validated_data["replicas"])
+        variation, replicas = body.validated_data["variation"], body.validated_data["replicas"]
         return _queued(lambda: request_scale(deployment, variation, replicas, request.user))
 
     @extend_schema(request=s.RollbackSerializer, responses={202: s.RolloutSerializer, 409: None})
@@ -119,9 +114,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         deployment = self._writable(pk)
         body = s.RollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        revision = _whole(body.validated_data["revision"])
-        if isinstance(revision, bool) or not isinstance(revision, int):
-            raise ValidationError({"revision": ["Give the revision number, e.g. 3."]})
+        revision = body.validated_data["revision"]
         return _queued(lambda: request_rollback(deployment, revision, request.user))
 
     @extend_schema(request=None, responses={202: s.RolloutSerializer, 409: None})

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from deployments.backends.replica_id import ReplicaId
 
 if TYPE_CHECKING:
-    from deployments.deploy_spec import DeploySpec, VariationSpec
+    from deployments.deploy_spec import DeploySpec
     from deployments.models import Deployment
 
 
@@ -93,22 +93,12 @@ class GatewayStatus:
     moved_from: int | None = None  # the port it had before, when that one was taken by another process
 
 
-# to be removed: use replica_id.desired_replicas
-def replica_name(variation: VariationSpec, index: int) -> str:
-    return ReplicaId.of(0, variation, index).name
-
-
-# to be removed: use replica_id.desired_replicas
-def desired_replicas(spec: DeploySpec) -> dict[str, tuple[VariationSpec, int]]:
-    """Every replica a spec asks for, by name."""
-    return {replica_name(v, i): (v, i) for v in spec.variations for i in range(v.replicas)}
-
 
 class Backend(ABC):
     name: str
 
     @abstractmethod
-    def apply(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+    def apply(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         """Start every replica of `spec` that is not running yet; return the names started."""
 
     @abstractmethod
@@ -120,7 +110,7 @@ class Backend(ABC):
         """Send traffic to exactly the replicas of `spec` (by weight); return once the gateway does."""
 
     @abstractmethod
-    def prune(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+    def prune(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         """Drain (SIGTERM, wait) and remove every replica `spec` does not ask for; return their names."""
 
     @abstractmethod
@@ -139,7 +129,7 @@ class Backend(ABC):
     def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
         """Follow one replica's log: yields new lines as they are written (blocking)."""
 
-    def scale(self, deployment: Deployment, spec: DeploySpec) -> tuple[list[str], list[str]]:
+    def scale(self, deployment: Deployment, spec: DeploySpec) -> tuple[list[ReplicaId], list[ReplicaId]]:
         """Converge replica counts only (nothing else changed): start missing, then prune extra."""
         started = self.apply(deployment, spec)
         return started, self.prune(deployment, spec)

@@ -67,7 +67,7 @@ class LocalBackend(Backend):
 
     # --- replicas ------------------------------------------------------------------------
 
-    def apply(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+    def apply(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         self.supervisor.check()
         files = self.files(deployment)
         running = {info["group"] for info in self.supervisor.all()}
@@ -82,7 +82,7 @@ class LocalBackend(Backend):
             elif record.removing:  # a removal that did not finish: it is wanted again
                 files.write_record(replace(record, removing=False))
             self.supervisor.add(program, self._replica_conf(files, rid, program))
-            started.append(rid.name)
+            started.append(rid)
         return started
 
     def replicas(self, deployment: Deployment) -> list[ReplicaStatus]:
@@ -93,7 +93,7 @@ class LocalBackend(Backend):
             return [self._status(files, record, infos.get(program_name(deployment.pk, record.id)), client, main_log)
                     for record in files.records()]
 
-    def prune(self, deployment: Deployment, spec: DeploySpec) -> list[str]:
+    def prune(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         """In the order `replicas()` relies on: mark the records, remove the programs, forget the records."""
         files, keep = self.files(deployment), desired_replicas(deployment.pk, spec)
         extra = [r.id for r in files.records() if r.id not in keep]
@@ -101,7 +101,7 @@ class LocalBackend(Backend):
         self.supervisor.remove_many([program_name(deployment.pk, rid) for rid in extra], self.drain_timeout_s + 10)
         for rid in extra:
             files.forget(rid)
-        return [rid.name for rid in extra]
+        return extra
 
     def delete(self, deployment: Deployment) -> None:
         files = self.files(deployment)

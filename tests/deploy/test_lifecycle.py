@@ -1,4 +1,7 @@
-"""Deploying iris for real: supervisord, model-server processes, the gateway and the Celery worker."""
+"""Deploying iris for real: supervisord, model-server processes, the gateway and the Celery worker.
+
+The first test walks the whole life of a deployment end to end; the others check one behaviour each.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import httpx
 import pytest
 
 from deployments.backends.base import get_backend
-from deployments.models import DeploymentStatus, EventKind, RolloutStatus
+from deployments.models import Deployment, DeploymentStatus, EventKind, Rollout, RolloutStatus
 from deployments.rollouts import deploy, request_rollback, request_scale, request_undeploy
 from tests.deploy.conftest import wait_for_rollout
 from tests.fixtures.builds import IRIS_ROW
@@ -62,6 +65,31 @@ class Load:
             time.sleep(0.1)
 
 
+class StatusWatch:
+    """Every (status, reason) the database held for a deployment while a rollout ran, as a page would show them."""
+
+    def __init__(self, rollout: Rollout) -> None:
+        self.rollout, self.seen = rollout, []
+
+    def until_done(self, timeout_s: float = 120) -> Rollout:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.rollout.refresh_from_db()
+            self._look()  # after the rollout: its end and the status it left are stored together
+            if not self.rollout.is_active:
+                return self.rollout
+            time.sleep(0.05)
+        return wait_for_rollout(self.rollout, 1)
+
+    def _look(self) -> None:
+        deployment = Deployment.objects.get(pk=self.rollout.deployment_id)
+        if (deployment.status, deployment.status_reason) not in self.seen:
+            self.seen.append((deployment.status, deployment.status_reason))
+
+    def said(self, words: str) -> bool:
+        return any(words in reason for _, reason in self.seen)
+
+
 def refuses_connections(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -79,6 +107,7 @@ def test_iris_serves_updates_under_load_rolls_back_scales_and_undeploys(supervis
     deployment = first.deployment
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.RUNNING and deployment.current_rollout == first
+    assert deployment.observed["replicas"][0]["state"] == "ready"  # the observer stored what it saw
     response = httpx.post(deployment.predict_url, json=[IRIS_ROW])
     assert response.status_code == 200, response.text
     assert response.json() == [{"species": 0}]
@@ -119,7 +148,67 @@ def test_iris_serves_updates_under_load_rolls_back_scales_and_undeploys(supervis
     gone = wait_for_rollout(request_undeploy(deployment, alice))
     assert gone.status == RolloutStatus.SUCCEEDED, gone.reason
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.STOPPED and deployment.gateway_url == ""
+    assert deployment.status == DeploymentStatus.STOPPED
     programs = [p["name"] for p in supervisor_rpc(supervisord.url).getAllProcessInfo()]
     assert not [p for p in programs if p.startswith(f"berth-d{deployment.pk}-")]
     assert all(refuses_connections(port) for port in ports)
+
+
+# --- one behaviour per test ---------------------------------------------------------------------
+
+def test_a_rolling_update_says_what_serves_and_what_starts(supervisord, celery_worker, iris_model, alice):
+    v1, v2 = ready_build(iris_model), ready_build(iris_model, IRIS_V2)
+    first = wait_for_rollout(deploy(iris_model, spec(v1), alice))
+
+    watch = StatusWatch(deploy(iris_model, spec(v2), alice))
+    second = watch.until_done()
+
+    assert second.status == RolloutStatus.SUCCEEDED, second.reason
+    assert watch.said(f"Rolling out revision {second.revision} · 0 of 1 ready. "
+                      f"Revision {first.revision} serves meanwhile (1 of 1 ready).")
+    assert watch.seen[-1] == (DeploymentStatus.RUNNING, "")
+
+
+def test_scaling_says_scaling_to_n_and_keeps_the_serving_replica(supervisord, celery_worker, iris_model, alice):
+    first = wait_for_rollout(deploy(iris_model, spec(ready_build(iris_model)), alice))
+    deployment = first.deployment
+    [before] = get_backend().replicas(deployment)
+
+    watch = StatusWatch(request_scale(deployment, "default", 3, alice))
+    up = watch.until_done()
+
+    assert up.status == RolloutStatus.SUCCEEDED, up.reason
+    assert watch.said("Scaling default to 3 · 1 of 3 ready.")
+    assert not watch.said("removed") and not watch.said("1/1")
+    replicas = get_backend().replicas(deployment)
+    assert len(replicas) == 3 and all(r.ready for r in replicas) and before.pid in {r.pid for r in replicas}
+
+
+def test_a_rollback_keeps_how_long_the_replaced_revision_took(supervisord, celery_worker, iris_model, alice):
+    v1, v2 = ready_build(iris_model), ready_build(iris_model, IRIS_V2)
+    first = wait_for_rollout(deploy(iris_model, spec(v1), alice))
+    second = wait_for_rollout(deploy(iris_model, spec(v2), alice))
+    took = second.duration_s
+
+    back = wait_for_rollout(request_rollback(first.deployment, first.revision, alice))
+
+    assert back.status == RolloutStatus.SUCCEEDED, back.reason
+    second.refresh_from_db()
+    assert second.status == RolloutStatus.ROLLED_BACK and second.duration_s == took
+
+
+def test_a_deployment_keeps_its_endpoint_when_deployed_again(supervisord, celery_worker, iris_model, alice):
+    build = ready_build(iris_model)
+    first = wait_for_rollout(deploy(iris_model, spec(build), alice))
+    deployment = first.deployment
+    deployment.refresh_from_db()
+    endpoint = deployment.predict_url
+    assert wait_for_rollout(request_undeploy(deployment, alice)).status == RolloutStatus.SUCCEEDED
+    assert refuses_connections(deployment.gateway_port)
+
+    again = wait_for_rollout(deploy(iris_model, spec(build), alice))
+
+    assert again.status == RolloutStatus.SUCCEEDED, again.reason
+    deployment.refresh_from_db()
+    assert deployment.predict_url == endpoint
+    assert httpx.post(endpoint, json=[IRIS_ROW]).json() == [{"species": 0}]

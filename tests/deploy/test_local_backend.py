@@ -43,7 +43,7 @@ def test_a_deployment_gets_its_gateway_port_back_when_deployed_again(supervisord
         one_replica(iris_model)
     wanted = ReplicaId.of(deployment.pk, spec.variations[0], 0)
 
-    assert backend.apply(deployment, spec) == [wanted.name]
+    assert backend.apply(deployment, spec) == [wanted]
     [replica] = wait_until_ready(backend, deployment)
     gateway = backend.route(deployment, spec)
 
