@@ -46,7 +46,9 @@ def test_secret_env_values_are_stored_encrypted_and_kept_when_not_resent(iris_mo
     spec = validate_spec(iris_model, {"variations": [variation(build, env=[
         {"name": "API_TOKEN", "value": "s3cret", "secret": True}, {"name": "MODE", "value": "fast"}])]})
     token = spec.variations[0].env[0]
-    assert token.secret and token.value != "s3cret" and decrypt(token.value) == "s3cret"
+    assert token.secret
+    assert token.value != "s3cret"
+    assert decrypt(token.value) == "s3cret"
     again = validate_spec(iris_model, {"variations": [variation(build, env=[
         {"name": "API_TOKEN", "value": "", "secret": True}])]}, previous=spec)
     assert again.variations[0].env[0].value == token.value
@@ -61,6 +63,7 @@ def test_a_second_rollout_is_refused_while_one_is_pending(iris_model, alice, dja
     build = ready_build(iris_model)
     with django_capture_on_commit_callbacks(execute=False):
         deploy(iris_model, {"variations": [variation(build)]}, alice)
-    with pytest.raises(RolloutConflict, match="Revision 1 .* still pending"):
+    with pytest.raises(RolloutConflict, match=r"Revision 1 .* still pending"):
         deploy(iris_model, {"variations": [variation(build, replicas=2)]}, alice)
-    assert Rollout.objects.get().status == "pending" and Deployment.objects.get().status == "deploying"
+    assert Rollout.objects.get().status == "pending"
+    assert Deployment.objects.get().status == "deploying"

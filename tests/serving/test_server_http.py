@@ -81,7 +81,8 @@ class ServerProcess:
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "serving.server", "--build", str(build), "--port", str(self.port), *args]
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log,  # noqa: S603 - this Python, our module
+                                            stderr=subprocess.STDOUT,
                                             env={**os.environ, **(env or {})})
 
     def url(self, path: str) -> str:
@@ -271,7 +272,8 @@ def test_bad_requests_get_json_errors_and_the_server_stays_up(
         iris: ServerProcess, body: bytes, headers: dict[str, str], status: int) -> None:
     response = post(iris, body, **headers)
     assert response.status_code == status
-    assert response.json()["status"] == status and response.json()["error"]
+    assert response.json()["status"] == status
+    assert response.json()["error"]
     assert post(iris, ROW).status_code == 200
 
 
@@ -285,14 +287,17 @@ def test_it_honours_an_incoming_request_id_and_logs_it(iris: ServerProcess) -> N
     response = post(iris, ROW, **{"x-request-id": "req-abc-123"})
     assert response.headers["x-request-id"] == "req-abc-123"
     [line] = iris.wait_for_events("request", lambda e: e["request_id"] == "req-abc-123")
-    assert line["status"] == 200 and line["latency_ms"] > 0 and line["path"] == "/v1/predict"
+    assert line["status"] == 200
+    assert line["latency_ms"] > 0
+    assert line["path"] == "/v1/predict"
     assert post(iris, ROW).headers["x-request-id"]  # made up when absent
 
 
 def test_a_model_exception_is_a_500_with_its_type_and_message_never_a_traceback(echo: ServerProcess) -> None:
     response = post(echo, {"x": -1, "sleep_ms": 0})
     assert response.status_code == 500
-    assert "ValueError" in response.json()["error"] and "x must not be negative" in response.json()["error"]
+    assert "ValueError" in response.json()["error"]
+    assert "x must not be negative" in response.json()["error"]
     assert "Traceback" not in response.text
     assert sample(metric_samples(echo), "berth_prediction_errors_total", type="PredictionError") >= 1
     assert post(echo, {"x": 1, "sleep_ms": 0}).json() == [{"x": 1, "batch_size": 1}]
@@ -487,7 +492,8 @@ def test_sigterm_drains_in_flight_requests_before_exiting(echo_bundle: Path, tmp
         assert [r.status_code for r in responses] == [200] * 12
         assert server.process.wait(20) == 0
         events = [e["event"] for e in server.events()]
-        assert "shutdown_started" in events and events[-1] == "shutdown"
+        assert "shutdown_started" in events
+        assert events[-1] == "shutdown"
     finally:
         server.stop()
 
