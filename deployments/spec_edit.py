@@ -1,7 +1,7 @@
 """Editing a deploy spec the way people do: start from what serves, change a variation, compare.
 
-Pure helpers shared by the wizard, the API and the CLI path; `deploy_spec.validate_spec`
-still decides what is valid.
+Helpers shared by the wizard, the API and the CLI path; `deploy_spec.validate_spec` still
+decides what is valid. Only `last_served_*` read the database.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from console.crypto import decrypt
 from deployments.deploy_spec import DeploySpec, VariationSpec
+from deployments.models import Deployment, Rollout, RolloutAction, RolloutStatus
 from deployments.models.variation import SECRET_MASK
 
 FIELD_LABELS: dict[str, str] = {
@@ -35,6 +37,40 @@ class Change:
     what: str           # "added", "removed" or a field label / "env NAME"
     before: str = ""
     after: str = ""
+
+
+def last_served_rollout(deployment: Deployment | None) -> Rollout | None:
+    """The newest revision that served traffic (succeeded, or served until a rollback), undeploys aside.
+
+    While the deployment serves this is its current revision; once undeployed, it is what
+    a redeploy starts from.
+    """
+    if deployment is None:
+        return None
+    return (deployment.rollouts.filter(status__in=[RolloutStatus.SUCCEEDED, RolloutStatus.ROLLED_BACK])
+            .exclude(action=RolloutAction.UNDEPLOY).order_by("-revision").first())
+
+
+def last_served_spec(deployment: Deployment | None) -> DeploySpec | None:
+    rollout = last_served_rollout(deployment)
+    return DeploySpec.from_json(rollout.spec) if rollout is not None else None
+
+
+def with_kept_secrets(data: Mapping[str, Any], spec: DeploySpec) -> dict[str, Any]:
+    """`data` with each secret sent blank ("keep the stored value") given its value from `spec`, in clear.
+
+    For a deploy whose `validate_spec` will not see `spec` as the previous one (a redeploy of
+    a stopped deployment): the value is encrypted again when validated.
+    """
+    def kept(variation: Mapping[str, Any], item: Mapping[str, Any]) -> Mapping[str, Any]:
+        old = spec.variation(str(variation.get("name") or "default"))
+        stored = next((e for e in (old.env if old else ()) if e.name == item.get("name") and e.secret), None)
+        if not item.get("secret") or item.get("value") or stored is None:
+            return item
+        return {**item, "value": decrypt(stored.value)}
+
+    return {**data, "variations": [{**v, "env": [kept(v, e) for e in v.get("env") or []]}
+                                   for v in data.get("variations") or []]}
 
 
 def spec_to_data(spec: DeploySpec | None) -> dict[str, Any]:

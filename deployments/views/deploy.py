@@ -1,11 +1,15 @@
 """The deploy wizard: Realtime → configure (validated as you type) → review (diff) → Deploy.
 
-The reviewed draft waits in the session (typed secrets sealed) so "Deploy" rolls out exactly
-what the user reviewed; `rollouts.deploy` checks it once more and creates the Rollout.
+The form starts from what serves now or, once undeployed, from the last revision that
+served. The reviewed draft waits in the session (typed secrets sealed) so "Deploy" rolls
+out exactly what the user reviewed; `rollouts.deploy` checks it once more and creates the
+Rollout.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
@@ -20,9 +24,9 @@ from deployments import forms_deploy as wizard_forms
 from deployments.access import get_model_for_user
 from deployments.deploy_spec import DeploySpec
 from deployments.forms_deploy import DeployWizard
-from deployments.models import Deployment, Model, Role
+from deployments.models import Deployment, Model, Role, Rollout
 from deployments.rollouts import RolloutConflict, current_spec, deploy
-from deployments.spec_edit import diff
+from deployments.spec_edit import diff, last_served_rollout, with_kept_secrets
 
 ENVIRONMENT = "production"
 CONFIGURE = "deployments/deploy/configure.html"
@@ -33,10 +37,31 @@ def _draft_key(model: Model) -> str:
     return f"deploy-draft:{model.pk}"
 
 
-def _serving(model: Model) -> tuple[Deployment | None, DeploySpec | None]:
+@dataclass(frozen=True)
+class Base:
+    """What the wizard edits: the deployment, what serves now, and the revision the form starts from."""
+
+    deployment: Deployment | None = None
+    current: DeploySpec | None = None      # serving now
+    served: Rollout | None = None          # the last revision that served (the current one while serving)
+
+    @cached_property
+    def spec(self) -> DeploySpec | None:
+        return DeploySpec.from_json(self.served.spec) if self.served is not None else None
+
+    @property
+    def stopped(self) -> bool:
+        return self.current is None and self.served is not None
+
+
+def _base(model: Model) -> Base:
     deployment = Deployment.objects.filter(model=model, environment=ENVIRONMENT).select_related(
         "current_rollout").first()
-    return deployment, current_spec(deployment) if deployment else None
+    if deployment is None:
+        return Base()
+    current = current_spec(deployment)
+    served = deployment.current_rollout if current is not None else last_served_rollout(deployment)
+    return Base(deployment, current, served)
 
 
 @login_required
@@ -52,24 +77,26 @@ def deploy_start(request: HttpRequest, model_id: str) -> HttpResponse:
 def deploy_realtime(request: HttpRequest, model_id: str) -> HttpResponse:
     """Step 2 and 3: configure, then review; POST action=review|deploy|add_variation|add_env:N|rebalance."""
     model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
-    deployment, current = _serving(model)
+    base = _base(model)
     validate_url = reverse("deploy-validate", args=[model.model_id])
     if request.method != "POST":
-        wizard = DeployWizard.start(model, current, request.GET.get("build", ""), validate_url)
-        return _configure(request, model, deployment, wizard)
+        wizard = DeployWizard.start(model, base.spec, request.GET.get("build", ""), validate_url)
+        return _configure(request, model, base, wizard)
     action = request.POST.get("action", "review")
     if action == "deploy":
-        return _deploy(request, model, deployment, current, validate_url)
+        return _deploy(request, model, base, validate_url)
     edited = _edit(request.POST, action, model)
     if edited is not None:
-        wizard = DeployWizard(model, edited, previous=current, validate_url=validate_url, show_errors=False)
-        return _configure(request, model, deployment, wizard)
-    wizard = DeployWizard(model, request.POST, previous=current, validate_url=validate_url)
-    if not wizard.is_valid():
-        return _configure(request, model, deployment, wizard, status=400)
-    assert wizard.spec is not None
-    request.session[_draft_key(model)] = wizard_forms.seal(wizard.spec_data())
-    return _review(request, model, deployment, current, wizard.spec)
+        wizard = DeployWizard(model, edited, previous=base.spec, validate_url=validate_url, show_errors=False)
+        return _configure(request, model, base, wizard)
+    wizard = DeployWizard(model, request.POST, previous=base.spec, validate_url=validate_url)
+    if not wizard.is_valid() or wizard.spec is None:
+        return _configure(request, model, base, wizard, status=400)
+    draft = wizard.spec_data()
+    if base.stopped and base.spec is not None:  # `deploy` only keeps secrets of what serves now
+        draft = with_kept_secrets(draft, base.spec)
+    request.session[_draft_key(model)] = wizard_forms.seal(draft)
+    return _review(request, model, base, wizard.spec)
 
 
 @login_required
@@ -98,8 +125,7 @@ def _edit(data: Any, action: str, model: Model) -> Any:
     return None
 
 
-def _deploy(request: HttpRequest, model: Model, deployment: Deployment | None, current: DeploySpec | None,
-            validate_url: str) -> HttpResponse:
+def _deploy(request: HttpRequest, model: Model, base: Base, validate_url: str) -> HttpResponse:
     draft = request.session.get(_draft_key(model))
     if not draft:
         messages.error(request, "Nothing to deploy: the reviewed configuration expired. Configure it again.")
@@ -108,35 +134,33 @@ def _deploy(request: HttpRequest, model: Model, deployment: Deployment | None, c
     try:
         rollout = deploy(model, data, request.user, ENVIRONMENT)
     except RolloutConflict as exc:
-        context = _review_context(model, deployment, current, None)
+        context = _review_context(model, base, None)
         context["conflict"] = exc.messages[0]
         return render(request, REVIEW, context, status=409)
     except ValidationError as exc:
-        wizard = DeployWizard(model, initial=data, previous=current, validate_url=validate_url)
+        wizard = DeployWizard(model, initial=data, previous=base.spec, validate_url=validate_url)
         wizard.errors = [f"{key}: {' '.join(msgs)}" if key != "__all__" else " ".join(msgs)
                          for key, msgs in (exc.message_dict if hasattr(exc, "error_dict") else
                                            {"__all__": exc.messages}).items()]
-        return _configure(request, model, deployment, wizard, status=400)
+        return _configure(request, model, base, wizard, status=400)
     del request.session[_draft_key(model)]
     messages.success(request, f"Revision {rollout.revision} is rolling out; this page follows it live.")
     return redirect("deployment-events", pk=rollout.deployment_id)
 
 
-def _configure(request: HttpRequest, model: Model, deployment: Deployment | None, wizard: DeployWizard,
+def _configure(request: HttpRequest, model: Model, base: Base, wizard: DeployWizard,
                status: int = 200) -> HttpResponse:
-    context = {"model": model, "project": model.project, "deployment": deployment, "wizard": wizard}
+    context = {"model": model, "project": model.project, "deployment": base.deployment, "base": base,
+               "wizard": wizard}
     template = f"{CONFIGURE}#deploy-form" if request.htmx else CONFIGURE  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
-def _review_context(model: Model, deployment: Deployment | None, current: DeploySpec | None,
-                    spec: DeploySpec | None) -> dict[str, Any]:
-    return {"model": model, "project": model.project, "deployment": deployment, "spec": spec,
-            "changes": diff(current, spec) if spec is not None else [],
-            "current_revision": deployment.current_rollout.revision if deployment and deployment.current_rollout
-            and current else None}
+def _review_context(model: Model, base: Base, spec: DeploySpec | None) -> dict[str, Any]:
+    return {"model": model, "project": model.project, "deployment": base.deployment, "spec": spec, "base": base,
+            "changes": diff(base.spec, spec) if spec is not None else [],
+            "current_revision": base.served.revision if base.served is not None else None}
 
 
-def _review(request: HttpRequest, model: Model, deployment: Deployment | None, current: DeploySpec | None,
-            spec: DeploySpec) -> HttpResponse:
-    return render(request, REVIEW, _review_context(model, deployment, current, spec))
+def _review(request: HttpRequest, model: Model, base: Base, spec: DeploySpec) -> HttpResponse:
+    return render(request, REVIEW, _review_context(model, base, spec))

@@ -7,9 +7,27 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.crypto import decrypt
 from deployments.deploy_spec import DeploySpec
-from deployments.models import Build, Deployment, Membership, Model, Role, Rollout, RolloutAction
-from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
+from deployments.models import (
+    Build,
+    Deployment,
+    DeploymentStatus,
+    Membership,
+    Model,
+    Role,
+    Rollout,
+    RolloutAction,
+    RolloutStatus,
+)
+from deployments.spec_edit import last_served_spec
+from tests.fixtures.deployments import (
+    a_ready_build,
+    an_active_rollout,
+    serving_deployment,
+    undeployed_deployment,
+    variation,
+)
 from tests.fixtures.people import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -367,3 +385,78 @@ def test_deploy_without_a_review_is_sent_back_to_configure(build, alice):
     assert response.redirect_chain == [(CONFIGURE, 302)]
     assert "the reviewed configuration expired" in response.content.decode()
     assert nothing_written()
+
+
+# --- deploying again after an undeploy ------------------------------------------------------------
+
+def stopped_two_variation_deployment(iris_model: Model, build: Build, newer: Build) -> Deployment:
+    return undeployed_deployment(iris_model, variation(build, replicas=2, traffic_percent=70, env=[
+        {"name": "API_URL", "value": "https://features.internal"},
+        {"name": "TOKEN", "value": "hunter2-secret", "secret": True}]),
+        variation(newer, name="challenger", traffic_percent=30), revisions=2)
+
+
+def test_after_an_undeploy_the_wizard_starts_from_the_last_revision_that_served(iris_model, build, alice):
+    newer = a_ready_build(iris_model)  # the newest ready build, which a fresh form would pick
+    stopped_two_variation_deployment(iris_model, build, newer)
+
+    page = logged_in(alice).get(CONFIGURE).content.decode()
+
+    default, challenger = page.split('id="variation-1"')
+    assert "Nothing serves now; the form starts from revision 2, the last that served." in page
+    assert f'<option value="{build.build_id}" selected>' in default
+    assert 'name="variations-0-replicas" value="2"' in default
+    assert 'name="variations-0-traffic_percent" value="70"' in default
+    assert 'name="variations-0-env-0-name" value="API_URL"' in default
+    assert 'name="variations-0-env-0-value" value="https://features.internal"' in default
+    assert 'name="variations-0-env-1-name" value="TOKEN"' in default
+    assert "hunter2" not in page
+    assert 'name="variations-1-name" value="challenger"' in challenger
+    assert f'<option value="{newer.build_id}" selected>' in challenger
+    assert 'name="variations-1-traffic_percent" value="30"' in challenger
+
+
+def test_redeploying_what_last_served_keeps_its_stored_secret(iris_model, build, alice):
+    newer = a_ready_build(iris_model)
+    deployment = stopped_two_variation_deployment(iris_model, build, newer)
+    client = logged_in(alice)
+    env = [{"name": "API_URL", "value": "https://features.internal"},
+           {"name": "TOKEN", "value": "", "secret": True, "stored": True}]
+
+    review = client.post(CONFIGURE, form(build, {"replicas": 2, "traffic_percent": 70, "env": env},
+                                         {"name": "challenger", "build_id": str(newer.build_id),
+                                          "traffic_percent": 30})).content.decode()
+    response = client.post(CONFIGURE, {"action": "deploy"})
+
+    assert "Changes compared with revision 2 (the last that served; nothing serves now)" in review
+    assert "Nothing changes" in review
+    assert "hunter2" not in str(dict(client.session.items()))
+    assert response.status_code == 302
+    spec = DeploySpec.from_json(deployment.rollouts.get(revision=4).spec)
+    default, challenger = spec.variations
+    assert default.env[1].secret
+    assert decrypt(default.env[1].value) == "hunter2-secret"
+    assert (default.replicas, challenger.name, challenger.traffic_percent) == (2, "challenger", 30)
+
+
+def test_the_last_served_spec_passes_over_failed_and_undeploy_revisions(iris_model, build):
+    deployment = undeployed_deployment(iris_model, variation(build, replicas=2))
+    Rollout.objects.create(deployment=deployment, revision=3, status=RolloutStatus.FAILED,
+                           spec=DeploySpec.from_json(deployment.rollouts.get(revision=1).spec)
+                           .with_replicas("default", 5).to_json())
+
+    served = last_served_spec(deployment)
+
+    assert served is not None
+    assert served.variations[0].replicas == 2
+
+
+def test_a_deployment_that_never_served_starts_from_the_defaults(iris_model, build, alice):
+    deployment = Deployment.objects.create(model=iris_model, status=DeploymentStatus.FAILED)
+    Rollout.objects.create(deployment=deployment, revision=1, status=RolloutStatus.FAILED,
+                           spec={"variations": [variation(build, replicas=5)]})
+
+    page = logged_in(alice).get(CONFIGURE).content.decode()
+
+    assert 'name="variations-0-replicas" value="1"' in page
+    assert "the form starts from revision" not in page
