@@ -6,6 +6,7 @@ keeps renewing, so a worker killed mid-task frees it within `ttl_s` and a retry 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,10 +53,8 @@ def held_lock(name: str, wait_s: float = 0) -> Iterator[bool]:
     finally:
         stop.set()
         heartbeat.join()
-        try:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired while we stalled: nothing of ours to release
             lock.release()
-        except redis.exceptions.LockError:
-            pass  # expired while we were stalled; nothing of ours to release
 
 
 def _renew(lock: redis.lock.Lock, ttl_s: int, stop: threading.Event) -> None:

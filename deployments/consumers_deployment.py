@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 
 from deployments.access import get_deployment_for_user
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.deployment_page import FRAGMENTS, TEMPLATE, TABS, page_context
+from deployments.deployment_page import FRAGMENTS, TABS, TEMPLATE, page_context
 from deployments.events import DeploymentEventMessage, events_group
 from deployments.models import Deployment, Role, RolloutEvent
 

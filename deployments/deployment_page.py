@@ -28,7 +28,7 @@ EVENTS_SHOWN = 200
 def page_context(deployment: Deployment, membership: Membership | None, can_write: bool,
                  tab: str) -> dict[str, Any]:
     """What a tab (and the live socket's fragments of it) needs; stored state only."""
-    context = {"deployment": deployment, "model": deployment.model, "project": deployment.model.project,
+    context: dict[str, Any] = {"deployment": deployment, "model": deployment.model, "project": deployment.model.project,
                "membership": membership, "can_write": can_write, "report": report(deployment), "tab": tab}
     if tab == "overview":
         context["example_json"] = example_json(deployment)

@@ -33,8 +33,9 @@ def observe(deployment: Deployment, backend: Backend, rollout: Rollout | None = 
     try:
         statuses = backend.replicas(deployment)
     except RUNTIME_ERRORS as exc:
-        log.warning("the runtime did not answer for deployment %s: %s", deployment.pk, exc)
-        return _store(deployment, rollout, lambda previous: previous.unreachable(_error_text(exc), now))
+        error = _error_text(exc)
+        log.warning("the runtime did not answer for deployment %s: %s", deployment.pk, error)
+        return _store(deployment, rollout, lambda previous: previous.unreachable(error, now))
     return _store(deployment, rollout, lambda previous: Observation.of(statuses, now))
 
 

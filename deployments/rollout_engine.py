@@ -21,7 +21,6 @@ from deployments.backends.replica_id import desired_replicas
 from deployments.deploy_spec import DeploySpec
 from deployments.deployment_state import serving_spec, settle
 from deployments.events import record_event
-from deployments.observer import observe
 from deployments.models import (
     Build,
     Deployment,
@@ -33,6 +32,7 @@ from deployments.models import (
     RolloutStatus,
     Variation,
 )
+from deployments.observer import observe
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class RolloutRun:
                 self.backend.prune(self.deployment, self.previous)
             elif self.rollout.action != RolloutAction.UNDEPLOY:
                 self.backend.delete(self.deployment)
-        except Exception as exc:  # noqa: BLE001 - the rollout must still finish
+        except Exception as exc:
             log.exception("cleanup after failed rollout %s", self.rollout_id)
             cleanup = f" Cleaning up also failed: {exc}"
         with transaction.atomic():

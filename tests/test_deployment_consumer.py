@@ -47,6 +47,7 @@ def crash(deployment: Deployment) -> None:
 
 
 def desired(deployment: Deployment) -> dict:
+    assert deployment.current_rollout is not None
     return desired_replicas(deployment.pk, DeploySpec.from_json(deployment.current_rollout.spec))
 
 
@@ -88,7 +89,8 @@ def test_each_connect_starts_with_the_tab_as_it_is_now(deployment, bob):
         await socket.disconnect()
 
         assert 'id="deployment-status" class="badge degraded" data-status="degraded" hx-swap-oob="true"' in html
-        assert 'id="event-list" class="events" hx-swap-oob="true"' in html and "crashed: exited with code 3" in html
+        assert 'id="event-list" class="events" hx-swap-oob="true"' in html
+        assert "crashed: exited with code 3" in html
 
     run(scenario)
 
@@ -105,7 +107,8 @@ def test_a_viewer_receives_the_event_row_status_badge_and_replica_counts(deploym
         await socket.disconnect()
 
         event_html = next(html for html in received if 'data-kind="replica_crashed"' in html)
-        assert '<div hx-swap-oob="afterbegin:#event-list">' in event_html and "exited with code 3" in event_html
+        assert '<div hx-swap-oob="afterbegin:#event-list">' in event_html
+        assert "exited with code 3" in event_html
         assert ('<span id="deployment-status" class="badge degraded" data-status="degraded" '
                 'hx-swap-oob="true">Degraded</span>') in event_html
         assert 'id="replica-counts" class="muted" hx-swap-oob="true"' in event_html
@@ -129,11 +132,15 @@ def test_a_tab_gets_only_the_fragments_it_shows(deployment, bob):
         await configuration.disconnect()
 
         for html in (first["overview"], later["overview"]):
-            assert 'id="replicas"' in html and 'id="endpoint"' in html
-            assert "#event-list" not in html and 'id="rollouts"' not in html
+            assert 'id="replicas"' in html
+            assert 'id="endpoint"' in html
+            assert "#event-list" not in html
+            assert 'id="rollouts"' not in html
         for html in (first["configuration"], later["configuration"]):
             assert 'id="deployment-status"' in html
-            assert 'id="replicas"' not in html and "event-list" not in html and 'id="rollouts"' not in html
+            assert 'id="replicas"' not in html
+            assert "event-list" not in html
+            assert 'id="rollouts"' not in html
 
     run(scenario)
 

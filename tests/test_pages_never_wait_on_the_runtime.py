@@ -32,7 +32,8 @@ class HangingRuntime:
     """A unix socket that accepts every connection and never says a word."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.connections, self.held = path, 0, []
+        self.path, self.connections = path, 0
+        self.held: list[socket.socket] = []
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(str(path))
         self.server.listen()
@@ -89,7 +90,10 @@ def test_the_page_api_and_socket_answer_from_stored_state_and_say_its_age(hangin
 
     assert hanging_runtime.connections == 0
     for html in (page, live):
-        assert "Last checked 40 s ago; the runtime does not answer" in html and "2/2 replicas ready" in html
-    assert api["replicas"]["observation_age_s"] >= 40 and api["replicas"]["live"] is False
+        assert "Last checked 40 s ago; the runtime does not answer" in html
+        assert "2/2 replicas ready" in html
+    assert api["replicas"]["observation_age_s"] >= 40
+    assert api["replicas"]["live"] is False
     assert api["replicas"]["runtime_error"].startswith("supervisord does not answer")
-    assert api["status"] == "running" and api["replicas"]["ready"] == 2
+    assert api["status"] == "running"
+    assert api["replicas"]["ready"] == 2

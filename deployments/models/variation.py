@@ -15,7 +15,7 @@ VARIATION_NAME_RULE = RegexValidator(
     r"^[a-z0-9]([a-z0-9.-]{0,34}[a-z0-9])?$",
     "Use 1-36 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit.",
 )
-SECRET_MASK = "••••••"
+SECRET_MASK = "••••••"  # noqa: S105 - what is shown instead of a secret, not a secret
 
 # field: (minimum, maximum, default) — the one place the bounds live (forms, API and spec use it).
 BOUNDS: dict[str, tuple[int, int, int]] = {

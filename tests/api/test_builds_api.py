@@ -141,7 +141,8 @@ def test_an_admin_uploads_a_bundle_which_is_stored_and_starts_building(iris_mode
     build = Build.objects.get(build_id=body["build_id"])
     assert (body["status"], body["model_id"], body["created_by"]) == ("building", "iris", "alice")
     assert build.source_path.read_bytes() == iris_python_archive
-    assert body["size_bytes"] == len(iris_python_archive) and len(body["sha256"]) == 64
+    assert body["size_bytes"] == len(iris_python_archive)
+    assert len(body["sha256"]) == 64
 
 
 def test_a_deployer_uploads_a_single_model_file_with_its_framework_and_example(iris_model, charlie, iris_joblib):
@@ -239,5 +240,6 @@ def test_listing_builds_takes_the_same_queries_for_one_or_many(iris_model, alice
     with django_assert_max_num_queries(5):
         nested = client.get(model_builds())
 
-    assert len(results(flat)) == 15 and len(nested.json()) == 15
+    assert len(results(flat)) == 15
+    assert len(nested.json()) == 15
     assert {b["created_by"] for b in nested.json()} == {"alice", "bob"}

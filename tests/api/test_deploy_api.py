@@ -27,6 +27,7 @@ def deployment(iris_model: Model, build, alice) -> Deployment:
 
 def reads(deployment: Deployment) -> list[str]:
     rollout = deployment.current_rollout
+    assert rollout is not None
     base = f"/api/v1/deployments/{deployment.pk}/"
     return [base, f"{base}rollouts/", f"{base}events/", f"/api/v1/rollouts/{rollout.pk}/",
             f"/api/v1/rollouts/{rollout.pk}/events/"]
@@ -41,7 +42,7 @@ def writes(deployment: Deployment) -> dict[str, dict]:
 # --- personas ---------------------------------------------------------------------------------
 
 def test_anonymous_callers_are_refused(deployment):
-    for url in reads(deployment) + ["/api/v1/deployments/"]:
+    for url in [*reads(deployment), "/api/v1/deployments/"]:
         assert api_as(None).get(url).status_code == 401, url
     for url, body in writes(deployment).items():
         assert api_as(None).post(url, body, format="json").status_code == 401, url
@@ -76,7 +77,8 @@ def test_a_deployer_member_may_deploy(build, project, charlie):
 
     response = api_as(charlie).post(DEPLOY, {"variations": [variation(build)]}, format="json")
 
-    assert response.status_code == 202 and response.json()["triggered_by"] == "charlie"
+    assert response.status_code == 202
+    assert response.json()["triggered_by"] == "charlie"
 
 
 # --- deploy -----------------------------------------------------------------------------------
@@ -90,8 +92,11 @@ def test_deploy_creates_the_deployment_and_its_first_rollout(build, alice):
     data = response.json()
     assert response.status_code == 202, data
     rollout = Rollout.objects.get(pk=data["id"])
-    assert data["revision"] == 1 and data["action"] == "deploy" and data["status"] == "pending"
-    assert data["model_id"] == "iris" and data["deployment"] == rollout.deployment_id
+    assert data["revision"] == 1
+    assert data["action"] == "deploy"
+    assert data["status"] == "pending"
+    assert data["model_id"] == "iris"
+    assert data["deployment"] == rollout.deployment_id
     assert data["spec"]["variations"][0]["env"] == [{"name": "TOKEN", "value": "••••••", "secret": True}]
     stored = DeploySpec.from_json(rollout.spec).variations[0]
     assert (stored.replicas, stored.server_workers, stored.request_timeout_ms) == (2, 4, 3000)
@@ -110,14 +115,16 @@ def test_bad_input_gets_a_message_per_field_and_writes_nothing(build, alice):
     assert errors["variations.0.replicas"] == ["Must be from 1 to 100 (got 0)."]
     assert errors["variations.0.instance_type"][0].startswith("Unknown instance type 'huge'")
     assert "variations.0.env.0.name" in errors
-    assert not Deployment.objects.exists() and not Rollout.objects.exists()
+    assert not Deployment.objects.exists()
+    assert not Rollout.objects.exists()
 
 
 @pytest.mark.parametrize("body", [[], {"variation": "x"}, {"variations": []}, {"variation": {}, "variations": []}])
 def test_a_malformed_body_is_refused(build, alice, body):
     response = api_as(alice).post(DEPLOY, body, format="json")
 
-    assert response.status_code == 400 and not Rollout.objects.exists()
+    assert response.status_code == 400
+    assert not Rollout.objects.exists()
 
 
 def test_one_variation_is_merged_into_what_serves(iris_model, deployment, alice):
@@ -128,7 +135,8 @@ def test_one_variation_is_merged_into_what_serves(iris_model, deployment, alice)
     assert response.status_code == 202, response.json()
     spec = DeploySpec.from_json(Rollout.objects.get(pk=response.json()["id"]).spec).variations[0]
     old = DeploySpec.from_json(deployment.current_rollout.spec).variations[0]
-    assert spec.build_id == str(newer.build_id) and spec.replicas == 2
+    assert spec.build_id == str(newer.build_id)
+    assert spec.replicas == 2
     assert spec.env == old.env  # the stored secret is kept as it is
 
 
@@ -152,10 +160,13 @@ def test_the_list_is_filtered_and_masks_secrets(deployment, iris_model, alice):
     by_status = results(client.get("/api/v1/deployments/?status=stopped"))
     by_model = results(client.get("/api/v1/deployments/?model_id=iris"))
 
-    assert [d["id"] for d in listed] == [deployment.pk] and by_status == [] and len(by_model) == 1
+    assert [d["id"] for d in listed] == [deployment.pk]
+    assert by_status == []
+    assert len(by_model) == 1
     row = listed[0]
     assert row["endpoint_url"] == "http://127.0.0.1:18080/v1/models/iris/predict"
-    assert row["current_revision"] == 2 and row["status"] == "running"
+    assert row["current_revision"] == 2
+    assert row["status"] == "running"
     assert row["variations"][0]["env"][0]["value"] == "••••••"
     assert row["variations"][0]["predict_url"] == "http://127.0.0.1:18080/v1/models/iris/default/predict"
 
@@ -172,9 +183,11 @@ def test_the_list_has_a_fixed_number_of_queries(deployment, iris_model, alice, d
 def test_the_detail_has_status_replicas_endpoint_and_revision(deployment, bob):
     data = api_as(bob).get(f"/api/v1/deployments/{deployment.pk}/").json()
 
-    assert data["model_id"] == "iris" and data["current_revision"] == 2
+    assert data["model_id"] == "iris"
+    assert data["current_revision"] == 2
     assert data["endpoint_url"] == "http://127.0.0.1:18080/v1/models/iris/predict"
-    assert data["replicas"]["desired"] == 2 and data["replicas"]["live"] is False
+    assert data["replicas"]["desired"] == 2
+    assert data["replicas"]["live"] is False
     assert data["active_rollout"] is None
     assert "hunter2" not in str(data)
 
@@ -188,7 +201,8 @@ def test_rollouts_and_events_are_listed(deployment, bob):
     all_events = client.get(f"/api/v1/deployments/{deployment.pk}/events/").json()
 
     assert [r["revision"] for r in rollouts] == [2, 1]
-    assert rollout["status"] == "succeeded" and rollout["spec"]["variations"][0]["env"][0]["value"] == "••••••"
+    assert rollout["status"] == "succeeded"
+    assert rollout["spec"]["variations"][0]["env"][0]["value"] == "••••••"
     assert [e["message"] for e in events] == ["Revision 2 serves."]
     assert {e["revision"] for e in all_events} == {1, 2}
 
@@ -207,15 +221,18 @@ def test_scale_rollback_and_undeploy_each_queue_a_rollout(deployment, alice):
     base = f"/api/v1/deployments/{deployment.pk}/"
 
     scaled = client.post(f"{base}scale/", {"variation": "default", "replicas": 3}, format="json")
-    assert scaled.status_code == 202 and scaled.json()["action"] == RolloutAction.SCALE
+    assert scaled.status_code == 202
+    assert scaled.json()["action"] == RolloutAction.SCALE
     Rollout.objects.filter(pk=scaled.json()["id"]).update(status="failed")
 
     back = client.post(f"{base}rollback/", {"revision": 1}, format="json")
-    assert back.status_code == 202 and back.json()["source_revision"] == 1
+    assert back.status_code == 202
+    assert back.json()["source_revision"] == 1
     Rollout.objects.filter(pk=back.json()["id"]).update(status="failed")
 
     gone = client.post(f"{base}undeploy/", format="json")
-    assert gone.status_code == 202 and gone.json()["action"] == RolloutAction.UNDEPLOY
+    assert gone.status_code == 202
+    assert gone.json()["action"] == RolloutAction.UNDEPLOY
 
 
 @pytest.mark.parametrize(("path", "body", "field", "message"), [

@@ -85,7 +85,8 @@ def test_a_viewer_cannot_rename_the_project_or_invite(project, bob, charlie):
     rename = client.patch(f"{PROJECTS}fraud/", {"name": "Bob's"}, format="json")
     invite = client.post(members_url("fraud"), {"username": "charlie", "role": "viewer"}, format="json")
 
-    assert rename.status_code == 403 and "admin" in rename.json()["detail"]
+    assert rename.status_code == 403
+    assert "admin" in rename.json()["detail"]
     assert invite.status_code == 403
     project.refresh_from_db()
     assert project.name == "Fraud team"
@@ -107,7 +108,8 @@ def test_an_admin_invites_by_username_or_email_and_changes_a_role(project, alice
                           format="json")
     promoted = client.post(members_url("fraud"), {"username": "bob", "role": "admin"}, format="json")
 
-    assert invited.status_code == 201 and invited.json()["user"] == "charlie"
+    assert invited.status_code == 201
+    assert invited.json()["user"] == "charlie"
     assert promoted.status_code == 201
     assert project.role_of(charlie) == Role.DEPLOYER
     assert project.role_of(bob) == Role.ADMIN

@@ -30,16 +30,19 @@ def test_it_keeps_old_revision_serving_when_new_build_crashes(supervisord, celer
     failed = wait_for_rollout(deploy(iris_model, spec(broken), alice))
 
     assert failed.status == RolloutStatus.FAILED
-    assert "keeps crashing" in failed.reason and "exited with code 3" in failed.reason
+    assert "keeps crashing" in failed.reason
+    assert "exited with code 3" in failed.reason
     assert "cannot reach the feature store" in failed.reason
     deployment = failed.deployment
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.RUNNING and deployment.current_rollout == first
+    assert deployment.status == DeploymentStatus.RUNNING
+    assert deployment.current_rollout == first
     assert "keeps serving" in deployment.status_reason
     assert failed.events.filter(kind=EventKind.REPLICA_CRASHED).exists()
     assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).json() == [{"species": 0}]
     [left] = get_backend().replicas(deployment)
-    assert left.ready and left.name.startswith("default-")
+    assert left.ready
+    assert left.name.startswith("default-")
 
 
 def test_a_first_deploy_that_crashes_fails_and_leaves_nothing_running(supervisord, celery_worker, iris_model, alice):
@@ -53,7 +56,8 @@ def test_a_first_deploy_that_crashes_fails_and_leaves_nothing_running(supervisor
                      failed.reason), "the last log lines should read as sentences, not JSON"
     deployment = failed.deployment
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.FAILED and "cannot reach the feature store" in deployment.status_reason
+    assert deployment.status == DeploymentStatus.FAILED
+    assert "cannot reach the feature store" in deployment.status_reason
     assert get_backend().replicas(deployment) == []
 
 
@@ -75,13 +79,17 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
     refresh_health()  # first look: remembers the replica as it is
     [replica] = backend.replicas(deployment)
 
+    assert replica.pid is not None
     os.kill(replica.pid, signal.SIGKILL)
     now = wait_for_restarts(backend, deployment, 1)
     refresh_health()
 
-    assert now.ready and now.pid != replica.pid and now.exit_code == -9
+    assert now.ready
+    assert now.pid != replica.pid
+    assert now.exit_code == -9
     event = deployment.events.get(kind=EventKind.REPLICA_RESTARTED)
-    assert replica.name in event.message and "SIGKILL" in event.message
+    assert replica.name in event.message
+    assert "SIGKILL" in event.message
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.RUNNING
     assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).status_code == 200
@@ -93,7 +101,10 @@ def test_a_killed_replica_is_restarted_and_the_event_is_stored(supervisord, cele
     again = wait_for_restarts(backend, deployment, 2)
     refresh_health()
 
-    assert again.ready and again.exit_code is None and "stopped on purpose" in again.last_exit
+    assert again.ready
+    assert again.exit_code is None
+    assert "stopped on purpose" in again.last_exit
     second = deployment.events.filter(kind=EventKind.REPLICA_RESTARTED).latest("created_at")
-    assert "stopped on purpose" in second.message and "SIGKILL" not in second.message
+    assert "stopped on purpose" in second.message
+    assert "SIGKILL" not in second.message
     assert second.level == EventLevel.INFO

@@ -33,7 +33,9 @@ class Load:
     """Requests sent back to back from a thread while a rollout runs; every failure is kept."""
 
     def __init__(self, url: str) -> None:
-        self.url, self.sent, self.failures, self.versions = url, 0, [], set()
+        self.url, self.sent = url, 0
+        self.failures: list[str] = []
+        self.versions: set[int] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -69,7 +71,8 @@ class StatusWatch:
     """Every (status, reason) the database held for a deployment while a rollout ran, as a page would show them."""
 
     def __init__(self, rollout: Rollout) -> None:
-        self.rollout, self.seen = rollout, []
+        self.rollout = rollout
+        self.seen: list[tuple[str, str]] = []
 
     def until_done(self, timeout_s: float = 120) -> Rollout:
         deadline = time.monotonic() + timeout_s
@@ -90,7 +93,8 @@ class StatusWatch:
         return any(words in reason for _, reason in self.seen)
 
 
-def refuses_connections(port: int) -> bool:
+def refuses_connections(port: int | None) -> bool:
+    assert port is not None
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return False
@@ -106,20 +110,24 @@ def test_iris_serves_updates_under_load_rolls_back_scales_and_undeploys(supervis
     assert first.status == RolloutStatus.SUCCEEDED, first.reason
     deployment = first.deployment
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.RUNNING and deployment.current_rollout == first
+    assert deployment.status == DeploymentStatus.RUNNING
+    assert deployment.current_rollout == first
     assert deployment.observed["replicas"][0]["state"] == "ready"  # the observer stored what it saw
     response = httpx.post(deployment.predict_url, json=[IRIS_ROW])
     assert response.status_code == 200, response.text
     assert response.json() == [{"species": 0}]
     assert response.headers["x-berth-variation"] == "default"
     direct = httpx.post(deployment.variation_predict_url("default"), json=IRIS_ROW)
-    assert direct.status_code == 200 and direct.json() == [{"species": 0}]
+    assert direct.status_code == 200
+    assert direct.json() == [{"species": 0}]
 
     with Load(deployment.predict_url) as load:
         second = wait_for_rollout(deploy(iris_model, spec(v2), alice))
         load.wait_for_version(2)
     assert second.status == RolloutStatus.SUCCEEDED, second.reason
-    assert load.failures == [] and load.sent > 20 and load.versions == {1, 2}
+    assert load.failures == []
+    assert load.sent > 20
+    assert load.versions == {1, 2}
     kinds = list(second.events.order_by("created_at", "id").values_list("kind", flat=True))
     assert kinds.index(EventKind.REPLICA_READY) < kinds.index(EventKind.TRAFFIC_SWITCHED) \
         < kinds.index(EventKind.REPLICA_STOPPED) < kinds.index(EventKind.SUCCEEDED)
@@ -136,7 +144,8 @@ def test_iris_serves_updates_under_load_rolls_back_scales_and_undeploys(supervis
     up = wait_for_rollout(request_scale(deployment, "default", 3, alice))
     assert up.status == RolloutStatus.SUCCEEDED, up.reason
     replicas = backend.replicas(deployment)
-    assert len(replicas) == 3 and all(r.ready for r in replicas)
+    assert len(replicas) == 3
+    assert all(r.ready for r in replicas)
     assert before.pid in {r.pid for r in replicas}, "scaling restarted the replica that was serving"
     deployment.refresh_from_db()
     assert deployment.variations.get().replicas == 3
@@ -179,9 +188,12 @@ def test_scaling_says_scaling_to_n_and_keeps_the_serving_replica(supervisord, ce
 
     assert up.status == RolloutStatus.SUCCEEDED, up.reason
     assert watch.said("Scaling default to 3 · 1 of 3 ready.")
-    assert not watch.said("removed") and not watch.said("1/1")
+    assert not watch.said("removed")
+    assert not watch.said("1/1")
     replicas = get_backend().replicas(deployment)
-    assert len(replicas) == 3 and all(r.ready for r in replicas) and before.pid in {r.pid for r in replicas}
+    assert len(replicas) == 3
+    assert all(r.ready for r in replicas)
+    assert before.pid in {r.pid for r in replicas}
 
 
 def test_a_rollback_keeps_how_long_the_replaced_revision_took(supervisord, celery_worker, iris_model, alice):
@@ -194,7 +206,8 @@ def test_a_rollback_keeps_how_long_the_replaced_revision_took(supervisord, celer
 
     assert back.status == RolloutStatus.SUCCEEDED, back.reason
     second.refresh_from_db()
-    assert second.status == RolloutStatus.ROLLED_BACK and second.duration_s == took
+    assert second.status == RolloutStatus.ROLLED_BACK
+    assert second.duration_s == took
 
 
 def test_a_deployment_keeps_its_endpoint_when_deployed_again(supervisord, celery_worker, iris_model, alice):

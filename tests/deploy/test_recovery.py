@@ -80,7 +80,8 @@ def test_a_replica_that_never_gets_ready_fails_the_rollout_at_the_deploy_timeout
     assert "loading the model" in stuck.reason
     deployment = stuck.deployment
     deployment.refresh_from_db()
-    assert deployment.status == DeploymentStatus.RUNNING and deployment.current_rollout == first
+    assert deployment.status == DeploymentStatus.RUNNING
+    assert deployment.current_rollout == first
     [left] = get_backend().replicas(deployment)
     assert left.ready, "only the first revision's replica is left"
     assert httpx.post(deployment.predict_url, json=[IRIS_ROW]).json() == [{"species": 0}]

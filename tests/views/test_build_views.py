@@ -33,7 +33,8 @@ def test_an_anonymous_visitor_is_sent_to_log_in(iris_model):
 
     assert Client().get(url)["Location"] == f"/login/?next={url}"
     upload = Client().post("/models/iris/builds/upload/", bundle())
-    assert upload.status_code == 302 and Build.objects.count() == 1
+    assert upload.status_code == 302
+    assert Build.objects.count() == 1
 
 
 def test_an_admin_uploads_a_bundle_and_sees_it_building(iris_model, alice):
@@ -43,8 +44,10 @@ def test_an_admin_uploads_a_bundle_and_sees_it_building(iris_model, alice):
 
     assert response.redirect_chain == [("/models/iris/", 302)]
     assert f"Build {build.short_id} uploaded; validating it now." in page
-    assert f'id="build-{build.build_id}"' in page and 'data-status="building"' in page
-    assert build.source_path.exists() and build.created_by == alice
+    assert f'id="build-{build.build_id}"' in page
+    assert 'data-status="building"' in page
+    assert build.source_path.exists()
+    assert build.created_by == alice
 
 
 def test_a_deployer_uploads_a_single_model_file_with_its_framework(iris_model, charlie, iris_joblib):
@@ -73,8 +76,10 @@ def test_a_bad_upload_is_explained_on_the_model_page_and_nothing_is_stored(iris_
     response = logged_in(alice).post("/models/iris/builds/upload/", fields)
 
     assert response.status_code == 400, what
-    assert message in response.content.decode() and 'id="upload-build"' in response.content.decode()
-    assert not Build.objects.exists() and stored_builds() == before
+    assert message in response.content.decode()
+    assert 'id="upload-build"' in response.content.decode()
+    assert not Build.objects.exists()
+    assert stored_builds() == before
 
 
 def test_an_upload_over_the_size_limit_is_refused(iris_model, alice, settings):
@@ -82,7 +87,8 @@ def test_an_upload_over_the_size_limit_is_refused(iris_model, alice, settings):
 
     response = logged_in(alice).post("/models/iris/builds/upload/", bundle("big.zip", b"0" * (1024 * 1024 + 1)))
 
-    assert response.status_code == 400 and "1 MB limit" in response.content.decode()
+    assert response.status_code == 400
+    assert "1 MB limit" in response.content.decode()
     assert not Build.objects.exists()
 
 
@@ -90,7 +96,8 @@ def test_a_viewer_cannot_upload(iris_model, bob):
     before = stored_builds()
 
     assert logged_in(bob).post("/models/iris/builds/upload/", bundle()).status_code == 403
-    assert not Build.objects.exists() and stored_builds() == before
+    assert not Build.objects.exists()
+    assert stored_builds() == before
 
 
 def test_an_outsider_cannot_upload_to_another_projects_model(iris_model, other_project, charlie):
@@ -107,8 +114,10 @@ def test_a_viewer_reads_a_builds_status_schema_timings_and_log(iris_model, bob):
 
     page = logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode()
 
-    assert str(build.build_id) in page and "Ready" in page
-    assert "sepal_length" in page and "Predict on the example input, warm" in page
+    assert str(build.build_id) in page
+    assert "Ready" in page
+    assert "sepal_length" in page
+    assert "Predict on the example input, warm" in page
     assert "predicted 1 row in 0.01 s" in page
 
 
@@ -131,7 +140,8 @@ def test_a_failed_build_says_why(iris_model, alice):
 
     page = logged_in(alice).get(f"/models/iris/builds/{build.build_id}/").content.decode()
 
-    assert "Why it failed" in page and "petal_width" in page
+    assert "Why it failed" in page
+    assert "petal_width" in page
 
 
 def test_an_outsider_gets_not_found_for_another_projects_build(iris_model, other_project, charlie):
@@ -155,7 +165,8 @@ def test_a_build_reached_under_the_wrong_model_redirects_to_its_own(iris_model, 
 
     response = logged_in(alice).get(f"/models/other/builds/{build.build_id}/")
 
-    assert response.status_code == 302 and response["Location"] == f"/models/iris/builds/{build.build_id}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/models/iris/builds/{build.build_id}/"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -166,4 +177,5 @@ def test_an_uploaded_bundle_is_shown_ready_once_the_worker_validated_it(celery_w
     page = logged_in(alice).get(f"/models/iris/builds/{build.build_id}/").content.decode()
 
     assert build.status == BuildStatus.READY, build.error
-    assert 'data-status="ready"' in page and "species" in page
+    assert 'data-status="ready"' in page
+    assert "species" in page

@@ -74,7 +74,8 @@ def nothing_written() -> bool:
 def test_an_anonymous_visitor_is_sent_to_log_in(build, url):
     response = Client().get(url)
 
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 @pytest.mark.parametrize("url", [START, CONFIGURE])
@@ -110,8 +111,10 @@ def test_the_model_page_offers_deploy_to_a_deployer_only(build, alice, bob):
     viewer_page = logged_in(bob).get("/models/iris/").content.decode()
 
     assert f'href="/models/iris/deploy/?build={build.build_id}"' in admin_page
-    assert 'id="deploy-model"' in admin_page and 'href="/models/iris/deployments/"' in admin_page
-    assert "/deploy/" not in viewer_page and 'href="/models/iris/deployments/"' in viewer_page
+    assert 'id="deploy-model"' in admin_page
+    assert 'href="/models/iris/deployments/"' in admin_page
+    assert "/deploy/" not in viewer_page
+    assert 'href="/models/iris/deployments/"' in viewer_page
 
 
 def test_a_deployer_member_may_deploy(build, project, charlie):
@@ -128,7 +131,8 @@ def test_a_deployer_member_may_deploy(build, project, charlie):
 def test_the_first_step_offers_realtime_and_carries_the_build(build, alice):
     page = logged_in(alice).get(f"{START}?build={build.build_id}").content.decode()
 
-    assert 'value="realtime" checked' in page and f'name="build" value="{build.build_id}"' in page
+    assert 'value="realtime" checked' in page
+    assert f'name="build" value="{build.build_id}"' in page
     assert 'action="/models/iris/deploy/realtime/"' in page
 
 
@@ -202,7 +206,9 @@ def test_typing_a_traffic_share_updates_the_running_total(build, alice):
                                  HTTP_HX_TRIGGER_NAME="variations-1-traffic_percent").content.decode()
 
     assert '<div id="traffic-total" class="traffic off" hx-swap-oob="true">' in html
-    assert "<strong>90%</strong>" in html and "must add up to 100%" in html and "Rebalance evenly" in html
+    assert "<strong>90%</strong>" in html
+    assert "must add up to 100%" in html
+    assert "Rebalance evenly" in html
 
 
 def test_an_unknown_field_is_refused(build, alice):
@@ -217,7 +223,8 @@ def test_review_shows_what_will_run_and_writes_nothing(build, alice):
     response = client.post(CONFIGURE, form(build, {"replicas": 2, "server_workers": 4}))
 
     page = response.content.decode()
-    assert response.status_code == 200 and "First deployment" in page
+    assert response.status_code == 200
+    assert "First deployment" in page
     assert f'<td class="mono">{str(build.build_id)[:8]}</td><td>small</td><td>2</td><td>4</td>' in page
     assert 'name="action" value="deploy"' in page
     assert nothing_written()
@@ -301,13 +308,15 @@ def test_a_second_variation_is_added_with_its_own_build_and_no_traffic(iris_mode
     assert 'name="variations-1-name" value="challenger"' in html
     assert f'<option value="{newer.build_id}" selected>' in html.split('id="variation-1"')[1]
     assert 'name="variations-1-traffic_percent" value="0"' in html
-    assert "errorlist field-errors" in html and "<li>" not in html.split('id="variation-1"')[1]
+    assert "errorlist field-errors" in html
+    assert "<li>" not in html.split('id="variation-1"')[1]
 
 
 def test_an_env_row_is_added(build, alice):
     html = logged_in(alice).post(CONFIGURE, form(build, action="add_env:0"), HTTP_HX_REQUEST="true").content.decode()
 
-    assert 'name="variations-0-env-TOTAL_FORMS" value="1"' in html and 'name="variations-0-env-0-name"' in html
+    assert 'name="variations-0-env-TOTAL_FORMS" value="1"' in html
+    assert 'name="variations-0-env-0-name"' in html
 
 
 def test_deploy_creates_a_rollout_and_sends_the_user_to_the_deployment(build, alice):
@@ -320,13 +329,17 @@ def test_deploy_creates_a_rollout_and_sends_the_user_to_the_deployment(build, al
 
     deployment = Deployment.objects.get()
     rollout = deployment.rollouts.get()
-    assert response.status_code == 302 and response["Location"] == f"/deployments/{deployment.pk}/events/"
-    assert rollout.action == RolloutAction.DEPLOY and rollout.triggered_by == alice
+    assert response.status_code == 302
+    assert response["Location"] == f"/deployments/{deployment.pk}/events/"
+    assert rollout.action == RolloutAction.DEPLOY
+    assert rollout.triggered_by == alice
     spec = DeploySpec.from_json(rollout.spec).variations[0]
-    assert spec.replicas == 2 and spec.build_id == str(build.build_id)
+    assert spec.replicas == 2
+    assert spec.build_id == str(build.build_id)
     env = {e.name: e for e in spec.env}
     assert env["API_URL"].value == "https://features.internal"
-    assert env["DB_PASSWORD"].secret and "hunter2" not in env["DB_PASSWORD"].value
+    assert env["DB_PASSWORD"].secret
+    assert "hunter2" not in env["DB_PASSWORD"].value
     assert "hunter2" not in str(client.session.items())
     assert client.post(CONFIGURE, {"action": "deploy"}).status_code == 302  # the draft is used once
     assert deployment.rollouts.count() == 1
@@ -350,7 +363,8 @@ def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_mode
     review = client.post(CONFIGURE, form(newer, {"replicas": 3, "env": [
         {"name": "TOKEN", "value": "", "secret": True, "stored": True}]})).content.decode()
 
-    assert "hunter2" not in page and 'name="variations-0-env-0-name" value="TOKEN"' in page
+    assert "hunter2" not in page
+    assert 'name="variations-0-env-0-name" value="TOKEN"' in page
     assert "kept unless you type a new value" in page
     assert f'<option value="{newer.build_id}" selected>' in page
     assert "Changes compared with revision 2 (serving now)" in review
@@ -361,7 +375,8 @@ def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_mode
     client.post(CONFIGURE, {"action": "deploy"})
     rollout = deployment.rollouts.get(revision=3)
     stored = DeploySpec.from_json(rollout.spec).variations[0].env[0]
-    assert stored.secret and stored.value == DeploySpec.from_json(
+    assert stored.secret
+    assert stored.value == DeploySpec.from_json(
         deployment.current_rollout.spec).variations[0].env[0].value
 
 

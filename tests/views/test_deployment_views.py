@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from django.test import Client
-
 from datetime import timedelta
 
+import pytest
+from django.test import Client
 from django.utils import timezone
 
 from deployments.backends.base import ReplicaState
@@ -43,7 +42,8 @@ def actions(deployment: Deployment) -> dict[str, dict[str, str]]:
 def test_an_anonymous_visitor_is_sent_to_log_in(deployment):
     for url in pages(deployment):
         response = Client().get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
     for url, data in actions(deployment).items():
         assert Client().post(url, data).status_code == 302
     assert deployment.rollouts.count() == 2
@@ -66,7 +66,9 @@ def test_a_viewer_sees_every_tab_but_no_buttons_and_may_not_act(deployment, bob)
         page = client.get(url)
         assert page.status_code == 200, url
         html = page.content.decode()
-        assert "Roll back to" not in html and "Undeploy" not in html and 'name="replicas"' not in html
+        assert "Roll back to" not in html
+        assert "Undeploy" not in html
+        assert 'name="replicas"' not in html
     for url, data in actions(deployment).items():
         assert client.post(url, data).status_code == 403, url
     assert deployment.rollouts.count() == 2
@@ -78,8 +80,10 @@ def test_an_admin_gets_the_buttons(deployment, alice):
     overview = client.get(f"/deployments/{deployment.pk}/").content.decode()
     events = client.get(f"/deployments/{deployment.pk}/events/").content.decode()
 
-    assert 'name="replicas" min="1" max="100" value="2"' in overview and "Undeploy" in overview
-    assert "Roll back to 1" in events and "Roll back to 2" not in events  # 2 is serving
+    assert 'name="replicas" min="1" max="100" value="2"' in overview
+    assert "Undeploy" in overview
+    assert "Roll back to 1" in events
+    assert "Roll back to 2" not in events
 
 
 # --- what the tabs say ------------------------------------------------------------------------
@@ -89,7 +93,8 @@ def test_the_overview_shows_the_endpoint_with_curl_and_python_snippets(deploymen
 
     url = "http://127.0.0.1:18080/v1/models/iris/predict"
     assert f'<span class="mono" id="predict-url">{url}</span>' in html
-    assert f"curl -X POST {url}" in html and "&quot;sepal_length&quot;: 5.1" in html
+    assert f"curl -X POST {url}" in html
+    assert "&quot;sepal_length&quot;: 5.1" in html
     assert "RealTimeClient(model_id=\"iris\")" in html
     assert 'ws-connect="/ws/deployments/' in html
 
@@ -102,7 +107,8 @@ def test_the_overview_is_honest_when_a_replica_crash_loops(deployment, alice):
 
     assert '<span id="deployment-status" class="badge degraded" data-status="degraded">Degraded</span>' in html
     assert ">Running<" not in html
-    assert "1/2 replicas ready" in html and "1 crashing" in html
+    assert "1/2 replicas ready" in html
+    assert "1 crashing" in html
     assert "the model could not be loaded (KeyError: &#x27;petal_width&#x27;)" in html
     assert "Last log lines" in html
 
@@ -117,7 +123,8 @@ def test_pages_read_stored_state_and_say_how_old_it_is_when_the_runtime_is_down(
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/").content.decode()
 
     assert "Last checked 40 s ago; the runtime does not answer (supervisord does not answer" in html
-    assert 'data-status="running"' in html and "2/2 replicas ready" in html  # as last observed
+    assert 'data-status="running"' in html
+    assert "2/2 replicas ready" in html
     assert deployment.events.filter(message__startswith="The runtime does not answer").count() == 1
 
 
@@ -125,15 +132,19 @@ def test_configuration_masks_secrets(deployment, alice):
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/configuration/").content.decode()
 
     assert "API_URL=https://features.internal" in html
-    assert "DB_PASSWORD=••••••" in html and "hunter2" not in html
-    assert "small — 1 CPU, 2 GiB" in html and "Revision 2" in html
+    assert "DB_PASSWORD=••••••" in html
+    assert "hunter2" not in html
+    assert "small — 1 CPU, 2 GiB" in html
+    assert "Revision 2" in html
 
 
 def test_the_events_tab_lists_revisions_and_events(deployment, alice):
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/events/").content.decode()
 
-    assert 'id="rollout-2" data-status="succeeded"' in html and 'id="rollout-1" data-status="rolled_back"' in html
-    assert "Revision 2 serves." in html and 'id="event-list"' in html
+    assert 'id="rollout-2" data-status="succeeded"' in html
+    assert 'id="rollout-1" data-status="rolled_back"' in html
+    assert "Revision 2 serves." in html
+    assert 'id="event-list"' in html
 
 
 def test_the_model_deployments_tab_lists_the_deployment(deployment, bob):
@@ -150,9 +161,11 @@ def test_scaling_queues_a_scale_rollout(deployment, alice):
                                                                                "replicas": "3"}, follow=True)
 
     rollout = deployment.rollouts.get(revision=3)
-    assert rollout.action == RolloutAction.SCALE and DeploySpec.from_json(rollout.spec).variations[0].replicas == 3
+    assert rollout.action == RolloutAction.SCALE
+    assert DeploySpec.from_json(rollout.spec).variations[0].replicas == 3
     html = response.content.decode()
-    assert 'data-status="deploying"' in html and "Revision 3 (scale) is queued" in html
+    assert 'data-status="deploying"' in html
+    assert "Revision 3 (scale) is queued" in html
     assert 'name="replicas" min="1" max="100" value="3"' in html  # the box keeps what was asked for
 
 
@@ -172,7 +185,8 @@ def test_scaling_while_a_rollout_runs_is_refused_with_a_clear_message(deployment
     response = logged_in(alice).post(f"/deployments/{deployment.pk}/scale/",
                                      {"variation": "default", "replicas": "3"}, HTTP_HX_REQUEST="true")
 
-    assert response.status_code == 200 and response["HX-Redirect"] == f"/deployments/{deployment.pk}/"
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/deployments/{deployment.pk}/"
     assert deployment.rollouts.count() == 3
 
 
@@ -191,7 +205,8 @@ def test_rollback_queues_the_earlier_revision(deployment, alice):
     response = logged_in(alice).post(f"/deployments/{deployment.pk}/rollback/", {"revision": "1"}, follow=True)
 
     rollout = deployment.rollouts.get(revision=3)
-    assert rollout.action == RolloutAction.ROLLBACK and rollout.source_revision == 1
+    assert rollout.action == RolloutAction.ROLLBACK
+    assert rollout.source_revision == 1
     assert response.redirect_chain == [(f"/deployments/{deployment.pk}/events/", 302)]
 
 
@@ -199,7 +214,8 @@ def test_rolling_back_to_the_serving_revision_is_refused(deployment, alice):
     html = logged_in(alice).post(f"/deployments/{deployment.pk}/rollback/", {"revision": "2"},
                                  follow=True).content.decode()
 
-    assert "Revision 2 is already serving." in html and deployment.rollouts.count() == 2
+    assert "Revision 2 is already serving." in html
+    assert deployment.rollouts.count() == 2
 
 
 def test_undeploy_needs_the_model_id_typed(deployment, alice):

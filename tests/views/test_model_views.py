@@ -17,7 +17,8 @@ CHURN = {"model_id": "churn_model", "name": "Churn", "description": "Who leaves 
 def test_an_anonymous_visitor_is_sent_to_log_in(iris_model, url):
     response = Client().get(url)
 
-    assert response.status_code == 302 and response["Location"] == f"/login/?next={url}"
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={url}"
 
 
 def test_an_anonymous_post_creates_nothing(project):
@@ -50,8 +51,10 @@ def test_a_duplicate_or_invalid_model_id_is_explained_and_nothing_is_created(iri
     duplicate = client.post("/projects/fraud/models/new/", CHURN | {"model_id": "iris"})
     invalid = client.post("/projects/fraud/models/new/", CHURN | {"model_id": "Churn Model"})
 
-    assert duplicate.status_code == 400 and "already exists" in duplicate.content.decode()
-    assert invalid.status_code == 400 and "lowercase letters" in invalid.content.decode()
+    assert duplicate.status_code == 400
+    assert "already exists" in duplicate.content.decode()
+    assert invalid.status_code == 400
+    assert "lowercase letters" in invalid.content.decode()
     assert list(Model.objects.values_list("model_id", flat=True)) == ["iris"]
 
 
@@ -77,7 +80,9 @@ def test_an_admin_sees_builds_and_the_upload_form(iris_model, alice):
 
     page = logged_in(alice).get("/models/iris/").content.decode()
 
-    assert f"/models/iris/builds/{build.build_id}/" in page and "iris.tar.gz" in page and "by alice" in page
+    assert f"/models/iris/builds/{build.build_id}/" in page
+    assert "iris.tar.gz" in page
+    assert "by alice" in page
     assert 'action="/models/iris/builds/upload/"' in page
 
 
@@ -89,8 +94,10 @@ def test_a_viewer_sees_builds_but_no_upload_form(iris_model, bob):
     page = response.content.decode()
 
     assert response.status_code == 200
-    assert "broken.zip" in page and "predict raised ValueError" in page
-    assert "/builds/upload/" not in page and 'type="file"' not in page
+    assert "broken.zip" in page
+    assert "predict raised ValueError" in page
+    assert "/builds/upload/" not in page
+    assert 'type="file"' not in page
 
 
 def test_a_model_without_builds_says_so(iris_model, alice):

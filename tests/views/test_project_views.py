@@ -23,7 +23,8 @@ def test_an_anonymous_visitor_is_sent_to_log_in(project, url):
 def test_an_anonymous_post_changes_nothing(project, url):
     response = Client().post(url, {"user": "bob", "role": "admin"})
 
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
     assert project.memberships.count() == 2
 
 
@@ -35,14 +36,18 @@ def test_the_project_list_shows_my_projects_my_role_and_model_count(iris_model, 
     alice_page = logged_in(alice).get("/projects/").content.decode()
     bob_page = logged_in(bob).get("/projects/").content.decode()
 
-    assert "Fraud team" in alice_page and "admin" in alice_page and "Growth team" not in alice_page
-    assert "Fraud team" in bob_page and "viewer" in bob_page
+    assert "Fraud team" in alice_page
+    assert "admin" in alice_page
+    assert "Growth team" not in alice_page
+    assert "Fraud team" in bob_page
+    assert "viewer" in bob_page
 
 
 def test_an_outsider_does_not_see_the_project_in_the_list(project, other_project, charlie):
     page = logged_in(charlie).get("/projects/").content.decode()
 
-    assert "Growth team" in page and "Fraud team" not in page
+    assert "Growth team" in page
+    assert "Fraud team" not in page
 
 
 def test_someone_in_no_project_is_told_how_to_get_one(charlie):
@@ -54,7 +59,8 @@ def test_someone_in_no_project_is_told_how_to_get_one(charlie):
 def test_creating_a_project_makes_me_its_admin(charlie):
     response = logged_in(charlie).post("/projects/new/", {"slug": "vision", "name": "Vision", "description": ""})
 
-    assert response.status_code == 302 and response["Location"] == "/projects/vision/"
+    assert response.status_code == 302
+    assert response["Location"] == "/projects/vision/"
     assert Project.objects.get(slug="vision").role_of(charlie) == Role.ADMIN
 
 
@@ -64,15 +70,18 @@ def test_a_project_with_a_bad_or_taken_slug_is_not_created(project, charlie):
     bad = client.post("/projects/new/", {"slug": "Not A Slug", "name": "Bad"})
     taken = client.post("/projects/new/", {"slug": "fraud", "name": "Copy"})
 
-    assert bad.status_code == 400 and "lowercase letters" in bad.content.decode()
-    assert taken.status_code == 400 and "already exists" in taken.content.decode()
+    assert bad.status_code == 400
+    assert "lowercase letters" in bad.content.decode()
+    assert taken.status_code == 400
+    assert "already exists" in taken.content.decode()
     assert list(Project.objects.values_list("slug", flat=True)) == ["fraud"]
 
 
 def test_an_admin_sees_the_write_controls(iris_model, alice):
     page = logged_in(alice).get("/projects/fraud/").content.decode()
 
-    assert "iris" in page and "bob" in page
+    assert "iris" in page
+    assert "bob" in page
     assert 'href="/projects/fraud/models/new/"' in page
     assert 'action="/projects/fraud/invite/"' in page
     assert "/remove/" in page
@@ -83,8 +92,12 @@ def test_a_viewer_sees_models_and_members_but_no_write_controls(iris_model, bob)
     page = response.content.decode()
 
     assert response.status_code == 200
-    assert "iris" in page and "alice" in page and "you are viewer" in page
-    assert "/models/new/" not in page and "/invite/" not in page and "/remove/" not in page
+    assert "iris" in page
+    assert "alice" in page
+    assert "you are viewer" in page
+    assert "/models/new/" not in page
+    assert "/invite/" not in page
+    assert "/remove/" not in page
 
 
 def test_an_outsider_gets_not_found(project, charlie):
@@ -113,7 +126,8 @@ def test_a_viewer_cannot_invite_or_remove(project, bob, alice, charlie):
 
     assert client.post("/projects/fraud/invite/", {"user": "charlie", "role": "admin"}).status_code == 403
     assert client.post(f"/projects/fraud/members/{alice_membership.pk}/remove/").status_code == 403
-    assert project.role_of(charlie) is None and project.role_of(alice) == Role.ADMIN
+    assert project.role_of(charlie) is None
+    assert project.role_of(alice) == Role.ADMIN
 
 
 def test_an_outsider_cannot_invite_themselves_or_remove_anyone(project, charlie, bob):
@@ -122,7 +136,8 @@ def test_an_outsider_cannot_invite_themselves_or_remove_anyone(project, charlie,
 
     assert client.post("/projects/fraud/invite/", {"user": "charlie", "role": "admin"}).status_code == 404
     assert client.post(f"/projects/fraud/members/{bob_membership.pk}/remove/").status_code == 404
-    assert project.role_of(charlie) is None and project.role_of(bob) == Role.VIEWER
+    assert project.role_of(charlie) is None
+    assert project.role_of(bob) == Role.VIEWER
 
 
 def test_an_admin_removes_a_member_who_loses_access(project, alice, bob):
