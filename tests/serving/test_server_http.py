@@ -83,7 +83,7 @@ class ServerProcess:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log,  # noqa: S603 - this Python, our module
                                             stderr=subprocess.STDOUT,
-                                            env={**os.environ, **(env or {})})
+                                            env={**os.environ, "TMPDIR": str(tmp), **(env or {})})
 
     def url(self, path: str) -> str:
         return self.base + path
