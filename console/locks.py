@@ -7,6 +7,7 @@ keeps renewing, so a worker killed mid-task frees it within `ttl_s` and a retry 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from functools import cache
 
 import redis
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 def lock_ttl_s() -> int:
@@ -62,7 +65,10 @@ def _renew(lock: redis.lock.Lock, ttl_s: int, stop: threading.Event) -> None:
         try:
             lock.reacquire()
         except redis.exceptions.LockError:
+            log.error("lock %s was lost (it expired or was taken); the work it guarded may run twice", lock.name)
             return
+        except redis.exceptions.RedisError as exc:  # a blip: try again on the next beat, before the TTL runs out
+            log.warning("could not renew lock %s (%s); retrying", lock.name, exc)
 
 
 def is_locked(name: str) -> bool:

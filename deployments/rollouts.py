@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from deployments.deploy_spec import DeploySpec, validate_spec
+from deployments.deploy_spec import DeploySpec, check_number, validate_spec
 from deployments.deployment_state import settle
 from deployments.events import record_event
 from deployments.models import (
@@ -25,7 +25,7 @@ from deployments.models import (
     RolloutAction,
     RolloutStatus,
 )
-from deployments.models.variation import BOUNDS
+from deployments.spec_edit import last_served_spec
 
 
 class RolloutConflict(ValidationError):
@@ -35,7 +35,7 @@ class RolloutConflict(ValidationError):
 def deploy(model: Model, data: dict[str, Any], user: object, environment: str = "production") -> Rollout:
     """Validate a requested spec and roll it out, creating the deployment on first use."""
     deployment = Deployment.objects.filter(model=model, environment=environment).first()
-    previous = current_spec(deployment) if deployment else None
+    previous = last_served_spec(deployment)  # stored secrets carry over a redeploy after an undeploy
     spec = validate_spec(model, data, previous)
     with transaction.atomic():
         deployment, _ = Deployment.objects.get_or_create(
@@ -107,9 +107,12 @@ def request_scale(deployment: Deployment, variation: str, replicas: object, user
     if current is None:
         names = ", ".join(v.name for v in spec.variations)
         raise ValidationError({"variation": f"No variation {variation!r}; this deployment has: {names}."})
-    low, high, _ = BOUNDS["replicas"]
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or not low <= replicas <= high:
-        raise ValidationError({"replicas": f"Must be a whole number from {low} to {high}."})
+    if replicas in (None, ""):
+        raise ValidationError({"replicas": "Give the number of replicas."})
+    try:
+        replicas = check_number("replicas", replicas)  # the rule and words the wizard and the API use
+    except ValidationError as exc:
+        raise ValidationError({"replicas": exc.messages}) from None
     if current.replicas == replicas:
         raise ValidationError({"replicas": f"{variation} already runs {replicas} replica(s)."})
     return request_rollout(deployment, spec.with_replicas(variation, replicas), user, RolloutAction.SCALE)

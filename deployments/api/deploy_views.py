@@ -25,13 +25,12 @@ from deployments.models import Deployment, Role, Rollout
 from deployments.replica_report import report
 from deployments.rollouts import (
     RolloutConflict,
-    current_spec,
     deploy,
     request_rollback,
     request_scale,
     request_undeploy,
 )
-from deployments.spec_edit import merge_variation
+from deployments.spec_edit import last_served_spec, merge_variation
 
 EVENTS_LIMIT = 500
 
@@ -53,7 +52,7 @@ def _spec_data(body: Any, deployment: Deployment | None) -> dict[str, Any]:
     if "variation" in body:
         if not isinstance(body["variation"], dict):
             raise ValidationError({"variation": ["Send the variation as an object."]})
-        data = merge_variation(current_spec(deployment) if deployment else None, body["variation"])
+        data = merge_variation(last_served_spec(deployment), body["variation"])
     else:
         data = {"variations": body.get("variations")}
     if body.get("strategy"):

@@ -23,7 +23,7 @@ def build_upload(request: AuthenticatedHttpRequest, model_id: str) -> HttpRespon
     if form.is_valid():
         data = form.cleaned_data
         build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
-        messages.success(request, f"Build {build.short_id} uploaded; validating it now.")
+        messages.success(request, f"Build {build.short_id} uploaded.")  # its row shows validation live
         return redirect("model-detail", model_id=model.model_id)
     context = {"model": model, "project": model.project, "membership": membership,
                "builds": model.builds.select_related("created_by"), "upload_form": form}

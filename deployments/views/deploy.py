@@ -144,7 +144,7 @@ def _deploy(request: HttpRequest, model: Model, base: Base, validate_url: str) -
                                            {"__all__": exc.messages}).items()]
         return _configure(request, model, base, wizard, status=400)
     del request.session[_draft_key(model)]
-    messages.success(request, f"Revision {rollout.revision} is rolling out; this page follows it live.")
+    # No flash: it would outlive the rollout; the page's live status line follows it instead.
     return redirect("deployment-events", pk=rollout.deployment_id)
 
 

@@ -236,7 +236,7 @@ def test_scale_rollback_and_undeploy_each_queue_a_rollout(deployment, alice):
 
 
 @pytest.mark.parametrize(("path", "body", "field", "message"), [
-    ("scale/", {"replicas": 0}, "replicas", "Must be a whole number from 1 to 100."),
+    ("scale/", {"replicas": 0}, "replicas", "Must be from 1 to 100 (got 0)."),
     ("scale/", {"replicas": 2}, "replicas", "default already runs 2 replica(s)."),
     ("scale/", {"variation": "nope", "replicas": 3}, "variation", "No variation 'nope'"),
     ("rollback/", {"revision": 2}, "revision", "Revision 2 is already serving."),

@@ -376,6 +376,7 @@ def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_mode
     rollout = deployment.rollouts.get(revision=3)
     stored = DeploySpec.from_json(rollout.spec).variations[0].env[0]
     assert stored.secret
+    assert deployment.current_rollout is not None
     assert stored.value == DeploySpec.from_json(
         deployment.current_rollout.spec).variations[0].env[0].value
 
