@@ -174,14 +174,20 @@ def _postgres_bin_dir(root: Path, run_as: RunAs) -> Path:
     """pgserver's bin/ folder, or a copy of its installation under `root` when run_as can't execute it."""
     installed = pgserver_install_dir()
     postgres = installed / "bin" / "postgres"
-    probe = subprocess.run([str(postgres), "--version"], capture_output=True, **run_as)  # noqa: S603 - pgserver's
-    if probe.returncode == 0:
+    try:
+        probe = subprocess.run([str(postgres), "--version"], capture_output=True, **run_as)  # noqa: S603 - pgserver's
+    except PermissionError:  # a folder above the venv is closed to run_as: exec itself is refused
+        probe = None
+    if probe is not None and probe.returncode == 0:
         return installed / "bin"
-    copy = root / "pginstall"
+    # The same layout as in site-packages: the programs find their libraries at $ORIGIN/../../../pgserver.libs.
+    copy, libs = root / "pgserver" / "pginstall", installed.parent.parent / "pgserver.libs"
     if not copy.exists():
         for part in ("bin", "lib", "share"):
             shutil.copytree(installed / part, copy / part, symlinks=True)
-        for path in [copy, *copy.rglob("*")]:
+        if libs.is_dir():
+            shutil.copytree(libs, root / "pgserver.libs", symlinks=True)
+        for path in [root / "pgserver", *(root / "pgserver").rglob("*"), *(root / "pgserver.libs").rglob("*")]:
             mode = path.lstat().st_mode
             if not path.is_symlink():  # readable by others; folders and programs also enterable/runnable
                 path.chmod(mode | (0o055 if path.is_dir() or mode & 0o100 else 0o044))
