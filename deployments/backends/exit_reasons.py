@@ -41,9 +41,30 @@ def previous_exit(info: dict[str, Any], lines: tuple[str, ...], main_log: Callab
     """Why a running replica's previous process ended: a crash, or a deliberate stop."""
     if stopped_on_purpose(main_log(), info["name"]):
         return Exit(None, False, STOPPED_ON_PURPOSE)
+    lines = lines_before(info.get("pid"), lines)
     code = exit_code(info, main_log)
     memory = memory_killed(code, lines)
     return Exit(code, memory, describe_exit(code, memory, "", lines))
+
+
+def lines_before(pid: int | None, lines: tuple[str, ...]) -> tuple[str, ...]:
+    """The lines the previous process wrote: those before the `startup` event of process `pid`
+    (the running one), or all of them while it has not logged it yet."""
+    for index in range(len(lines) - 1, -1, -1):
+        record = _record(lines[index])
+        if record.get("event") == "startup" and pid and record.get("pid") == pid:
+            return lines[:index]
+    return lines
+
+
+def _record(line: str) -> dict[str, Any]:
+    if not line.startswith("{"):
+        return {}
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def exit_code(info: dict[str, Any], main_log: Callable[[], str]) -> int | None:

@@ -100,3 +100,21 @@ def test_a_replica_whose_record_is_written_but_program_not_added_yet_is_starting
     files.write_record(replace(record, removing=True))  # what prune() does before removing the program
     [removed] = backend.replicas(deployment)
     assert (removed.state, removed.reason) == (ReplicaState.STOPPED, "being removed")
+
+
+def test_why_a_running_replica_restarted_comes_from_the_previous_process_lines():
+    from deployments.backends.exit_reasons import previous_exit
+
+    lines = ('{"ts":"2026-12-01T00:06:02.000Z","level":"info","event":"startup","pid":10}',
+             '{"ts":"2026-12-01T00:06:03.000Z","level":"error","event":"model_load_failed","pid":10,'
+             '"error":"ModelLoadError: cannot reach the feature store"}',
+             '{"ts":"2026-12-01T00:06:04.000Z","level":"info","event":"startup","pid":11}',
+             '{"ts":"2026-12-01T00:06:04.500Z","level":"info","event":"worker_started","pid":11}')
+    info = {"name": "berth-d1-default-3f9a1c2e-0", "statename": "RUNNING", "pid": 11, "exitstatus": 0}
+    main_log = "INFO exited: berth-d1-default-3f9a1c2e-0 (exit status 3; not expected)\n"
+
+    end = previous_exit(info, lines, lambda: main_log)
+
+    assert "exited with code 3: the model could not be loaded (ModelLoadError: cannot reach" in end.text
+    assert "error model_load_failed" in end.text
+    assert "worker_started" not in end.text  # the running process's lines are not why the last one ended
