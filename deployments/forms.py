@@ -7,9 +7,9 @@ import json
 from django import forms
 from django.contrib.auth.models import User
 
-from deployments.build_upload import SINGLE_FILE_FRAMEWORKS, check_upload
-from deployments.memberships import find_user
+from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.models import Model, Project, Role
+from deployments.projects.memberships import find_user
 
 
 class ProjectForm(forms.ModelForm):

@@ -1,8 +1,8 @@
 """The deploy wizard's forms: one form per variation, one formset of env rows per variation.
 
-Each field is checked as the user types by the spec's own rule for it (`deploy_spec.check_*`),
+Each field is checked as the user types by the spec's own rule for it (`rollouts.spec.check_*`),
 so the wizard says what the API says; `DeployWizard.is_valid()` then calls
-`deploy_spec.validate_spec` once for the rules across fields (unique names, traffic adding
+`rollouts.spec.validate_spec` once for the rules across fields (unique names, traffic adding
 up to 100%, builds still ready) and puts each of its messages back on the field it names.
 """
 
@@ -19,7 +19,9 @@ from django.forms import formset_factory
 from django.http import QueryDict
 
 from console.crypto import decrypt, encrypt
-from deployments.deploy_spec import (
+from deployments.models import BuildStatus, InstanceType, Model
+from deployments.models.variation import BOUNDS
+from deployments.rollouts.spec import (
     FIELD_HELP,
     MAX_ENV_VALUE,
     DeploySpec,
@@ -31,9 +33,7 @@ from deployments.deploy_spec import (
     check_variation_name,
     validate_spec,
 )
-from deployments.models import BuildStatus, InstanceType, Model
-from deployments.models.variation import BOUNDS
-from deployments.spec_edit import rebalance, spec_to_data
+from deployments.rollouts.spec_edit import rebalance, spec_to_data
 
 VARIATIONS_PREFIX = "variations"
 NUMBER_FIELDS = ("replicas", "server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",

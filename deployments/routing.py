@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from deployments.consumers import ModelBuildsConsumer
-from deployments.consumers_deployment import DeploymentEventsConsumer
+from deployments.consumers.builds import ModelBuildsConsumer
+from deployments.consumers.deployments import DeploymentEventsConsumer
 
 websocket_urlpatterns = [
     path("ws/models/<slug:model_id>/builds/", ModelBuildsConsumer.as_asgi()),

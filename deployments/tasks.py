@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.locks import held_lock, is_locked, lock_ttl_s
-from deployments.build_validation import validate_stored_build
-from deployments.live_builds import publish_build
+from deployments.builds.live import publish_build
+from deployments.builds.validation import validate_stored_build
 from deployments.models import Build, BuildStatus
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ def _waited_too_long(build: Build) -> bool:
 
 @shared_task(name="deployments.tasks.run_rollout", acks_late=True)
 def run_rollout(rollout_id: int) -> str:
-    """Converge the runtime to a rollout's frozen spec (see deployments/rollout_engine.py)."""
-    from deployments.rollout_engine import execute
+    """Converge the runtime to a rollout's frozen spec (see deployments/rollouts/engine.py)."""
+    from deployments.rollouts.engine import execute
 
     return execute(rollout_id)
 
@@ -86,7 +86,7 @@ def _reconcile_rollouts() -> None:
     from django.utils import timezone
 
     from deployments.models import Rollout, RolloutStatus
-    from deployments.rollout_engine import lock_name
+    from deployments.rollouts.engine import lock_name
 
     grace = timezone.now() - timedelta(seconds=30)
     for rollout in Rollout.objects.filter(status__in=RolloutStatus.active()):
@@ -99,11 +99,11 @@ def _reconcile_rollouts() -> None:
 
 @shared_task(name="deployments.tasks.refresh_health", expires=60)
 def refresh_health() -> None:
-    """Observe every deployment that should be serving and has no rollout running (deployments/observer.py)."""
+    """Observe every deployment that should be serving and has no rollout running (deployments/state/observer.py)."""
     from deployments.backends.base import get_backend
     from deployments.models import Deployment
-    from deployments.observer import observe
-    from deployments.rollout_engine import lock_name
+    from deployments.rollouts.engine import lock_name
+    from deployments.state.observer import observe
 
     backend = get_backend()
     for deployment in Deployment.objects.serving().select_related("current_rollout", "model"):

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from console.asgi import application
+from deployments.builds.live import publish_build
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.live_builds import publish_build
 from deployments.models import Build, BuildStatus, Model
 from tests.fixtures.people import logged_in
 

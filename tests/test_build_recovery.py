@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from deployments.build_upload import store_build
+from deployments.builds.upload import store_build
 from deployments.models import Build, BuildStatus
 from deployments.tasks import reconcile
 from tests.fixtures.builds import IRIS_CLASSIFIER, IRIS_YAML, python_bundle_files, tar_gz, upload, wait_for_build

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.build_upload import store_build
+from deployments.builds.upload import store_build
 from deployments.models import BuildStatus
 from tests.fixtures.builds import IRIS_YAML, python_bundle_files, tar_gz, upload, wait_for_build
 from tests.fixtures.processes import WORKER_BUILD_MEMORY_MB, WORKER_BUILD_TIMEOUT_S

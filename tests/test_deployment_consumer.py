@@ -12,8 +12,8 @@ from console.asgi import application
 from deployments.backends.base import ReplicaState
 from deployments.backends.replica_id import desired_replicas
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.deploy_spec import DeploySpec
 from deployments.models import Deployment, Model
+from deployments.rollouts.spec import DeploySpec
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.stand_in_runtime import READY, observed
 from tests.test_build_consumer import session_headers

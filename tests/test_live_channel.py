@@ -17,8 +17,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from deployments.events import publish_deployment, record_event
 from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, Model
+from deployments.rollouts.events import publish_deployment, record_event
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from deployments.deploy_spec import FIELD_HELP, DeploySpec
 from deployments.models import Deployment, Rollout, RolloutEvent
 from deployments.models.variation import BOUNDS, SECRET_MASK
-from deployments.replica_report import DeploymentReport
+from deployments.rollouts.spec import FIELD_HELP, DeploySpec
+from deployments.state.report import DeploymentReport
 
 
 class EnvVarSerializer(serializers.Serializer):
@@ -21,7 +21,7 @@ class EnvVarSerializer(serializers.Serializer):
 
 
 def _bounded(name: str) -> serializers.IntegerField:
-    """Documents the bounds in the schema; `deploy_spec.check_number` is what enforces them."""
+    """Documents the bounds in the schema; `rollouts.spec.check_number` is what enforces them."""
     low, high, default = BOUNDS[name]
     return serializers.IntegerField(required=False, min_value=low, max_value=high,
                                     help_text=f"{FIELD_HELP[name]} {low}-{high}, default {default}.")

@@ -22,15 +22,15 @@ from deployments.access import get_deployment_for_user, get_model_for_user, get_
 from deployments.api import deploy_serializers as s
 from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment, Role, Rollout
-from deployments.replica_report import report
-from deployments.rollouts import (
+from deployments.rollouts.requests import (
     RolloutConflict,
     deploy,
     request_rollback,
     request_scale,
     request_undeploy,
 )
-from deployments.spec_edit import last_served_spec, merge_variation
+from deployments.rollouts.spec_edit import last_served_spec, merge_variation
+from deployments.state.report import report
 
 EVENTS_LIMIT = 500
 

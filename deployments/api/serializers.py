@@ -6,10 +6,10 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from console.models import ApiToken
-from deployments.build_upload import SINGLE_FILE_FRAMEWORKS, check_upload
+from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.forms import parse_example_input
-from deployments.memberships import find_user
 from deployments.models import Build, Membership, Model, Project, Role
+from deployments.projects.memberships import find_user
 
 
 class ProjectSerializer(serializers.ModelSerializer):

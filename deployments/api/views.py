@@ -19,10 +19,10 @@ from rest_framework.serializers import BaseSerializer
 from console.models import ApiToken
 from deployments.access import get_build_for_user, get_model_for_user, get_project_for_user
 from deployments.api import serializers as s
-from deployments.build_upload import store_build
+from deployments.builds.upload import store_build
 from deployments.filtersets import BuildFilterSet, ModelFilterSet
-from deployments.memberships import create_project, remove_member, set_role
 from deployments.models import Build, Membership, Model, Project, Role
+from deployments.projects.memberships import create_project, remove_member, set_role
 
 
 def _user(request: Request) -> User:

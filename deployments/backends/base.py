@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from deployments.backends.replica_id import ReplicaId
 
 if TYPE_CHECKING:
-    from deployments.deploy_spec import DeploySpec
     from deployments.models import Deployment
+    from deployments.rollouts.spec import DeploySpec
 
 
 class BackendError(RuntimeError):

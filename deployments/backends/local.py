@@ -30,8 +30,8 @@ from deployments.backends.ports import free_port, is_free
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 from deployments.backends.supervisor_config import program_conf
 from deployments.backends.supervisor_rpc import Supervisor
-from deployments.deploy_spec import DeploySpec, VariationSpec
 from deployments.models import Build, Deployment
+from deployments.rollouts.spec import DeploySpec, VariationSpec
 
 REPO = Path(__file__).resolve().parents[2]
 CRASHED_STATES = {"BACKOFF", "EXITED", "FATAL"}
@@ -217,7 +217,7 @@ class LocalBackend(Backend):
 def _launch_record(files: DeploymentFiles, deployment: Deployment, rid: ReplicaId, variation: VariationSpec,
                    drain_timeout_s: int) -> LaunchRecord:
     """How to start replica `rid` of `variation`: the model server on a free port, in a clean environment."""
-    from deployments.build_validation import sandbox_env
+    from deployments.builds.validation import sandbox_env
 
     build = Build.objects.get(build_id=variation.build_id)
     if not build.bundle_dir.is_dir():

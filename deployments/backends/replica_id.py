@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from deployments.deploy_spec import DeploySpec, VariationSpec
+    from deployments.rollouts.spec import DeploySpec, VariationSpec
 
 _NAME = re.compile(r"^(?P<variation>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)-(?P<key>[0-9a-f]{8})-(?P<index>\d{1,4})$")
 

@@ -42,7 +42,7 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
 class Deployment(models.Model):
     model = models.ForeignKey("deployments.Model", on_delete=models.CASCADE, related_name="deployments")
     environment = models.CharField(max_length=32, default="production", validators=[ENVIRONMENT_RULE])
-    # Written only by deployments.deployment_state.settle (see docs/development.md, "State flow").
+    # Written only by deployments.state.status.settle (see docs/development.md, "State flow").
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING)
     status_reason = models.TextField(blank=True, help_text="Why the status is what it is, for people.")
     current_rollout = models.ForeignKey(
@@ -52,8 +52,8 @@ class Deployment(models.Model):
     gateway_port = models.PositiveIntegerField(null=True, blank=True, help_text="Kept for the deployment's life.")
     gateway_url = models.CharField(max_length=255, blank=True, help_text="Base URL of the deployment's gateway.")
     observed = models.JSONField(default=dict, blank=True,
-                                help_text="What the runtime last said (deployments/observation.py); "
-                                          "written only by deployments.observer.")
+                                help_text="What the runtime last said (deployments/state/observation.py); "
+                                          "written only by deployments.state.observer.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -35,7 +35,7 @@ class Rollout(models.Model):
     deployment = models.ForeignKey("deployments.Deployment", on_delete=models.CASCADE, related_name="rollouts")
     revision = models.PositiveIntegerField()
     action = models.CharField(max_length=16, choices=RolloutAction.choices, default=RolloutAction.DEPLOY)
-    spec = models.JSONField(help_text="Frozen snapshot of every variation (see deployments/deploy_spec.py).")
+    spec = models.JSONField(help_text="Frozen snapshot of every variation (see deployments/rollouts/spec.py).")
     strategy = models.CharField(max_length=16, choices=RolloutStrategy.choices, default=RolloutStrategy.ROLLING)
     status = models.CharField(max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.PENDING)
     reason = models.TextField(blank=True, help_text="Why it failed, for people.")

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_build_for_user, get_model_for_user
-from deployments.build_upload import store_build
+from deployments.builds.upload import store_build
 from deployments.forms import BuildUploadForm
 from deployments.models import Role
 

@@ -22,11 +22,11 @@ from django.views.decorators.http import require_POST
 
 from deployments import forms_deploy as wizard_forms
 from deployments.access import get_model_for_user
-from deployments.deploy_spec import DeploySpec
 from deployments.forms_deploy import DeployWizard
 from deployments.models import Deployment, Model, Role, Rollout
-from deployments.rollouts import RolloutConflict, current_spec, deploy
-from deployments.spec_edit import diff, last_served_rollout, with_kept_secrets
+from deployments.rollouts.requests import RolloutConflict, current_spec, deploy
+from deployments.rollouts.spec import DeploySpec
+from deployments.rollouts.spec_edit import diff, last_served_rollout, with_kept_secrets
 
 ENVIRONMENT = "production"
 CONFIGURE = "deployments/deploy/configure.html"

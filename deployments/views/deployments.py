@@ -21,11 +21,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from deployments.access import get_deployment_for_user, get_model_for_user
-from deployments.deploy_spec import DeploySpec
-from deployments.deployment_page import TEMPLATE, page_context
 from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment, Role, Rollout
-from deployments.rollouts import request_rollback, request_scale, request_undeploy
+from deployments.rollouts.requests import request_rollback, request_scale, request_undeploy
+from deployments.rollouts.spec import DeploySpec
+from deployments.state.page import TEMPLATE, page_context
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_project_for_user
 from deployments.forms import InviteForm, ProjectForm
-from deployments.memberships import create_project, remove_member, set_role
 from deployments.models import Membership, Project, Role
+from deployments.projects.memberships import create_project, remove_member, set_role
 
 
 @login_required

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.deploy_spec import DeploySpec
 from deployments.models import Deployment, Membership, Model, Role, Rollout, RolloutAction
+from deployments.rollouts.spec import DeploySpec
 from tests.api.client import api_as, results
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 

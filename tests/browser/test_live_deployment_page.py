@@ -8,8 +8,8 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import ConsoleMessage, Page, WebSocket
 
-from deployments.events import publish_deployment, record_event
 from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, Model
+from deployments.rollouts.events import publish_deployment, record_event
 from tests.fixtures.browser import log_in
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import PASSWORD

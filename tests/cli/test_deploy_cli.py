@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from deployments.deploy_spec import DeploySpec
 from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction
 from deployments.models.instance_type import ensure_catalog
+from deployments.rollouts.spec import DeploySpec
 from tests.cli.run import berth
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation

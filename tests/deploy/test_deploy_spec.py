@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from console.crypto import decrypt
-from deployments.deploy_spec import validate_spec, variation_errors
 from deployments.models import Build, Deployment, Rollout
-from deployments.rollouts import RolloutConflict, deploy
+from deployments.rollouts.requests import RolloutConflict, deploy
+from deployments.rollouts.spec import validate_spec, variation_errors
 from tests.fixtures.runtime import ready_build
 
 pytestmark = pytest.mark.django_db

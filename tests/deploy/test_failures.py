@@ -12,7 +12,7 @@ import pytest
 
 from deployments.backends.base import Backend, ReplicaStatus, get_backend
 from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, RolloutStatus
-from deployments.rollouts import deploy
+from deployments.rollouts.requests import deploy
 from deployments.tasks import refresh_health
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec

@@ -15,7 +15,7 @@ import pytest
 
 from deployments.backends.base import get_backend
 from deployments.models import Deployment, DeploymentStatus, EventKind, Rollout, RolloutStatus
-from deployments.rollouts import deploy, request_rollback, request_scale, request_undeploy
+from deployments.rollouts.requests import deploy, request_rollback, request_scale, request_undeploy
 from tests.deploy.conftest import wait_for_rollout
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.runtime import IRIS_V2, ready_build, supervisor_rpc

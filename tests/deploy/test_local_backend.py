@@ -15,8 +15,8 @@ from deployments.backends.local import LocalBackend
 from deployments.backends.local_files import LaunchRecord
 from deployments.backends.ports import free_port
 from deployments.backends.replica_id import ReplicaId
-from deployments.deploy_spec import DeploySpec, validate_spec
 from deployments.models import Deployment, Model
+from deployments.rollouts.spec import DeploySpec, validate_spec
 from tests.deploy.test_lifecycle import spec as spec_data
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.runtime import ready_build

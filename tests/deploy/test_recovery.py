@@ -12,7 +12,7 @@ from django.conf import settings
 
 from deployments.backends.base import get_backend
 from deployments.models import DeploymentStatus, EventKind, RolloutStatus
-from deployments.rollouts import deploy
+from deployments.rollouts.requests import deploy
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec
 from tests.fixtures.builds import IRIS_CLASSIFIER, IRIS_ROW

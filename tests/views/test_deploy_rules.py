@@ -1,4 +1,4 @@
-"""A bad deploy spec gets the same words from the wizard as from the API: both ask deploy_spec.
+"""A bad deploy spec gets the same words from the wizard as from the API: both ask rollouts.spec.
 
 Each case sends one bad value through the wizard's configure step (a browser form), through
 its as-you-type check, and through `POST /api/v1/models/<id>/deploy/`, and compares the

@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from console.crypto import decrypt
-from deployments.deploy_spec import DeploySpec
 from deployments.models import (
     Build,
     Deployment,
@@ -20,7 +19,8 @@ from deployments.models import (
     RolloutAction,
     RolloutStatus,
 )
-from deployments.spec_edit import last_served_spec
+from deployments.rollouts.spec import DeploySpec
+from deployments.rollouts.spec_edit import last_served_spec
 from tests.fixtures.deployments import (
     a_ready_build,
     an_active_rollout,

@@ -9,8 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from deployments.backends.base import ReplicaState
-from deployments.deploy_spec import DeploySpec
 from deployments.models import Deployment, DeploymentStatus, Model, Rollout, RolloutAction
+from deployments.rollouts.spec import DeploySpec
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 from tests.fixtures.people import logged_in
 from tests.fixtures.stand_in_runtime import READY, observed

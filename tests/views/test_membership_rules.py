@@ -1,7 +1,7 @@
 """Membership rules are one rule each: the project pages and the API refuse the same things with the same words.
 
 Each test sends the same request through the UI (alice's browser session) and the API
-(alice's token) and compares the message with the one deployments/memberships.py gives.
+(alice's token) and compares the message with the one deployments/projects/memberships.py gives.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import html
 
 import pytest
 
-from deployments.memberships import LAST_ADMIN
 from deployments.models import Membership, Project, Role
+from deployments.projects.memberships import LAST_ADMIN
 from tests.api.client import api_as
 from tests.fixtures.people import logged_in
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
-from deployments.demo import ensure_admin, seed_demo
+from deployments.projects.demo import ensure_admin, seed_demo
 
 
 class Command(BaseCommand):

@@ -18,9 +18,6 @@ from django.db import transaction
 from console.locks import held_lock, lock_ttl_s
 from deployments.backends.base import Backend, BackendError, GatewayStatus, get_backend
 from deployments.backends.replica_id import desired_replicas
-from deployments.deploy_spec import DeploySpec
-from deployments.deployment_state import serving_spec, settle
-from deployments.events import record_event
 from deployments.models import (
     Build,
     Deployment,
@@ -32,7 +29,10 @@ from deployments.models import (
     RolloutStatus,
     Variation,
 )
-from deployments.observer import observe
+from deployments.rollouts.events import record_event
+from deployments.rollouts.spec import DeploySpec
+from deployments.state.observer import observe
+from deployments.state.status import serving_spec, settle
 
 log = logging.getLogger(__name__)
 

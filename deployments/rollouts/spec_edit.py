@@ -1,6 +1,6 @@
 """Editing a deploy spec the way people do: start from what serves, change a variation, compare.
 
-Helpers shared by the wizard, the API and the CLI path; `deploy_spec.validate_spec` still
+Helpers shared by the wizard, the API and the CLI path; `rollouts.spec.validate_spec` still
 decides what is valid. Only `last_served_*` read the database.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.crypto import decrypt
-from deployments.deploy_spec import DeploySpec, VariationSpec
 from deployments.models import Deployment, Rollout, RolloutAction, RolloutStatus
 from deployments.models.variation import SECRET_MASK
+from deployments.rollouts.spec import DeploySpec, VariationSpec
 
 FIELD_LABELS: dict[str, str] = {
     "build_id": "Build",

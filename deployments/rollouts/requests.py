@@ -13,9 +13,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from deployments.deploy_spec import DeploySpec, check_number, validate_spec
-from deployments.deployment_state import settle
-from deployments.events import record_event
 from deployments.models import (
     Deployment,
     DeploymentStatus,
@@ -25,7 +22,10 @@ from deployments.models import (
     RolloutAction,
     RolloutStatus,
 )
-from deployments.spec_edit import last_served_spec
+from deployments.rollouts.events import record_event
+from deployments.rollouts.spec import DeploySpec, check_number, validate_spec
+from deployments.rollouts.spec_edit import last_served_spec
+from deployments.state.status import settle
 
 
 class RolloutConflict(ValidationError):

@@ -1,6 +1,6 @@
 """What the runtime last said about a deployment's replicas, as stored on `Deployment.observed`.
 
-Written only by `deployments.observer`; read by pages, the API and the live socket, which never
+Written only by `deployments.state.observer`; read by pages, the API and the live socket, which never
 ask the runtime themselves. `at` is when the runtime last answered; when a later check could
 not reach it, `error` says why and `error_at` when, and the replicas stay as last seen.
 """

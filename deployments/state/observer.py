@@ -2,9 +2,9 @@
 
 `observe(deployment, backend)` is called by the rollout engine (every readiness poll) and by the
 periodic health check (between rollouts). It stores each replica's state, restarts, last exit,
-reason and last log lines with the time observed (deployments/observation.py), records an event
+reason and last log lines with the time observed (deployments/state/observation.py), records an event
 for each restart, crash, first readiness and loss or return of the runtime, then lets
-`deployment_state.settle` decide the status. Pages, the API and the live socket read what it
+`state.status.settle` decide the status. Pages, the API and the live socket read what it
 stored; they never ask the runtime.
 """
 
@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments.backends.base import Backend, BackendError, ReplicaState
-from deployments.deployment_state import settle
-from deployments.events import publish_deployment, record_event
 from deployments.models import Deployment, EventKind, EventLevel, Rollout
-from deployments.observation import Observation, ObservedReplica
+from deployments.rollouts.events import publish_deployment, record_event
+from deployments.state.observation import Observation, ObservedReplica
+from deployments.state.status import settle
 
 log = logging.getLogger(__name__)
 RUNTIME_ERRORS = (BackendError, OSError, xmlrpc.client.Error)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from deployments.build_upload import store_build
+from deployments.builds.upload import store_build
 from deployments.models import Membership, Model, Project, Role
 from deployments.tasks import validate_build
 

@@ -5,7 +5,7 @@ checked in connect(). On every connect (the first one and each reconnect after a
 viewer gets the tab's fragments as they are now, so nothing missed while disconnected stays
 wrong on screen. Then each stored event arrives as its row (events tab only) plus the tab's
 fragments; `object.changed` (status, observation, revision) re-renders the fragments. Everything
-is rendered from stored state (deployments/deployment_page.py); the runtime is never asked here.
+is rendered from stored state (deployments/state/page.py); the runtime is never asked here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from django.template.loader import render_to_string
 
 from deployments.access import get_deployment_for_user
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.deployment_page import FRAGMENTS, TABS, TEMPLATE, page_context
-from deployments.events import DeploymentEventMessage, events_group
 from deployments.models import Deployment, Role, RolloutEvent
+from deployments.rollouts.events import DeploymentEventMessage, events_group
+from deployments.state.page import FRAGMENTS, TABS, TEMPLATE, page_context
 
 
 class DeploymentEventsConsumer(AsyncWebsocketConsumer):

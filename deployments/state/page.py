@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deployments.deploy_spec import DeploySpec
 from deployments.models import Build, Deployment, Membership, RolloutAction, RolloutStatus
-from deployments.replica_report import report
+from deployments.rollouts.spec import DeploySpec
+from deployments.state.report import report
 
 TEMPLATE = "deployments/deployment/detail.html"
 TABS = ("overview", "configuration", "events")

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from deployments.build_validation import is_archive
+from deployments.builds.validation import is_archive
 from deployments.models import Build, Model
 from deployments.tasks import validate_build
 from serving.bundle import FRAMEWORKS, BundleError, check_archive

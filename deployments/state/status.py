@@ -2,7 +2,7 @@
 
 `settle(deployment)` decides both from two stored facts — the rollouts (is one queued or in
 progress? which revision serves? did the last one fail?) and the runtime's last observation
-(deployments/observation.py) — saves them, and publishes the change once. Nothing else
+(deployments/state/observation.py) — saves them, and publishes the change once. Nothing else
 assigns `Deployment.status`: the rollout engine, the health check and deploy requests change
 rollouts or observations, then call `settle`.
 """
@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from deployments.backends.replica_id import desired_replicas
-from deployments.deploy_spec import DeploySpec
-from deployments.events import publish_deployment, record_event
 from deployments.models import (
     Deployment,
     DeploymentStatus,
@@ -25,7 +23,9 @@ from deployments.models import (
     RolloutAction,
     RolloutStatus,
 )
-from deployments.observation import Observation
+from deployments.rollouts.events import publish_deployment, record_event
+from deployments.rollouts.spec import DeploySpec
+from deployments.state.observation import Observation
 
 
 @dataclass(frozen=True)

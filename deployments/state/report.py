@@ -1,7 +1,7 @@
 """What the deployment page, the API and the live socket say about replicas: stored state only.
 
-`report(deployment)` reads the status the one writer decided (deployments/deployment_state.py)
-and the runtime's last observation (deployments/observation.py); it never asks the runtime,
+`report(deployment)` reads the status the one writer decided (deployments/state/status.py)
+and the runtime's last observation (deployments/state/observation.py); it never asks the runtime,
 so it answers just as fast when the runtime is down, and then says how old the observation is.
 Each replica is placed against the revision that serves and the one being rolled out: it
 serves, it is starting for the new revision, or it is on its way out.
@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from deployments.backends.base import ReplicaState
 from deployments.backends.replica_id import desired_replicas
-from deployments.deploy_spec import DeploySpec
-from deployments.deployment_state import Progress, progress, serving_spec, target_spec
 from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction, RolloutStatus, Variation
-from deployments.observation import Observation, ObservedReplica
+from deployments.rollouts.spec import DeploySpec
+from deployments.state.observation import Observation, ObservedReplica
+from deployments.state.status import Progress, progress, serving_spec, target_spec
 
 STATE_WORDS = {
     ReplicaState.STARTING: "starting",

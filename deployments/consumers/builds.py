@@ -15,10 +15,10 @@ from django.http import Http404
 from django.template.loader import render_to_string
 
 from deployments.access import get_model_for_user
-from deployments.live_builds import builds_group
+from deployments.builds.live import builds_group
+from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Build, Role
 
-CLOSE_FORBIDDEN = 4403
 BUILD_FRAGMENTS = {"list": "deployments/model_detail.html#build-row",
                    "detail": "deployments/build_detail.html#build-body"}
 

@@ -1,0 +1,1 @@
+"""Builds: storing an upload (`upload`), validating it in the sandbox (`validation`), telling viewers (`live`)."""
