@@ -15,6 +15,7 @@ from deployments.builds.live import publish_build
 from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Build, BuildStatus, Model
 from tests.fixtures.people import logged_in
+from tests.fixtures.sockets import connect_and_leave
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +46,7 @@ def test_an_anonymous_visitor_is_refused(iris_model):
     anonymous = session_headers(None)
 
     async def scenario() -> None:
-        connected, code = await builds_socket("iris", anonymous).connect()
+        connected, code = await connect_and_leave(builds_socket("iris", anonymous))
         assert (connected, code) == (False, CLOSE_FORBIDDEN)
 
     run(scenario)
@@ -55,7 +56,7 @@ def test_an_outsider_is_refused(iris_model, other_project, charlie):
     outsider = session_headers(charlie)
 
     async def scenario() -> None:
-        connected, code = await builds_socket("iris", outsider).connect()
+        connected, code = await connect_and_leave(builds_socket("iris", outsider))
         assert (connected, code) == (False, CLOSE_FORBIDDEN)
 
     run(scenario)
@@ -65,7 +66,7 @@ def test_a_connection_from_a_foreign_origin_is_refused(iris_model, alice):
     headers = [(b"origin", b"https://evil.example"), *session_headers(alice)[1:]]
 
     async def scenario() -> None:
-        connected, _ = await builds_socket("iris", headers).connect()
+        connected, _ = await connect_and_leave(builds_socket("iris", headers))
         assert not connected
 
     run(scenario)

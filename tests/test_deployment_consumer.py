@@ -15,6 +15,7 @@ from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Deployment, Model
 from deployments.rollouts.spec import DeploySpec
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
+from tests.fixtures.sockets import connect_and_leave
 from tests.fixtures.stand_in_runtime import READY, observed
 from tests.test_build_consumer import session_headers
 
@@ -55,7 +56,7 @@ def test_an_anonymous_visitor_is_refused(deployment):
     headers_none = session_headers(None)
 
     async def scenario() -> None:
-        assert await events_socket(deployment, headers_none).connect() == (False, CLOSE_FORBIDDEN)
+        assert await connect_and_leave(events_socket(deployment, headers_none)) == (False, CLOSE_FORBIDDEN)
 
     run(scenario)
 
@@ -64,7 +65,7 @@ def test_an_outsider_is_refused(deployment, other_project, charlie):
     headers_charlie = session_headers(charlie)
 
     async def scenario() -> None:
-        assert await events_socket(deployment, headers_charlie).connect() == (False, CLOSE_FORBIDDEN)
+        assert await connect_and_leave(events_socket(deployment, headers_charlie)) == (False, CLOSE_FORBIDDEN)
 
     run(scenario)
 
@@ -74,7 +75,7 @@ def test_an_unknown_deployment_is_refused(alice):
 
     async def scenario() -> None:
         socket = WebsocketCommunicator(application, "/ws/deployments/99999/events/", headers=headers_alice)
-        assert await socket.connect() == (False, CLOSE_FORBIDDEN)
+        assert await connect_and_leave(socket) == (False, CLOSE_FORBIDDEN)
 
     run(scenario)
 

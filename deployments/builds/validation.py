@@ -22,7 +22,7 @@ from django.conf import settings
 from serving.bundle import BundleError, extract_archive, write_single_file_bundle
 
 LOG_LIMIT = 200_000
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
 

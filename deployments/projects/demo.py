@@ -16,7 +16,7 @@ from deployments.builds.upload import store_build
 from deployments.models import Membership, Model, Project, Role
 from deployments.tasks import validate_build
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def ensure_admin(username: str = "admin") -> str | None:

@@ -23,6 +23,14 @@ class Result:
     def json(self) -> Any:
         return json.loads(self.out)
 
+    def succeeded_saying(self, text: str) -> bool:
+        """Exit code 0, and `text` on stdout."""
+        return self.code == 0 and text in self.out
+
+    def failed_saying(self, text: str, code: int = 1) -> bool:
+        """Exit code `code`, and `text` on stderr (where the CLI says what to fix)."""
+        return self.code == code and text in self.err
+
 
 def berth(*args: str, url: str, token: str | None, cwd: Path | None = None) -> Result:
     """Run `berth args…` with only what a shell would give it (no Django settings in sight)."""

@@ -57,8 +57,7 @@ def test_bad_flags_are_explained_per_field_and_nothing_is_written(live_console, 
                    "--pods", "0", "--instance", "huge", "--variation-name", "Bad_Name",
                    url=live_console, token=token_for(alice))
 
-    assert result.code == 1
-    assert "variations.0.replicas: Must be from 1 to 100 (got 0)." in result.err
+    assert result.failed_saying("variations.0.replicas: Must be from 1 to 100 (got 0)."), result.err
     assert "variations.0.instance_type: Unknown instance type 'huge'" in result.err
     assert "variations.0.name: Use 1-36 lowercase letters" in result.err
     assert not Rollout.objects.exists()
@@ -68,8 +67,7 @@ def test_a_bad_daemon_mode_is_refused_by_the_cli(live_console, iris_model, alice
     result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", "x", "--daemon-mode",
                    "maybe", url=live_console, token=token_for(alice))
 
-    assert result.code == 2
-    assert "use true or false" in result.err
+    assert result.failed_saying("use true or false", code=2), result.err
 
 
 def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_console, iris_model, alice):
@@ -81,9 +79,9 @@ def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_cons
                    token=token)
     scale = berth("models", "scale", "--model-id", "iris", "--pods", "3", url=live_console, token=token)
 
+    busy = f"Revision {active.revision} (deploy) is still in progress; wait until it finishes"
     for result in (deploy, scale):
-        assert result.code == 1
-        assert f"Revision {active.revision} (deploy) is still in progress; wait until it finishes" in result.err
+        assert result.failed_saying(busy), result.err
     assert deployment.rollouts.count() == 2
 
 
@@ -98,12 +96,9 @@ def test_a_viewer_may_look_but_not_deploy_and_an_outsider_sees_nothing(live_cons
     outsider_undeploy = berth("models", "undeploy", "--model-id", "iris", url=live_console,
                               token=token_for(charlie))
 
-    assert viewer_status.code == 0
-    assert "Status" in viewer_status.out
-    assert viewer_scale.code == 1
-    assert "needs the deployer role" in viewer_scale.err
-    assert outsider.code == 1
-    assert "has no production deployment" in outsider.err
+    assert viewer_status.succeeded_saying("Status"), viewer_status.err
+    assert viewer_scale.failed_saying("needs the deployer role"), viewer_scale.err
+    assert outsider.failed_saying("has no production deployment"), outsider.err
     assert outsider_undeploy.code == 1
     assert Rollout.objects.count() == 1
 
@@ -136,12 +131,9 @@ def test_scale_rollback_and_undeploy_queue_rollouts(live_console, iris_model, al
     Rollout.objects.filter(deployment=deployment, revision=4).update(status="failed")
     gone = berth("models", "undeploy", "--model-id", "iris", url=live_console, token=token)
 
-    assert scaled.code == 0
-    assert "Scaling iris/default to 3 pod(s): revision 3" in scaled.out
-    assert back.code == 0
-    assert "Rolling iris back to revision 1: revision 4" in back.out
-    assert gone.code == 0
-    assert "Undeploying iris: revision 5" in gone.out
+    assert scaled.succeeded_saying("Scaling iris/default to 3 pod(s): revision 3"), scaled.err
+    assert back.succeeded_saying("Rolling iris back to revision 1: revision 4"), back.err
+    assert gone.succeeded_saying("Undeploying iris: revision 5"), gone.err
     actions = list(deployment.rollouts.order_by("revision").values_list("action", flat=True))
     assert actions[2:] == [RolloutAction.SCALE, RolloutAction.ROLLBACK, RolloutAction.UNDEPLOY]
 
@@ -181,8 +173,7 @@ def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
 
     failed = berth(*deploy, "--build-id", str(broken.build_id), "--sync", url=live_console, token=token)
 
-    assert failed.code == 1
-    assert "revision 2 failed:" in failed.err
+    assert failed.failed_saying("revision 2 failed:"), failed.err
     assert "keeps crashing" in failed.err
     assert "the previous revision keeps serving" in failed.err
     status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token)
