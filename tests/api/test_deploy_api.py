@@ -187,7 +187,9 @@ def test_the_detail_has_status_replicas_endpoint_and_revision(deployment, bob):
     assert data["current_revision"] == 2
     assert data["endpoint_url"] == "http://127.0.0.1:18080/v1/models/iris/predict"
     assert data["replicas"]["desired"] == 2
-    assert data["replicas"]["live"] is False
+    assert data["replicas"]["live"] is True  # observed just now, by the fixture's last look
+    assert data["replicas"]["ready"] == 2
+    assert data["replicas"]["runtime_error"] == ""
     assert data["active_rollout"] is None
     assert "hunter2" not in str(data)
 
@@ -204,7 +206,8 @@ def test_rollouts_and_events_are_listed(deployment, bob):
     assert rollout["status"] == "succeeded"
     assert rollout["spec"]["variations"][0]["env"][0]["value"] == "••••••"
     assert [e["message"] for e in events] == ["Revision 2 serves."]
-    assert {e["revision"] for e in all_events} == {1, 2}
+    assert {e["revision"] for e in all_events} == {1, 2, None}  # None: the health check's, of no rollout
+    assert {e["kind"] for e in all_events if e["revision"] is None} == {"replica_ready"}
 
 
 def test_an_unknown_deployment_or_rollout_is_404(alice):

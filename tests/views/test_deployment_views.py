@@ -198,7 +198,7 @@ def test_the_conflict_message_reaches_the_page(deployment, alice):
                        follow=True).content.decode()
 
     assert "Revision 3 (deploy) is still in progress; wait until it finishes, then try again." in page
-    assert "revision 3: 0 of 2 ready" in page
+    assert "serving: 2/2 replicas ready · revision 3: 2 of 2 ready" in page
 
 
 def test_rollback_queues_the_earlier_revision(deployment, alice):
