@@ -9,14 +9,11 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from console.asgi import application
-from deployments.backends.base import ReplicaState
-from deployments.backends.replica_id import desired_replicas
 from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Deployment, Model
-from deployments.rollouts.spec import DeploySpec
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.sockets import connect_and_leave
-from tests.fixtures.stand_in_runtime import READY, observed
+from tests.fixtures.stand_in_runtime import one_replica_crashed
 from tests.test_build_consumer import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,14 +39,7 @@ def deployment(iris_model: Model) -> Deployment:
     return serving_deployment(iris_model, variation(a_ready_build(iris_model), replicas=2))
 
 
-def crash(deployment: Deployment) -> None:
-    """What the health check sees when a replica crashes: the real observer stores it and publishes."""
-    observed(deployment, [READY] * (len(desired(deployment)) - 1) + [(ReplicaState.CRASHED, "exited with code 3")])
-
-
-def desired(deployment: Deployment) -> dict:
-    assert deployment.current_rollout is not None
-    return desired_replicas(deployment.pk, DeploySpec.from_json(deployment.current_rollout.spec))
+crash = one_replica_crashed  # what the health check sees when a replica crashes
 
 
 def test_an_anonymous_visitor_is_refused(deployment):

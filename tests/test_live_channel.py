@@ -12,15 +12,14 @@ import time
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, Model
-from deployments.rollouts.events import publish_deployment, record_event
+from deployments.models import Deployment, Model
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
+from tests.fixtures.stand_in_runtime import one_replica_crashed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,16 +34,6 @@ def session_cookie(user: User) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={logged_in(user).cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def crash(deployment: Deployment) -> None:
-    """What the console does when a replica crashes: store the event and the new status, publish both."""
-    with transaction.atomic():
-        Deployment.objects.filter(pk=deployment.pk).update(
-            status=DeploymentStatus.DEGRADED, status_reason="Not ready — default-0: exited with code 3")
-        record_event(deployment, EventKind.REPLICA_CRASHED, "Replica default-0 crashed: exited with code 3.",
-                     level=EventLevel.ERROR, variation="default", replica="default-0")
-        publish_deployment(deployment)
-
-
 def test_an_idle_socket_stays_open_and_still_receives_events(console_on_live_redis, iris_model: Model, bob):
     deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
 
@@ -55,7 +44,7 @@ def test_an_idle_socket_stays_open_and_still_receives_events(console_on_live_red
         except ConnectionClosed as closed:
             pytest.fail(f"the console closed an idle socket: {closed}\n{console_on_live_redis.log()[-3000:]}")
 
-        crash(deployment)
+        one_replica_crashed(deployment)  # the observer stores it and publishes, as the health check does
         event_frame = next(frame for frame in iter(lambda: socket.recv(timeout=15), None)
                            if 'data-kind="replica_crashed"' in frame)
 

@@ -48,9 +48,10 @@ def _store(deployment: Deployment, rollout: Rollout | None,
         _record_changes(locked, previous, observation, rollout)
         locked.observed = observation.to_json()
         locked.save(update_fields=["observed"])
-    deployment.observed = locked.observed
-    if not settle(deployment) and _visible(previous) != _visible(observation):
-        publish_deployment(deployment)
+        deployment.observed = locked.observed
+        # In the same transaction: every event published on commit renders with the status it caused.
+        if not settle(deployment) and _visible(previous) != _visible(observation):
+            publish_deployment(deployment)
     return observation
 
 

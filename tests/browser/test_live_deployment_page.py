@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from django.db import transaction
 from playwright.sync_api import ConsoleMessage, Page, WebSocket
 
-from deployments.models import Deployment, DeploymentStatus, EventKind, EventLevel, Model
-from deployments.rollouts.events import publish_deployment, record_event
+from deployments.models import Deployment, Model
 from tests.fixtures.browser import log_in
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import PASSWORD
+from tests.fixtures.stand_in_runtime import one_replica_crashed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -82,12 +81,7 @@ def test_a_page_whose_socket_dropped_shows_the_current_status_after_it_reconnect
     assert page.locator("#deployment-status").get_attribute("data-status") == "running"
 
     console_on_live_redis.redis.kill()  # the console's consumers lose Redis: every socket drops
-    with transaction.atomic():  # meanwhile a replica crashes; its live update goes nowhere
-        Deployment.objects.filter(pk=deployment.pk).update(
-            status=DeploymentStatus.DEGRADED, status_reason="Not ready — default-0: exited with code 3")
-        record_event(deployment, EventKind.REPLICA_CRASHED, "Replica default-0 crashed: exited with code 3.",
-                     level=EventLevel.ERROR, variation="default", replica="default-0")
-        publish_deployment(deployment)
+    one_replica_crashed(deployment)  # meanwhile the health check sees a crash; its live update goes nowhere
     console_on_live_redis.redis.start()
 
     page.wait_for_function("() => document.querySelector('#deployment-status').dataset.status === 'degraded'",
