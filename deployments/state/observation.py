@@ -71,9 +71,6 @@ class Observation:
     def replica(self, name: str) -> ObservedReplica | None:
         return self.by_name.get(name)
 
-    def age_s(self, now: datetime) -> float | None:
-        return (now - self.at).total_seconds() if self.at else None
-
     def to_json(self) -> dict[str, Any]:
         return {"at": _iso(self.at), "error": self.error, "error_at": _iso(self.error_at),
                 "replicas": [asdict(r) for r in self.replicas]}

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from deployments.backends.base import ReplicaState
 from deployments.backends.replica_id import desired_replicas
-from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction, RolloutStatus, Variation
+from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction, RolloutStatus
 from deployments.rollouts.spec import DeploySpec
 from deployments.state.observation import Observation, ObservedReplica
 from deployments.state.status import Progress, progress, serving_spec, target_spec
@@ -152,7 +152,7 @@ def report(deployment: Deployment) -> DeploymentReport:
     observation = Observation.from_json(deployment.observed)
     active = deployment.rollouts.filter(status__in=RolloutStatus.active()).first()
     serving, target = serving_spec(deployment), target_spec(active)
-    variations = _variation_rows(serving, target, active)
+    variations = _variation_rows(serving, target)
     _place_replicas(deployment, variations, observation, serving, target)
     rolling_out = progress(deployment, target, observation) if target is not None else None
     return DeploymentReport(deployment.status, DeploymentStatus(deployment.status).label, deployment.status_reason,
@@ -160,8 +160,7 @@ def report(deployment: Deployment) -> DeploymentReport:
                             observation.at, observation.error, timezone.now())
 
 
-def _variation_rows(serving: DeploySpec | None, target: DeploySpec | None,
-                    active: Rollout | None) -> list[VariationRow]:
+def _variation_rows(serving: DeploySpec | None, target: DeploySpec | None) -> list[VariationRow]:
     rows = {v.name: VariationRow(v.name, v.build_id, v.instance_type, v.traffic_percent, v.shadow, v.replicas)
             for v in (serving.variations if serving else [])}
     for v in target.variations if target else []:
@@ -190,7 +189,3 @@ def _row(replica: ObservedReplica, role: str) -> ReplicaRow:
     return ReplicaRow(replica.name, replica.variation, replica.state, role, replica.reason, replica.restarts,
                       replica.last_exit, replica.last_log[-10:])
 
-
-def variation_rows(deployment: Deployment) -> list[Variation]:
-    """The Variation rows of the serving revision, with what the Configuration tab shows."""
-    return list(deployment.variations.select_related("build", "instance_type"))
