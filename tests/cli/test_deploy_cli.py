@@ -11,6 +11,7 @@ from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAct
 from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.spec import DeploySpec
 from tests.cli.run import berth
+from tests.deploy.conftest import wait_for_rollout
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 from tests.fixtures.people import token_for
@@ -121,15 +122,18 @@ def test_status_and_list_describe_the_deployment(live_console, iris_model, alice
     assert as_json.json()["replicas"]["desired"] == 2
 
 
-def test_scale_rollback_and_undeploy_queue_rollouts(live_console, iris_model, alice):
+def test_scale_rollback_and_undeploy_queue_rollouts(celery_worker, live_console, iris_model, alice):
+    """Each queued rollout is carried out by the worker before the next request (no runtime runs
+    here, so they fail fast); none is left running into the next test's database."""
     deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), revisions=2)
     token = token_for(alice)
 
     scaled = berth("models", "scale", "--model-id", "iris", "--pods", "3", url=live_console, token=token)
-    Rollout.objects.filter(deployment=deployment, revision=3).update(status="failed")
+    wait_for_rollout(deployment.rollouts.get(revision=3))
     back = berth("deployments", "rollback", "--model-id", "iris", "--revision", "1", url=live_console, token=token)
-    Rollout.objects.filter(deployment=deployment, revision=4).update(status="failed")
+    wait_for_rollout(deployment.rollouts.get(revision=4))
     gone = berth("models", "undeploy", "--model-id", "iris", url=live_console, token=token)
+    wait_for_rollout(deployment.rollouts.get(revision=5))
 
     assert scaled.succeeded_saying("Scaling iris/default to 3 pod(s): revision 3"), scaled.err
     assert back.succeeded_saying("Rolling iris back to revision 1: revision 4"), back.err
