@@ -100,6 +100,8 @@ class VariationForm(LiveValidation, forms.Form):
     traffic_percent = SpecNumberField("traffic_percent", "Traffic (%)")
     shadow = forms.BooleanField(label="Shadow", required=False, help_text=FIELD_HELP["shadow"])
     daemon_mode = forms.BooleanField(label="Daemon mode", required=False, help_text=FIELD_HELP["daemon_mode"])
+    outbound_network = forms.BooleanField(label="Allow outbound network", required=False,
+                                          help_text=FIELD_HELP["outbound_network"])
     iam_role_arn = SpecField(check_iam_role_arn, label="IAM role ARN", help_text=FIELD_HELP["iam_role_arn"],
                              widget=forms.TextInput(attrs={"maxlength": 2048}))
     service_account_key_secret_name = SpecField(
@@ -108,7 +110,7 @@ class VariationForm(LiveValidation, forms.Form):
 
     basic_fields = ("name", "build_id", "instance_type", "replicas", "traffic_percent", "shadow")
     advanced_fields = ("server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",
-                       "daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+                       "daemon_mode", "outbound_network", "iam_role_arn", "service_account_key_secret_name")
 
     def __init__(self, *args: Any, model: Model, validate_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

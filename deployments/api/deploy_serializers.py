@@ -41,6 +41,7 @@ class VariationSpecSerializer(serializers.Serializer):
     traffic_percent = _bounded("traffic_percent")
     shadow = serializers.BooleanField(required=False, help_text=FIELD_HELP["shadow"])
     daemon_mode = serializers.BooleanField(required=False, help_text=FIELD_HELP["daemon_mode"])
+    outbound_network = serializers.BooleanField(required=False, help_text=FIELD_HELP["outbound_network"])
     iam_role_arn = serializers.CharField(required=False, allow_blank=True, help_text=FIELD_HELP["iam_role_arn"])
     service_account_key_secret_name = serializers.CharField(
         required=False, allow_blank=True, help_text=FIELD_HELP["service_account_key_secret_name"])

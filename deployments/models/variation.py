@@ -46,6 +46,7 @@ class Variation(models.Model):
     env = models.JSONField(default=list, blank=True,
                            help_text='[{"name", "value", "secret"}]; secret values are Fernet tokens.')
     daemon_mode = models.BooleanField(default=False)
+    outbound_network = models.BooleanField(default=False)
     iam_role_arn = models.CharField("IAM role ARN", max_length=2048, blank=True)
     service_account_key_secret_name = models.CharField(max_length=253, blank=True)
     traffic_percent = models.PositiveSmallIntegerField(default=100, validators=_bounded("traffic_percent"))

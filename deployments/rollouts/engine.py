@@ -216,7 +216,7 @@ def write_variations(deployment: Deployment, spec: DeploySpec) -> None:
             "replicas": v.replicas, "server_workers": v.server_workers, "request_timeout_ms": v.request_timeout_ms,
             "deploy_timeout_min": v.deploy_timeout_min, "max_batch_size": v.max_batch_size,
             "env": [{"name": e.name, "value": e.value, "secret": e.secret} for e in v.env],
-            "daemon_mode": v.daemon_mode, "iam_role_arn": v.iam_role_arn,
+            "daemon_mode": v.daemon_mode, "outbound_network": v.outbound_network, "iam_role_arn": v.iam_role_arn,
             "service_account_key_secret_name": v.service_account_key_secret_name,
             "traffic_percent": v.traffic_percent, "shadow": v.shadow,
         })

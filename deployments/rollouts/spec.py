@@ -30,7 +30,10 @@ IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$
 K8S_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 # Changing any of these starts new replicas; replicas, traffic and timeouts of the rollout do not.
 RUNTIME_FIELDS = ("build_id", "instance_type", "server_workers", "request_timeout_ms", "max_batch_size", "env",
-                  "daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+                  "daemon_mode", "outbound_network", "iam_role_arn", "service_account_key_secret_name")
+# Runtime fields added later, hashed only when set: at their default they keep the runtime_key
+# that specs stored before them already have, so an upgrade restarts no replica.
+HASHED_WHEN_SET = ("outbound_network",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class VariationSpec:
     max_batch_size: int = BOUNDS["max_batch_size"][2]
     env: tuple[EnvVar, ...] = ()
     daemon_mode: bool = False
+    outbound_network: bool = False
     iam_role_arn: str = ""
     service_account_key_secret_name: str = ""
     traffic_percent: int = 100
@@ -60,7 +64,8 @@ class VariationSpec:
     @property
     def runtime_key(self) -> str:
         """Short hash of what the replica processes run; equal keys mean the replicas can be kept."""
-        data = {name: getattr(self, name) for name in RUNTIME_FIELDS}
+        data = {name: getattr(self, name) for name in RUNTIME_FIELDS
+                if name not in HASHED_WHEN_SET or getattr(self, name)}
         data["env"] = [asdict(item) for item in self.env]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -120,6 +125,10 @@ FIELD_HELP: dict[str, str] = {
     "traffic_percent": "Share of requests this variation answers; serving variations add up to 100%.",
     "shadow": "Gets a copy of every request; its answers are recorded, never returned.",
     "daemon_mode": "Run the model server detached from its supervisor (Gunicorn's --daemon).",
+    "outbound_network": "Let the model's code open connections to other hosts. Off: replicas have no network "
+                        "at all; the gateway reaches them over a private socket. On the local runtime, turning "
+                        "this on also lets the model reach services on this machine (the console's database "
+                        "and Redis), so only allow it for builds you trust.",
     "iam_role_arn": "AWS role the model assumes to reach other AWS services.",
     "service_account_key_secret_name": "Kubernetes secret holding a Google Cloud service-account key.",
 }
@@ -245,6 +254,7 @@ def _variation(model: Model, raw: Any, key: str, errors: _Errors,
     numbers = {field_: errors.check(f"{key}.{field_}", check_number, field_, raw.get(field_),
                                     fallback=BOUNDS[field_][2]) for field_ in BOUNDS}
     shadow, daemon = _flag(raw, "shadow", key, errors), _flag(raw, "daemon_mode", key, errors)
+    outbound = _flag(raw, "outbound_network", key, errors)
     iam = errors.check(f"{key}.iam_role_arn", check_iam_role_arn, raw.get("iam_role_arn"), fallback="")
     sak = errors.check(f"{key}.service_account_key_secret_name", check_secret_name,
                        raw.get("service_account_key_secret_name"), fallback="")
@@ -253,7 +263,8 @@ def _variation(model: Model, raw: Any, key: str, errors: _Errors,
     if len(errors.by_field) > before or build_id is None:
         return None
     return VariationSpec(name=name, build_id=build_id, instance_type=instance, env=env, daemon_mode=daemon,
-                         iam_role_arn=iam, service_account_key_secret_name=sak, shadow=shadow, **numbers)
+                         outbound_network=outbound, iam_role_arn=iam, service_account_key_secret_name=sak,
+                         shadow=shadow, **numbers)
 
 
 def _build(model: Model, build_id: Any, key: str, errors: _Errors) -> str | None:

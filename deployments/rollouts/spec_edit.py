@@ -26,6 +26,7 @@ FIELD_LABELS: dict[str, str] = {
     "traffic_percent": "Traffic (%)",
     "shadow": "Shadow",
     "daemon_mode": "Daemon mode",
+    "outbound_network": "Outbound network",
     "iam_role_arn": "IAM role ARN",
     "service_account_key_secret_name": "Service-account key secret",
 }

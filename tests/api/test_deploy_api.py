@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deployments.models import Deployment, Membership, Model, Role, Rollout, RolloutAction
-from deployments.rollouts.spec import DeploySpec
+from deployments.rollouts.spec import FIELD_HELP, DeploySpec
 from tests.api.client import api_as, results
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 
@@ -138,6 +138,50 @@ def test_one_variation_is_merged_into_what_serves(iris_model, deployment, alice)
     assert spec.build_id == str(newer.build_id)
     assert spec.replicas == 2
     assert spec.env == old.env  # the stored secret is kept as it is
+
+
+def test_a_deploy_may_allow_outbound_network(build, alice):
+    body = {"variations": [variation(build, outbound_network=True)]}
+
+    response = api_as(alice).post(DEPLOY, body, format="json")
+
+    data = response.json()
+    assert response.status_code == 202, data
+    assert data["spec"]["variations"][0]["outbound_network"] is True
+    assert DeploySpec.from_json(Rollout.objects.get(pk=data["id"]).spec).variations[0].outbound_network
+
+
+def test_outbound_network_that_is_not_a_boolean_is_refused(build, alice):
+    response = api_as(alice).post(DEPLOY, {"variations": [variation(build, outbound_network="maybe")]},
+                                  format="json")
+
+    assert response.status_code == 400
+    assert response.json()["variations.0.outbound_network"] == ["Use true or false."]
+    assert not Rollout.objects.exists()
+
+
+def test_the_detail_says_outbound_network_is_blocked_by_default(deployment, bob):
+    data = api_as(bob).get(f"/api/v1/deployments/{deployment.pk}/").json()
+
+    assert data["variations"][0]["outbound_network"] is False
+
+
+def test_the_detail_says_outbound_network_is_allowed_and_a_merge_keeps_it(iris_model, build, alice):
+    deployment = serving_deployment(iris_model, variation(build, outbound_network=True))
+    client = api_as(alice)
+
+    detail = client.get(f"/api/v1/deployments/{deployment.pk}/").json()
+    merged = client.post(DEPLOY, {"variation": {"replicas": 3}}, format="json").json()
+
+    assert detail["variations"][0]["outbound_network"] is True
+    assert merged["spec"]["variations"][0]["outbound_network"] is True
+
+
+def test_the_schema_documents_outbound_network_as_a_boolean(alice):
+    schema = api_as(alice).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    field = schema["components"]["schemas"]["VariationSpec"]["properties"]["outbound_network"]
+    assert field == {"type": "boolean", "description": FIELD_HELP["outbound_network"]}
 
 
 def test_deploy_while_a_rollout_runs_answers_409_with_the_reason(deployment, alice):

@@ -64,11 +64,34 @@ def test_bad_flags_are_explained_per_field_and_nothing_is_written(live_console, 
     assert not Rollout.objects.exists()
 
 
-def test_a_bad_daemon_mode_is_refused_by_the_cli(live_console, iris_model, alice):
-    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", "x", "--daemon-mode",
+@pytest.mark.parametrize("flag", ["--daemon-mode", "--outbound-network"])
+def test_a_bad_true_or_false_flag_is_refused_by_the_cli(live_console, iris_model, alice, flag):
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", "x", flag,
                    "maybe", url=live_console, token=token_for(alice))
 
     assert result.failed_saying("use true or false", code=2), result.err
+
+
+def test_the_outbound_network_flag_reaches_the_api(live_console, iris_model, alice):
+    build = a_ready_build(iris_model)
+
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--build-id", str(build.build_id),
+                   "--outbound-network", "true", "--json", url=live_console, token=token_for(alice))
+
+    assert result.code == 0, result.err
+    assert result.json()["spec"]["variations"][0]["outbound_network"] is True
+    assert DeploySpec.from_json(Rollout.objects.get().spec).variations[0].outbound_network
+
+
+def test_leaving_the_outbound_network_flag_out_keeps_what_serves(live_console, iris_model, alice):
+    serving_deployment(iris_model, variation(a_ready_build(iris_model), outbound_network=True))
+
+    result = berth("models", "deploy", "realtime", "--model-id", "iris", "--pods", "2", url=live_console,
+                   token=token_for(alice))
+
+    assert result.code == 0, result.err
+    spec = DeploySpec.from_json(Rollout.objects.get(revision=2).spec).variations[0]
+    assert (spec.replicas, spec.outbound_network) == (2, True)
 
 
 def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_console, iris_model, alice):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from console.crypto import decrypt
 from deployments.models import Build, Deployment, Rollout
 from deployments.rollouts.requests import RolloutConflict, deploy
-from deployments.rollouts.spec import validate_spec, variation_errors
+from deployments.rollouts.spec import EnvVar, VariationSpec, validate_spec, variation_errors
 from tests.fixtures.runtime import ready_build
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +69,49 @@ def test_a_second_rollout_is_refused_while_one_is_pending(iris_model, alice, dja
         deploy(iris_model, {"variations": [variation(build, replicas=2)]}, alice)
     assert Rollout.objects.get().status == "pending"
     assert Deployment.objects.get().status == "deploying"
+
+
+@pytest.mark.parametrize(("sent", "allowed"), [(None, False), (False, False), (True, True), ("on", True),
+                                               ("true", True), ("false", False), ("", False)])
+def test_outbound_network_is_blocked_unless_asked_for(iris_model, sent, allowed):
+    build = ready_build(iris_model)
+    raw = variation(build) if sent is None else variation(build, outbound_network=sent)
+
+    spec = validate_spec(iris_model, {"variations": [raw]})
+
+    assert spec.variations[0].outbound_network is allowed
+
+
+def test_outbound_network_must_be_true_or_false(iris_model):
+    build = ready_build(iris_model)
+    with pytest.raises(ValidationError) as caught:
+        validate_spec(iris_model, {"variations": [variation(build, outbound_network="maybe")]})
+    assert variation_errors(caught.value) == {"outbound_network": ["Use true or false."]}
+
+
+BUILD_ID = "9fbf4a63-0000-4000-8000-000000000000"
+# runtime_key values computed before outbound_network existed: an upgrade must not restart these replicas.
+KEYS_BEFORE_OUTBOUND_NETWORK = [
+    (VariationSpec(name="default", build_id=BUILD_ID), "284d17c5"),
+    (VariationSpec(name="default", build_id=BUILD_ID, instance_type="medium", server_workers=4,
+                   env=(EnvVar("API_URL", "https://x"),), daemon_mode=True,
+                   iam_role_arn="arn:aws:iam::123456789012:role/m"), "dfa4d988"),
+]
+
+
+@pytest.mark.parametrize(("spec", "key"), KEYS_BEFORE_OUTBOUND_NETWORK)
+def test_the_runtime_key_of_a_spec_without_outbound_network_is_unchanged(spec, key):
+    stored_before = {name: value for name, value in spec.to_json().items() if name != "outbound_network"}
+
+    assert spec.runtime_key == key
+    assert VariationSpec.from_json(stored_before).outbound_network is False
+    assert VariationSpec.from_json(stored_before).runtime_key == key
+
+
+@pytest.mark.parametrize(("spec", "key"), KEYS_BEFORE_OUTBOUND_NETWORK)
+def test_allowing_outbound_network_changes_the_runtime_key_and_round_trips(spec, key):
+    allowed = replace(spec, outbound_network=True)
+
+    assert allowed.runtime_key != key
+    assert VariationSpec.from_json(allowed.to_json()) == allowed
+    assert VariationSpec.from_json(allowed.to_json()).runtime_key == allowed.runtime_key

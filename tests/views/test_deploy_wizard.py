@@ -148,7 +148,8 @@ def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(
                   "gpu.t4.xl — 4 CPU, 16 GiB, 1× nvidia-tesla-t4", "gpu.a10.xl — 4 CPU, 16 GiB, 1× nvidia-a10g"):
         assert label in page
     assert "2-4 × the instance&#x27;s CPU cores" in page
-    for advanced in ("daemon_mode", "iam_role_arn", "service_account_key_secret_name", "env-TOTAL_FORMS"):
+    for advanced in ("daemon_mode", "outbound_network", "iam_role_arn", "service_account_key_secret_name",
+                     "env-TOTAL_FORMS"):
         assert f'name="variations-0-{advanced}"' in page
     assert 'hx-post="/models/iris/deploy/validate/"' in page
 
@@ -379,6 +380,55 @@ def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_mode
     assert deployment.current_rollout is not None
     assert stored.value == DeploySpec.from_json(
         deployment.current_rollout.spec).variations[0].env[0].value
+
+
+def checkbox(page: str, name: str) -> str:
+    """The `<input>` tag of checkbox `name`."""
+    start = page.index(f'name="{name}"')
+    return page[page.rindex("<input", 0, start):page.index(">", start) + 1]
+
+
+def test_outbound_network_is_an_unticked_checkbox_next_to_daemon_mode_with_its_help(build, alice):
+    page = logged_in(alice).get(f"{CONFIGURE}?build={build.build_id}").content.decode()
+
+    tag = checkbox(page, "variations-0-outbound_network")
+    assert 'type="checkbox"' in tag
+    assert "checked" not in tag
+    assert page.index('name="variations-0-daemon_mode"') < page.index('name="variations-0-outbound_network"') \
+        < page.index('name="variations-0-iam_role_arn"')
+    assert "Allow outbound network</label>" in page
+    assert ("Let the model&#x27;s code open connections to other hosts. Off: replicas have no network at all; "
+            "the gateway reaches them over a private socket.") in page
+    assert "so only allow it for builds you trust." in page
+
+
+def test_allowing_outbound_network_is_shown_on_review_and_deployed(build, alice):
+    client = logged_in(alice)
+
+    allowed = client.post(CONFIGURE, form(build, {"outbound_network": True})).content.decode()
+    client.post(CONFIGURE, {"action": "deploy"})
+
+    assert "<th>Outbound network</th>" in allowed
+    assert "<td>100%</td><td>allowed</td>" in allowed
+    assert DeploySpec.from_json(Rollout.objects.get().spec).variations[0].outbound_network
+
+
+def test_review_says_outbound_network_is_blocked_by_default(build, alice):
+    review = logged_in(alice).post(CONFIGURE, form(build)).content.decode()
+
+    assert "<td>100%</td><td>blocked</td>" in review
+
+
+def test_editing_keeps_outbound_network_ticked_and_the_review_shows_its_change(iris_model, build, alice):
+    serving_deployment(iris_model, variation(build, outbound_network=True))
+    client = logged_in(alice)
+
+    page = client.get(CONFIGURE).content.decode()
+    review = client.post(CONFIGURE, form(build)).content.decode()  # the box unticked
+
+    assert "checked" in checkbox(page, "variations-0-outbound_network")
+    assert '<td>Outbound network</td><td class="mono">yes</td><td class="mono">no</td>' in review
+    assert "<td>100%</td><td>blocked</td>" in review
 
 
 def test_deploying_while_a_rollout_runs_is_refused_with_a_clear_message(iris_model, build, alice):

@@ -138,6 +138,18 @@ def test_configuration_masks_secrets(deployment, alice):
     assert "Revision 2" in html
 
 
+def test_configuration_says_whether_outbound_network_is_allowed(deployment, iris_model, alice):
+    client = logged_in(alice)
+    blocked = client.get(f"/deployments/{deployment.pk}/configuration/").content.decode()
+    other = Model.objects.create(project=iris_model.project, model_id="churn", name="Churn")
+    open_one = serving_deployment(other, variation(a_ready_build(other), outbound_network=True))
+
+    allowed = client.get(f"/deployments/{open_one.pk}/configuration/").content.decode()
+
+    assert "<dt>Outbound network</dt><dd>blocked</dd>" in blocked
+    assert "<dt>Outbound network</dt><dd>allowed</dd>" in allowed
+
+
 def test_the_events_tab_lists_revisions_and_events(deployment, alice):
     html = logged_in(alice).get(f"/deployments/{deployment.pk}/events/").content.decode()
 

@@ -18,7 +18,7 @@ from berth.client import BerthClient, BerthError
 VARIATION_FLAGS = {
     "pods": "replicas", "instance": "instance_type", "timeout": "request_timeout_ms",
     "server_workers": "server_workers", "max_batch_size": "max_batch_size", "deploy_timeout": "deploy_timeout_min",
-    "daemon_mode": "daemon_mode", "iam_role_arn": "iam_role_arn",
+    "daemon_mode": "daemon_mode", "outbound_network": "outbound_network", "iam_role_arn": "iam_role_arn",
     "service_account_key_secret_name": "service_account_key_secret_name", "traffic_percent": "traffic_percent",
 }
 
@@ -37,6 +37,8 @@ def register(groups: Groups) -> None:
     realtime.add_argument("--max-batch-size", type=int, help="1-1024 (default 1)")
     realtime.add_argument("--deploy-timeout", type=int, help="minutes a replica may take to get ready, 3-120")
     realtime.add_argument("--daemon-mode", type=_bool, metavar="true|false")
+    realtime.add_argument("--outbound-network", type=_bool, metavar="true|false",
+                          help="let the model open connections to other hosts (default false: no network)")
     realtime.add_argument("--iam-role-arn")
     realtime.add_argument("--service-account-key-secret-name")
     realtime.add_argument("--traffic-percent", type=int, help="share of traffic when several variations serve")
