@@ -1,7 +1,8 @@
 """Model-server settings: one flag per setting, each also read from a BERTH_* env var.
 
 Flags win over env vars, env vars over defaults. Every value is parsed strictly and a
-bad one stops the server with a message naming the flag and the variable.
+bad one stops the server with a message naming the flag and the variable. The server
+listens on a TCP port (`--host`, `--port`) or on a Unix socket (`--uds`), never both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ServerConfig:
     build: str
     host: str = "127.0.0.1"
     port: int = 8080
+    uds: str | None = None
     workers: int = 1
     timeout_ms: int = 30_000
     max_batch_size: int = 32
@@ -89,12 +91,26 @@ def _port(text: str) -> int:
     return parse_int(text, minimum=0, maximum=65535)
 
 
+SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes, the last one a NUL
+
+
+def parse_socket_path(text: str) -> str:
+    path = parse_text(text)
+    if not os.path.isabs(path):
+        raise ConfigError(f"expected an absolute path, got {path!r}")
+    if len(os.fsencode(path)) > SUN_PATH_MAX:
+        raise ConfigError(f"a Unix socket path has at most {SUN_PATH_MAX} bytes, {path!r} has {len(os.fsencode(path))}")
+    return path
+
+
 SETTINGS: tuple[_Setting, ...] = (
     _Setting("build", "BERTH_BUILD", parse_text, "bundle directory, or http(s) URL of a bundle archive"),
     _Setting("host", "BERTH_HOST", parse_text, "address to listen on (default 127.0.0.1)"),
     _Setting("port", "BERTH_PORT", _port, "port to listen on (default 8080; 0 picks a free one)"),
+    _Setting("uds", "BERTH_UDS", parse_socket_path,
+             "absolute path of a Unix socket to listen on instead of a TCP port (excludes --host and --port)"),
     _Setting("workers", "BERTH_WORKERS", lambda t: parse_int(t, minimum=1, maximum=64),
-             "worker processes sharing the port (default 1)"),
+             "worker processes sharing the listening socket (default 1)"),
     _Setting("timeout_ms", "BERTH_TIMEOUT_MS", lambda t: parse_int(t, minimum=1),
              "per-request timeout in ms; past it the caller gets 504 (default 30000)"),
     _Setting("max_batch_size", "BERTH_MAX_BATCH_SIZE", lambda t: parse_int(t, minimum=1),
@@ -130,6 +146,7 @@ def load_config(argv: Sequence[str] | None = None,
     args = build_parser().parse_args(argv)
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for setting in SETTINGS:
         raw, source = getattr(args, setting.field), _flag(setting)
         if raw is None and env.get(setting.env) is not None:
@@ -140,6 +157,11 @@ def load_config(argv: Sequence[str] | None = None,
             values[setting.field] = setting.parse(raw)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        sources[setting.field] = source
     if "build" not in values:
         raise ConfigError("--build (or BERTH_BUILD) is required: a bundle directory or archive URL")
+    tcp = [sources[field] for field in ("host", "port") if field in sources]
+    if "uds" in sources and tcp:
+        raise ConfigError(f"{sources['uds']} and {' and '.join(tcp)} exclude each other: "
+                          "the server listens on a Unix socket or on a TCP port, not both")
     return ServerConfig(**values)

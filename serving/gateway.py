@@ -7,6 +7,9 @@ GET  /health/live, /health/ready              → ready once a live variation ha
 
 Bodies pass through as bytes over pooled keep-alive connections; a connection failure is
 retried once on another replica. The routes file is reloaded on SIGHUP and when it changes.
+Replicas are reached at `http://host:port` endpoints through one shared client, and at
+`unix:/path/server.sock` endpoints through one client per socket, made on first use and
+closed once the endpoint has left the routes and its last request has finished.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
+from serving import endpoints
+from serving.endpoints import Endpoint
 from serving.gateway_routes import (
     Route,
     RoutesError,
@@ -38,6 +44,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 FORWARDED = {b"content-type", b"accept", b"x-request-id"}
 MAX_BODY = 64 * 1024 * 1024
 WATCH_S = 1.0
+LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=30)
+TIMEOUT = httpx.Timeout(30.0, connect=2.0)
 
 
 class Reply(Exception):
@@ -46,12 +54,25 @@ class Reply(Exception):
         self.status, self.body = status, orjson.dumps({"error": message, **extra})
 
 
+@dataclass(eq=False)
+class Upstream:
+    """One replica as the gateway reaches it: the client pooling its connections and its predict URL.
+    `own` when the client serves this replica alone (a unix: endpoint) and closes with it."""
+
+    client: httpx.AsyncClient
+    predict_url: str
+    own: bool
+    in_flight: int = 0
+    retired: bool = False
+
+
 class Gateway:
     def __init__(self, routes_path: Path) -> None:
         self.routes_path = routes_path
         self.table: RoutingTable | None = None
         self.mtime = 0.0
         self.client: httpx.AsyncClient | None = None
+        self.upstreams: dict[str, Upstream] = {}
         self.background: set[asyncio.Task[None]] = set()
 
     # --- routes --------------------------------------------------------------------------
@@ -64,6 +85,7 @@ class Gateway:
             log_event("routes_rejected", level="error", error=str(exc))
             return
         self.table, self.mtime = table, mtime
+        self._retire({e for r in (*table.live, *table.shadows) for e in r.endpoints})
         log_event("routes_loaded", version=table.version,
                   variations={r.name: len(r.endpoints) for r in (*table.live, *table.shadows)})
 
@@ -92,9 +114,7 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.client = httpx.AsyncClient(
-                    limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=30),
-                    timeout=httpx.Timeout(30.0, connect=2.0))
+                self.client = httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT)
                 self.reload()
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
                 self.background.add(asyncio.create_task(self._watch()))
@@ -102,6 +122,9 @@ class Gateway:
             elif message["type"] == "lifespan.shutdown":
                 for task in self.background:
                     task.cancel()
+                for upstream in self.upstreams.values():
+                    if upstream.own:
+                        await upstream.client.aclose()
                 if self.client is not None:
                     await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -151,12 +174,10 @@ class Gateway:
 
     async def _forward(self, route: Route, body: bytes, headers: dict[bytes, bytes],
                        hashed: int | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        assert self.client is not None  # noqa: S101 - narrows the type; startup opened the client
         candidates = route.candidates(hashed, attempts=2)
         for attempt, endpoint in enumerate(candidates):
             try:
-                response = await self.client.post(f"{endpoint}/v1/predict", content=body, headers=headers,
-                                                  timeout=route.timeout_s + 5)
+                response = await self._post(endpoint, body, headers, route.timeout_s + 5)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 retryable = isinstance(exc, httpx.TransportError) and not isinstance(
                     exc, (httpx.ReadTimeout, httpx.WriteTimeout))
@@ -172,10 +193,40 @@ class Gateway:
         raise AssertionError("unreachable")
 
     async def _mirror(self, route: Route, body: bytes, headers: dict[bytes, bytes]) -> None:
-        assert self.client is not None  # noqa: S101 - narrows the type; startup opened the client
         with contextlib.suppress(httpx.HTTPError):
-            await self.client.post(f"{route.candidates(None, 1)[0]}/v1/predict", content=body, headers=headers,
-                                   timeout=route.timeout_s + 5)
+            await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + 5)
+
+    # --- upstreams -----------------------------------------------------------------------
+
+    async def _post(self, endpoint: str, body: bytes, headers: dict[bytes, bytes], timeout: float) -> httpx.Response:
+        upstream = self.upstreams.get(endpoint) or self._connect(endpoint)
+        upstream.in_flight += 1
+        try:
+            return await upstream.client.post(upstream.predict_url, content=body, headers=headers, timeout=timeout)
+        finally:
+            upstream.in_flight -= 1
+            if upstream.retired and upstream.own and not upstream.in_flight:
+                self._spawn(upstream.client.aclose())
+
+    def _connect(self, endpoint: str) -> Upstream:
+        assert self.client is not None  # noqa: S101 - narrows the type; startup opened the client
+        parsed = Endpoint.parse(endpoint)  # load_routes accepted it, so it parses
+        if parsed.uds is None:
+            upstream = Upstream(self.client, parsed.url("/v1/predict"), own=False)
+        else:
+            upstream = Upstream(endpoints.async_client(parsed, limits=LIMITS, timeout=TIMEOUT),
+                                parsed.url("/v1/predict"), own=True)
+        self.upstreams[endpoint] = upstream
+        return upstream
+
+    def _retire(self, keep: set[str]) -> None:
+        """Forget the upstreams of endpoints no longer routed to; an own client closes at once when
+        idle, else when its last in-flight request ends (a drained replica still answers those)."""
+        for endpoint in [e for e in self.upstreams if e not in keep]:
+            upstream = self.upstreams.pop(endpoint)
+            upstream.retired = True
+            if upstream.own and not upstream.in_flight:
+                self._spawn(upstream.client.aclose())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -1,8 +1,10 @@
 """The gateway's routing table: read from the JSON file the backend writes, picks replicas.
 
 File shape: {"version", "model_id", "variations": [{"name", "shadow", "traffic_percent",
-"timeout_ms", "endpoints": ["http://127.0.0.1:41234", ...]}]}. Live variations share traffic by
-`traffic_percent`; a shadow variation gets a copy of `traffic_percent`% of requests.
+"timeout_ms", "endpoints": ["http://127.0.0.1:41234", "unix:/run/berth/r1/server.sock", ...]}]}.
+An endpoint is a replica's TCP address or `unix:` and the absolute path of its Unix socket
+(serving/endpoints.py); a file with any other form is rejected. Live variations share traffic
+by `traffic_percent`; a shadow variation gets a copy of `traffic_percent`% of requests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from serving.endpoints import Endpoint
 
 
 class RoutesError(ValueError):
@@ -88,6 +92,6 @@ def load_routes(path: Path) -> RoutingTable:
 
 
 def _route(item: dict[str, Any]) -> Route:
-    return Route(name=str(item["name"]), endpoints=tuple(str(e) for e in item["endpoints"]),
+    return Route(name=str(item["name"]), endpoints=tuple(str(Endpoint.parse(str(e))) for e in item["endpoints"]),
                  traffic_percent=int(item["traffic_percent"]), shadow=bool(item.get("shadow")),
                  timeout_s=int(item.get("timeout_ms", 30_000)) / 1000)

@@ -1,9 +1,10 @@
-"""Composition root of the model server: `python -m serving.server --build … --port …`.
+"""Composition root of the model server: `python -m serving.server --build … --port …` (or `--uds PATH`).
 
-The parent process binds the port, then forks W workers that all accept on it. The
-parent only supervises: it forwards SIGTERM/SIGINT (workers drain in-flight requests,
-then exit), restarts a crashed worker (or exits 1 after repeated crashes, so a process
-supervisor restarts the whole server), and exits 3 if a worker can't load the model.
+The parent process binds the port (or the Unix socket at PATH, whose file it removes again
+when it stops), then forks W workers that all accept on it. The parent only supervises: it
+forwards SIGTERM/SIGINT (workers drain in-flight requests, then exit), restarts a crashed
+worker (or exits 1 after repeated crashes, so a process supervisor restarts the whole
+server), and exits 3 if a worker can't load the model.
 Workers die with the parent (PR_SET_PDEATHSIG), so stopping the parent never leaves a
 half-server behind.
 """
@@ -18,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -34,6 +36,7 @@ from serving.logs import configure_stdlib_logging, log_event
 
 EXIT_LOAD_FAILED = 3
 BIND_WAIT_S = 10.0
+SOCKET_UMASK = 0o117  # a Unix socket is created 0660, see bind_unix_socket
 MAX_CRASHES, CRASH_WINDOW_S = 5, 60.0
 _FORK = multiprocessing.get_context("fork")
 
@@ -89,6 +92,87 @@ def bind_socket(host: str, port: int, wait_s: float = BIND_WAIT_S) -> socket.soc
         sock.listen(2048)
         sock.set_inheritable(True)
         return sock
+
+
+class Listener:
+    """The socket the workers accept on. For a Unix socket, closing also removes its file, unless
+    the path no longer is the file this server bound (a successor has taken it over)."""
+
+    def __init__(self, sock: socket.socket, path: str | None = None) -> None:
+        self.sock = sock
+        self.path = path
+        self._file = _file_id(path) if path is not None else None
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.path is not None and self._file is not None and _file_id(self.path) == self._file:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        self._file = None
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def bind_unix_socket(path: str, wait_s: float = BIND_WAIT_S) -> Listener:
+    """Listen on a Unix socket at `path`. A stale socket file (a dead server's: connecting is
+    refused) is replaced. One that still accepts is waited on for up to `wait_s`, as a held port is
+    (the workers of a killed predecessor stop accepting within moments), then refused: two
+    servers never share a path. Anything else at the path is left alone and refused.
+
+    The file is created 0660 (through the umask, so it is never wider, even for a moment): the
+    gateway, running as another user, connects as root or through the group, which the shared
+    directory hands down when it is setgid. What keeps others out is that directory's mode."""
+    deadline, warned = time.monotonic() + wait_s, False
+    while True:
+        if _accepts(path):
+            if time.monotonic() >= deadline:
+                raise ConfigError(f"can't listen on {path}: another server is listening on this socket")
+            if not warned:
+                log_event("socket_busy", level="warning", path=path, waiting_s=wait_s)
+                warned = True
+            time.sleep(0.2)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        umask = os.umask(SOCKET_UMASK)  # process-wide, but the parent runs no other thread yet
+        try:
+            sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue  # another process bound the path since we looked: look again
+        finally:
+            os.umask(umask)
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        return Listener(sock, path)
+
+
+def _accepts(path: str) -> bool:
+    """Whether a server accepts connections on the socket at `path`."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"can't listen on {path}: it exists and is not a socket, so it is not replaced")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except TimeoutError:  # a full backlog: someone listens
+            return True
+    return True
 
 
 # --- a worker ------------------------------------------------------------------------
@@ -155,9 +239,9 @@ def build_app(config: ServerConfig, bundle_dir: Path, ready: Any, slot: int, par
 # --- the parent ----------------------------------------------------------------------
 
 class Supervisor:
-    def __init__(self, config: ServerConfig, sock: socket.socket, bundle_dir: Path, multiproc_dir: str) -> None:
+    def __init__(self, config: ServerConfig, listener: Listener, bundle_dir: Path, multiproc_dir: str) -> None:
         self.config = config
-        self.sock = sock
+        self.listener = listener
         self.bundle_dir = bundle_dir
         self.multiproc_dir = multiproc_dir
         self.ready = _FORK.RawArray("b", config.workers)
@@ -184,7 +268,7 @@ class Supervisor:
     def _spawn(self, slot: int) -> None:
         self.ready[slot] = 0
         process = _FORK.Process(target=worker_main, name=f"berth-worker-{slot}", daemon=False,
-                                args=(self.config, self.sock, self.bundle_dir, self.ready, slot, os.getpid()))
+                                args=(self.config, self.listener.sock, self.bundle_dir, self.ready, slot, os.getpid()))
         process.start()
         self.workers[slot] = process
         log_event("worker_started", worker=slot, worker_pid=process.pid)
@@ -223,7 +307,7 @@ class Supervisor:
             mark_process_dead(process.pid, self.multiproc_dir)
 
     def _stop_workers(self) -> None:
-        self.sock.close()  # new connections go to the next replica, not into a dead backlog
+        self.listener.close()  # new connections go to the next replica, not into a dead backlog
         alive = [p for p in self.workers.values() if p.is_alive()]
         for process in alive:
             with contextlib.suppress(ProcessLookupError):
@@ -259,17 +343,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(config: ServerConfig, workdir: Path, multiproc_dir: str) -> int:
     bundle_dir = resolve_build(config.build, workdir)
+    listener = _listen(config)
     try:
-        sock = bind_socket(config.host, config.port)
-    except OSError as exc:
-        raise ConfigError(f"can't listen on {config.host}:{config.port}: {exc.strerror}") from None
-    port = sock.getsockname()[1]
-    log_event("startup", host=config.host, port=port, workers=config.workers, build=str(bundle_dir),
-              max_batch_size=config.max_batch_size, max_batch_wait_ms=config.max_batch_wait_ms,
-              timeout_ms=config.timeout_ms)
-    code = Supervisor(config, sock, bundle_dir, multiproc_dir).run()
+        where = ({"uds": config.uds} if config.uds is not None
+                 else {"host": config.host, "port": listener.sock.getsockname()[1]})
+        log_event("startup", **where, workers=config.workers, build=str(bundle_dir),
+                  max_batch_size=config.max_batch_size, max_batch_wait_ms=config.max_batch_wait_ms,
+                  timeout_ms=config.timeout_ms)
+        code = Supervisor(config, listener, bundle_dir, multiproc_dir).run()
+    finally:
+        listener.close()
     log_event("shutdown", exit_code=code)
     return code
+
+
+def _listen(config: ServerConfig) -> Listener:
+    where = config.uds if config.uds is not None else f"{config.host}:{config.port}"
+    try:
+        if config.uds is not None:
+            return bind_unix_socket(config.uds)
+        return Listener(bind_socket(config.host, config.port))
+    except OSError as exc:
+        raise ConfigError(f"can't listen on {where}: {exc.strerror}") from None
 
 
 if __name__ == "__main__":

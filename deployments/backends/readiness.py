@@ -1,25 +1,42 @@
 """Readiness over HTTP: is a replica's model loaded, does a gateway serve a routing version.
 
+A replica's endpoint is `http://host:port` or `unix:/path/server.sock` (serving/endpoints.py).
 A running replica whose `/health/ready` fails is still starting for its first
 STARTING_GRACE_S seconds (loading the model), then it is not ready.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
 
 from deployments.backends.base import ReplicaState
+from serving import endpoints
+from serving.endpoints import Endpoint, EndpointError
 
 STARTING_GRACE_S = 60
 
 
 def probe(client: httpx.Client, endpoint: str) -> str | None:
-    """None when the replica is ready, else what the readiness check saw."""
+    """None when the replica at `endpoint` is ready, else what the readiness check saw.
+
+    `client` reaches http: endpoints (sharing its connection pool across calls) and sets the
+    timeout; a unix: endpoint gets a client of its own for this check, with the same timeout."""
     try:
-        response = client.get(f"{endpoint}/health/ready")
+        target = Endpoint.parse(endpoint)
+    except EndpointError as exc:
+        return str(exc)
+    try:
+        if target.uds is None:
+            response = client.get(target.url("/health/ready"))
+        else:
+            with endpoints.client(target, timeout=client.timeout) as own:
+                response = own.get(target.url("/health/ready"))
     except httpx.HTTPError as exc:
+        if target.uds is not None and isinstance(exc, httpx.ConnectError) and not os.path.exists(target.uds):
+            return f"ConnectError: no socket at {target.uds} (the server has not bound it, or removed it)"
         return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if response.status_code == 200:
         return None

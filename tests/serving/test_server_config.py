@@ -61,3 +61,21 @@ def test_the_command_exits_2_with_a_clear_message_on_a_bad_value() -> None:
     )
     assert result.returncode == 2
     assert "--workers: expected a whole number, got 'lots'" in result.stderr
+
+
+def test_it_reads_a_unix_socket_path_from_the_flag_or_the_env_var() -> None:
+    assert load_config(["--build", "/b", "--uds", "/run/b/s.sock"], {}).uds == "/run/b/s.sock"
+    assert load_config(["--build", "/b"], {"BERTH_UDS": "/run/b/s.sock"}).uds == "/run/b/s.sock"
+    assert load_config(["--build", "/b"], {}).uds is None
+
+
+@pytest.mark.parametrize(("argv", "env", "needle"), [
+    (["--uds", "/run/s.sock", "--port", "9000"], {}, "--uds and --port exclude each other"),
+    (["--uds", "/run/s.sock"], {"BERTH_HOST": "0.0.0.0"}, "--uds and BERTH_HOST exclude each other"),  # noqa: S104 - only parsed
+    (["--uds", "relative.sock"], {}, "--uds: expected an absolute path"),
+    (["--uds", "/" + "x" * 120], {}, "--uds: a Unix socket path has at most 107 bytes"),
+])
+def test_a_unix_socket_is_absolute_short_and_never_combined_with_a_port(
+        argv: list[str], env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_config(["--build", "/b", *argv], env)
