@@ -15,7 +15,10 @@ def envstr(name: str, default: str = "") -> str:
     """`NAME`, or the contents of the file named by `NAME_FILE` (Kubernetes secrets)."""
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
-        return Path(file_path).read_text().strip()
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path!r}: cannot be read ({exc.strerror})") from None
     return os.environ.get(name, default)
 
 

@@ -7,14 +7,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from console.crypto import configured_keys
 from console.env import envbool, envint, envlist, envstr
-from console.secret_key import load_or_create_secret_key
+from console.secret_key import load_or_create, new_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("BERTH_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 DEBUG = envbool("BERTH_DEBUG", False)
-SECRET_KEY = envstr("BERTH_SECRET_KEY") or load_or_create_secret_key(DATA_DIR)
+SECRET_KEY = envstr("BERTH_SECRET_KEY") or load_or_create(DATA_DIR, "secret_key", new_secret_key)
 ALLOWED_HOSTS = envlist("BERTH_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("BERTH_CSRF_TRUSTED_ORIGINS", [])
 
@@ -200,8 +201,9 @@ BERTH_ROLLOUT_MAX_ATTEMPTS = envint("BERTH_ROLLOUT_MAX_ATTEMPTS", 3, minimum=1)
 BERTH_DEPLOY_TIMEOUT_CAP_S = envint("BERTH_DEPLOY_TIMEOUT_CAP_S", 0, minimum=0)  # 0: the variation's own
 BERTH_DRAIN_TIMEOUT_S = envint("BERTH_DRAIN_TIMEOUT_S", 30, minimum=1)
 
-# Secrets at rest (Fernet keys, comma-separated, newest first); derived from SECRET_KEY when unset.
-BERTH_ENCRYPTION_KEYS = envlist("BERTH_ENCRYPTION_KEYS", [])
+# Secrets at rest (Fernet keys, comma-separated, newest first): BERTH_ENCRYPTION_KEYS(_FILE), else
+# BERTH_DATA_DIR/encryption_keys, made once. Never derived from SECRET_KEY.
+BERTH_ENCRYPTION_KEYS = configured_keys(DATA_DIR)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("BERTH_SECURE_COOKIES", False)
