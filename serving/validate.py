@@ -1,7 +1,8 @@
 """Validate a build: `python -m serving.validate BUNDLE_DIR`.
 
-Runs in a subprocess the build task starts with a wall-clock timeout and an RLIMIT_AS
-memory limit. It reads the bundle, checks requirements, runs `build()` (python
+Runs in the sandbox the build task starts (deployments/sandbox), with the bundle read-only
+and `.berth` a writable tmpfs whose files go back to the worker as a tar on the fd named by
+BERTH_ARTIFACTS_FD. It reads the bundle, checks requirements, runs `build()` (python
 framework) and pickles the result, loads the runtime, predicts the example input twice
 (warm-up, then timed), and infers the schemas. The report goes to
 `BUNDLE_DIR/.berth/report.json` and, as one JSON object, to the last line of stdout:
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import sys
+import tarfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ from serving.schema import coerce_frame, infer_input_schema, infer_output_schema
 
 ARTIFACTS = ".berth"
 REPORT = Path(ARTIFACTS) / "report.json"
+ARTIFACTS_FD_ENV = "BERTH_ARTIFACTS_FD"  # the pipe deployments.sandbox.run reads
 EXAMPLE_OUTPUT_ROWS = 20
 
 
@@ -52,7 +55,7 @@ def validate(bundle_dir: Path) -> dict[str, Any]:
         spec = read_bundle(bundle_dir)
     with _step("checking requirements", bundle_dir):
         check_requirements(spec.requirements)
-    shutil.rmtree(bundle_dir / ARTIFACTS, ignore_errors=True)
+    _empty(bundle_dir / ARTIFACTS)
     if spec.framework == "python":
         timings["build_s"] = _build(bundle_dir, spec)
     _say("loading the model…")
@@ -158,6 +161,25 @@ def _say(message: str) -> None:
     print(f"berth: {message}", file=sys.stderr, flush=True)
 
 
+def _empty(folder: Path) -> None:
+    """Remove what a folder holds (in the sandbox it is a mount point, which can't be removed itself)."""
+    for child in folder.iterdir() if folder.is_dir() else ():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _hand_back_artifacts(bundle_dir: Path) -> None:
+    """In the sandbox the bundle is read-only: send `.berth` (a tmpfs) out as a tar on the given fd."""
+    fd = os.environ.get(ARTIFACTS_FD_ENV)
+    if not fd:
+        return
+    with os.fdopen(int(fd), "wb") as pipe, tarfile.open(fileobj=pipe, mode="w|") as tar:
+        for child in sorted((bundle_dir / ARTIFACTS).iterdir()):
+            tar.add(child, arcname=child.name)
+
+
 def _stdout_for_report() -> TextIO:
     """Keep the real stdout for the report; everything else printed goes to stderr."""
     sys.stdout.flush()
@@ -188,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(failure))
     if bundle_dir.is_dir():
         _save_report(bundle_dir, report)
+        _hand_back_artifacts(bundle_dir)
     print(json.dumps(report, default=str), file=report_out, flush=True)
     return code
 

@@ -48,11 +48,11 @@ def previous_exit(info: dict[str, Any], lines: tuple[str, ...], main_log: Callab
 
 
 def lines_before(pid: int | None, lines: tuple[str, ...]) -> tuple[str, ...]:
-    """The lines the previous process wrote: those before the `startup` event of process `pid`
-    (the running one), or all of them while it has not logged it yet."""
+    """The lines the previous process wrote: those before the `launch` event of process `pid`
+    (the running one, as supervisord knows it), or all of them while it has not logged it yet."""
     for index in range(len(lines) - 1, -1, -1):
         record = _record(lines[index])
-        if record.get("event") == "startup" and pid and record.get("pid") == pid:
+        if record.get("event") in ("launch", "startup") and pid and record.get("pid") == pid:
             return lines[:index]
     return lines
 

@@ -17,7 +17,7 @@ import functools
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,21 @@ from deployments.backends.ports import free_port, is_free
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 from deployments.backends.supervisor_config import program_conf
 from deployments.backends.supervisor_rpc import Supervisor
-from deployments.models import Build, Deployment
+from deployments.models import Build, Deployment, InstanceType
 from deployments.rollouts.spec import DeploySpec, VariationSpec
+from deployments.sandbox.check import ensure_sandbox
+from deployments.sandbox.command import (
+    INSIDE_BUNDLE,
+    INSIDE_SOCKET_DIR,
+    Limits,
+    SandboxUnavailable,
+    make_readable,
+    own_socket_dir,
+    sandbox_uid,
+)
 
 REPO = Path(__file__).resolve().parents[2]
+SOCKET_NAME = "server.sock"
 CRASHED_STATES = {"BACKOFF", "EXITED", "FATAL"}
 STOPPED_STATES = {"STOPPED", "STOPPING", "UNKNOWN"}
 
@@ -69,6 +80,10 @@ class LocalBackend(Backend):
 
     def apply(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         self.supervisor.check()
+        try:
+            ensure_sandbox()
+        except SandboxUnavailable as exc:
+            raise BackendError(f"No replica was started: model code can't be run safely on this machine. {exc}") from None
         files = self.files(deployment)
         running = {info["group"] for info in self.supervisor.all()}
         started = []
@@ -216,22 +231,35 @@ class LocalBackend(Backend):
 
 def _launch_record(files: DeploymentFiles, deployment: Deployment, rid: ReplicaId, variation: VariationSpec,
                    drain_timeout_s: int) -> LaunchRecord:
-    """How to start replica `rid` of `variation`: the model server on a free port, in a clean environment."""
-    from deployments.builds.validation import sandbox_env
-
+    """How to start replica `rid` of `variation`: the model server in the sandbox, on its socket."""
     build = Build.objects.get(build_id=variation.build_id)
     if not build.bundle_dir.is_dir():
         raise BackendError(f"The bundle of build {build.short_id} is missing from {build.bundle_dir}.")
-    port = free_port()
-    argv = [sys.executable, "-m", "serving.server", "--build", str(build.bundle_dir), "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(variation.server_workers),
+    make_readable(build.bundle_dir)
+    socket_dir = files.socket_dir(rid)
+    own_socket_dir(socket_dir, sandbox_uid(program_name(deployment.pk, rid)))
+    argv = [sys.executable, "-m", "serving.server", "--build", INSIDE_BUNDLE,
+            "--uds", f"{INSIDE_SOCKET_DIR}/{SOCKET_NAME}", "--workers", str(variation.server_workers),
             "--timeout-ms", str(variation.request_timeout_ms), "--max-batch-size", str(variation.max_batch_size)]
+    sandbox = {"label": program_name(deployment.pk, rid), "bundle": str(build.bundle_dir),
+               "socket_dir": str(socket_dir), "network": variation.outbound_network,
+               "limits": asdict(replica_limits(variation))}
     return LaunchRecord(
-        rid, port, variation.build_id, argv,
-        base_env={**sandbox_env(), "BERTH_GRACEFUL_TIMEOUT_S": str(drain_timeout_s)},
+        rid, f"unix:{socket_dir / SOCKET_NAME}", variation.build_id, argv,
+        base_env={"BERTH_GRACEFUL_TIMEOUT_S": str(drain_timeout_s)},
         env={**{e.name: e.value for e in variation.env if not e.secret}, **_metadata_env(deployment, variation)},
         secret_env={e.name: e.value for e in variation.env if e.secret},
-        starts_file=str(files.starts_path(rid)))
+        starts_file=str(files.starts_path(rid)), sandbox=sandbox)
+
+
+def replica_limits(variation: VariationSpec) -> Limits:
+    """A replica's limits: its instance type's memory per process, the sandbox's counts, no CPU-time cap."""
+    from django.conf import settings
+
+    memory_gb = InstanceType.objects.filter(name=variation.instance_type).values_list("memory_gb", flat=True).first()
+    return Limits(processes=settings.BERTH_SANDBOX_MAX_PROCESSES + variation.server_workers,
+                  open_files=settings.BERTH_SANDBOX_MAX_OPEN_FILES, memory_mb=max(memory_gb or 2, 2) * 1024,
+                  file_mb=settings.BERTH_SANDBOX_SCRATCH_MB, scratch_mb=settings.BERTH_SANDBOX_SCRATCH_MB)
 
 
 def _metadata_env(deployment: Deployment, variation: VariationSpec) -> dict[str, str]:

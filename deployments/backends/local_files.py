@@ -1,7 +1,9 @@
 """The local runtime's files for one deployment, under BERTH_RUNTIME_DIR/d<pk>/.
 
-`replicas/<name>.json`  how to launch a replica (a LaunchRecord: argv, port, env; secret values
+`replicas/<name>.json`  how to launch a replica (a LaunchRecord: argv, sandbox, env; secret values
                         still encrypted; mode 0600), read by `deployments.backends.launch`
+`sockets/<name>/`       the replica's socket directory (its /run/berth in the sandbox; the
+                        gateway connects to `server.sock` there)
 `starts/<name>`         one line per start, written by the launcher: restarts are counted exactly
 `logs/<name>.log`       the replica's stdout+stderr; `logs/gateway.log` the gateway's
 `gateway.json`          the routing table the gateway reads
@@ -26,32 +28,35 @@ GATEWAY = "gateway"
 
 @dataclass(frozen=True)
 class LaunchRecord:
-    """How to start one replica; `removing` is set while it is being removed."""
+    """How to start one replica; `removing` is set while it is being removed.
+
+    `sandbox` is what `deployments.sandbox.command.Sandbox` needs besides argv: bundle,
+    socket_dir, network, limits. A record written before the sandbox existed has none, and
+    the launcher refuses it.
+    """
     id: ReplicaId
-    port: int
+    endpoint: str
     build_id: str
     argv: list[str]
     base_env: dict[str, str]
     env: dict[str, str]
     secret_env: dict[str, str]
     starts_file: str
+    sandbox: dict[str, Any] | None = None
     removing: bool = False
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.id.name, "variation": self.id.variation, "runtime_key": self.id.runtime_key,
-                "index": self.id.index, "port": self.port, "build_id": self.build_id, "argv": self.argv,
+                "index": self.id.index, "endpoint": self.endpoint, "build_id": self.build_id, "argv": self.argv,
                 "base_env": self.base_env, "env": self.env, "secret_env": self.secret_env,
-                "starts_file": self.starts_file, "removing": self.removing}
+                "starts_file": self.starts_file, "sandbox": self.sandbox, "removing": self.removing}
 
     @classmethod
     def from_json(cls, deployment: int, data: dict[str, Any]) -> LaunchRecord:
         rid = ReplicaId(deployment, data["variation"], data["runtime_key"], int(data["index"]))
-        return cls(rid, int(data["port"]), data["build_id"], data["argv"], data["base_env"], data["env"],
-                   data["secret_env"], data["starts_file"], bool(data.get("removing")))
+        endpoint = data.get("endpoint") or f"http://127.0.0.1:{data['port']}"
+        return cls(rid, endpoint, data["build_id"], data["argv"], data["base_env"], data["env"],
+                   data["secret_env"], data["starts_file"], data.get("sandbox"), bool(data.get("removing")))
 
 
 class DeploymentFiles:
@@ -68,6 +73,9 @@ class DeploymentFiles:
 
     def starts_path(self, rid: ReplicaId) -> Path:
         return self.root / "starts" / rid.name
+
+    def socket_dir(self, rid: ReplicaId) -> Path:
+        return self.root / "sockets" / rid.name
 
     def log_path(self, replica: ReplicaId | str) -> Path:
         """A replica's log; `"gateway"` for the gateway's."""
@@ -107,6 +115,7 @@ class DeploymentFiles:
     def forget(self, rid: ReplicaId) -> None:
         self.record_path(rid).unlink(missing_ok=True)
         self.starts_path(rid).unlink(missing_ok=True)
+        shutil.rmtree(self.socket_dir(rid), ignore_errors=True)
 
     def starts(self, rid: ReplicaId) -> int:
         path = self.starts_path(rid)

@@ -1,28 +1,36 @@
-"""Validating a stored build: unpack it, then run the user's code in a limited subprocess.
+"""Validating a stored build: unpack it, then run the user's code in the sandbox.
 
-User code never runs in this process: `python -m serving.validate` does, with a wall-clock
-limit, an address-space limit and an environment stripped of the console's secrets.
+User code never runs in this process: `python -m serving.validate` does, in the sandbox of
+deployments/sandbox (no network, no console files, an unprivileged user, limits it can't
+escape), with an environment that holds nothing of the console's.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import resource
 import shutil
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
+from deployments.sandbox.check import ensure_sandbox
+from deployments.sandbox.command import (
+    ARTIFACTS,
+    INSIDE_BUNDLE,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    inside_env,
+    make_readable,
+)
+from deployments.sandbox.limit_hints import limit_hint
+from deployments.sandbox.run import Finished, run
 from serving.bundle import BundleError, extract_archive, write_single_file_bundle
 
 LOG_LIMIT = 200_000
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
 
@@ -55,55 +63,77 @@ def unpack(source: Path, bundle_dir: Path, framework: str, example_input: list |
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def sandbox_env() -> dict[str, str]:
-    """Only what the model code needs: no database URL, no secret key, no tokens."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    return env
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _limit_child(memory_mb: int) -> None:
-    """Runs in the child before exec: cap its memory, and make it die with the worker that started it."""
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def run_validator(bundle_dir: Path, timeout_s: int, memory_mb: int) -> ValidationResult:
-    proc = subprocess.Popen(  # noqa: S603 - argv is our own validator module; the bundle path is ours
-        [sys.executable, "-m", "serving.validate", str(bundle_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sandbox_env(), cwd=bundle_dir,
-        preexec_fn=lambda: _limit_child(memory_mb), start_new_session=True,
-    )
+    """Run `python -m serving.validate` on the bundle in the sandbox; keep what it hands back."""
     try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        return ValidationResult(False, _log(out, err), f"The model did not finish within {timeout_s} s and was stopped "
-                                "(BERTH_BUILD_TIMEOUT_S). Check build() and predict() for endless loops or slow work.")
-    return _result(proc.returncode, out, err, memory_mb)
+        ensure_sandbox()
+    except SandboxUnavailable as exc:
+        return ValidationResult(False, "", f"The build was not validated: model code can't be run safely on this "
+                                f"machine, so Berth runs none. {exc}")
+    box = Sandbox([sys.executable, "-m", "serving.validate", INSIDE_BUNDLE], f"validate-{bundle_dir.name}",
+                  validation_limits(timeout_s, memory_mb), bundle_dir, artifacts_mb=settings.BERTH_MAX_UNPACKED_MB)
+    artifacts = bundle_dir / ARTIFACTS
+    _empty_dir(artifacts)
+    make_readable(bundle_dir)
+    handed_back = bundle_dir.with_name(bundle_dir.name + ".artifacts.tar")
+    try:
+        done = run(box, inside_env({}), timeout_s, LOG_LIMIT, handed_back)
+        result = _result(done, box.limits, timeout_s)
+        if result.ok:
+            result = _keep_artifacts(result, handed_back, artifacts)
+    finally:
+        handed_back.unlink(missing_ok=True)
+    return result
 
 
-def _result(code: int, out: bytes, err: bytes, memory_mb: int) -> ValidationResult:
-    log = _log(out, err)
-    report = _last_json_line(out)
-    if report is not None and report.get("ok") and code == 0:
+def validation_limits(timeout_s: int, memory_mb: int) -> Limits:
+    return Limits(processes=settings.BERTH_SANDBOX_MAX_PROCESSES, open_files=settings.BERTH_SANDBOX_MAX_OPEN_FILES,
+                  memory_mb=memory_mb, file_mb=max(settings.BERTH_SANDBOX_SCRATCH_MB, settings.BERTH_MAX_UNPACKED_MB),
+                  scratch_mb=settings.BERTH_SANDBOX_SCRATCH_MB, cpu_s=timeout_s)
+
+
+def _empty_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+
+
+def _keep_artifacts(result: ValidationResult, tar: Path, artifacts: Path) -> ValidationResult:
+    """Unpack the `.berth` files the validator handed back, with the same checks as an upload."""
+    try:
+        extract_archive(tar, artifacts, settings.BERTH_MAX_UNPACKED_MB * 1024 * 1024)
+    except (BundleError, ValueError) as exc:
+        message = exc.message if isinstance(exc, BundleError) else str(exc)
+        return ValidationResult(False, result.log, f"The files build() produced could not be kept: {message}")
+    make_readable(artifacts)
+    return result
+
+
+def _result(done: Finished, limits: Limits, timeout_s: int) -> ValidationResult:
+    log = _log(done.stdout, done.stderr)
+    if done.timed_out:
+        return ValidationResult(False, log, f"The model did not finish within {timeout_s} s (wall-clock limit, "
+                                "BERTH_BUILD_TIMEOUT_S) and was stopped with every process it started. Check "
+                                "build() and predict() for endless loops or slow work.")
+    if done.artifacts_overflowed:
+        return ValidationResult(False, log, f"build() produced more than {settings.BERTH_MAX_UNPACKED_MB} MB of "
+                                "files (BERTH_MAX_UNPACKED_MB).")
+    report = _last_json_line(done.stdout)
+    if report is not None and report.get("ok") and done.code == 0:
         return ValidationResult(True, log, report=report)
     if report is not None and report.get("error"):
-        error = str(report["error"])
-        if "memory" in error.lower():
-            error += f" (limit: {memory_mb} MB)"
-        return ValidationResult(False, log, error)
-    if code < 0:
-        name = signal.Signals(-code).name
-        return ValidationResult(False, log, f"The validation process was killed by {name}; the model may have "
-                                f"exceeded the {memory_mb} MB memory limit (BERTH_BUILD_MEMORY_MB).")
-    return ValidationResult(False, log, f"The validation process exited with code {code}; see the build log.")
+        return ValidationResult(False, log, str(report["error"]) + limit_hint(str(report["error"]), limits))
+    return ValidationResult(False, log, _ended_by(done, limits))
+
+
+def _ended_by(done: Finished, limits: Limits) -> str:
+    sig = done.signal
+    if sig == signal.SIGXCPU:
+        return (f"The validation process used more than {limits.cpu_s} s of CPU time (CPU limit, "
+                "BERTH_BUILD_TIMEOUT_S) and was stopped.")
+    if sig is not None:
+        return (f"The validation process was killed by {sig.name}; the model may have exceeded the "
+                f"{limits.memory_mb} MB memory limit (BERTH_BUILD_MEMORY_MB).")
+    return f"The validation process exited with code {done.code} before reporting; see the build log."
 
 
 def _last_json_line(out: bytes) -> dict | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,14 +154,16 @@ def test_iris_serves_updates_under_load_rolls_back_scales_and_undeploys(supervis
     assert down.status == RolloutStatus.SUCCEEDED, down.reason
     assert [r.pid for r in backend.replicas(deployment)] == [before.pid]
 
-    ports = [int(r.endpoint.rsplit(":", 1)[1]) for r in replicas] + [deployment.gateway_port]
+    sockets = [Path(r.endpoint.removeprefix("unix:")) for r in backend.replicas(deployment)]
+    assert all(path.is_socket() for path in sockets)
     gone = wait_for_rollout(request_undeploy(deployment, alice))
     assert gone.status == RolloutStatus.SUCCEEDED, gone.reason
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.STOPPED
     programs = [p["name"] for p in supervisor_rpc(supervisord.url).getAllProcessInfo()]
     assert not [p for p in programs if p.startswith(f"berth-d{deployment.pk}-")]
-    assert all(refuses_connections(port) for port in ports)
+    assert refuses_connections(deployment.gateway_port)
+    assert not any(path.exists() for path in sockets)
 
 
 # --- one behaviour per test ---------------------------------------------------------------------

@@ -13,7 +13,6 @@ import pytest
 from deployments.backends.base import ReplicaState, ReplicaStatus
 from deployments.backends.local import LocalBackend
 from deployments.backends.local_files import LaunchRecord
-from deployments.backends.ports import free_port
 from deployments.backends.replica_id import ReplicaId
 from deployments.models import Deployment, Model
 from deployments.rollouts.spec import DeploySpec, validate_spec
@@ -90,7 +89,7 @@ def test_a_replica_whose_record_is_written_but_program_not_added_yet_is_starting
     backend, deployment = LocalBackend.from_settings(), Deployment.objects.create(model=iris_model)
     files = backend.files(deployment)
     rid = ReplicaId(deployment.pk, "default", "0123abcd", 0)
-    record = LaunchRecord(rid, free_port(), "build", [sys.executable, "-c", "pass"], {}, {}, {},
+    record = LaunchRecord(rid, f"unix:{files.socket_dir(rid)}/server.sock", "build", [sys.executable, "-c", "pass"], {}, {}, {},
                           str(files.starts_path(rid)))
     files.write_record(record)  # what apply() does first; supervisord is asked to add it next
 
