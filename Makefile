@@ -13,10 +13,12 @@ TEST_WORKERS ?= 2
 .PHONY: run test lint typecheck bench screenshots clean
 
 run: $(VENV)/.runtime-installed
+	bash scripts/ensure_debian_package.sh bwrap bubblewrap
 	$(BIN)/python -m scripts.run_console
 
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_debian_package.sh chromium chromium
+	bash scripts/ensure_debian_package.sh bwrap bubblewrap
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ensure_debian_package.sh COMMAND PACKAGE… — install Debian packages with apt when COMMAND is missing.
-# Used for the browser tests (chromium) and the benchmark's load generator (wrk). Needs Debian or
+# Used for the model-code sandbox (bubblewrap), the browser tests (chromium) and the benchmark's
+# load generator (wrk). Needs Debian or
 # Ubuntu (apt-get) and root or sudo; elsewhere it says what to install and stops.
 set -euo pipefail
 command_name=$1; shift

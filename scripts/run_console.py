@@ -59,6 +59,19 @@ def supervisorctl(conf: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+def _check_sandbox() -> None:
+    """Say now, not at the first build, when model code can't be confined here (builds are then refused)."""
+    from deployments.sandbox.check import ensure_sandbox
+    from deployments.sandbox.command import SandboxUnavailable
+
+    try:
+        ensure_sandbox()
+    except SandboxUnavailable as exc:
+        print(f"\n  WARNING: model code can't be run safely on this machine: {exc}\n"
+              "  Berth starts, but refuses to validate builds or start replicas until this is fixed.\n",
+              file=sys.stderr, flush=True)
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     data_dir = Path(os.environ.setdefault("BERTH_DATA_DIR", str(REPO / "var"))).resolve()
@@ -79,6 +92,7 @@ def main() -> None:
     import django
 
     django.setup()
+    _check_sandbox()
     conf = write_supervisord_conf(data_dir, console_programs(data_dir, embedded_redis, port))
     supervisorctl(conf, "shutdown")  # a supervisord left over from an earlier run
     supervisord = subprocess.Popen([str(VENV_BIN / "supervisord"), "-c", str(conf)])  # noqa: S603 - our venv's

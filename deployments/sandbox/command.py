@@ -128,6 +128,7 @@ def _system_mounts(network: bool) -> list[str]:
             mounts += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             mounts += ["--ro-bind", str(path), str(path)]
+    mounts += ["--perms", "0755", "--dir", "/etc"]
     for name in ETC_ALWAYS + (ETC_NETWORK if network else ()):
         mounts += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     return mounts
