@@ -20,37 +20,36 @@ from tests.fixtures.builds import IRIS_CLASSIFIER, IRIS_YAML, python_bundle_file
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def slow_first_attempt_bundle(marker) -> bytes:
-    """An iris model whose first build() hangs (after leaving a marker) and whose retry is quick."""
+def held_bundle() -> bytes:
+    """An iris model whose build() waits until the test drops a `go` file into its (read-only) bundle."""
     code = IRIS_CLASSIFIER.replace(
         "    def build(self):\n",
         "    def build(self):\n"
-        f"        import os, time\n"
-        f"        if not os.path.exists({str(marker)!r}):\n"
-        f"            open({str(marker)!r}, 'w').close()\n"
-        f"            time.sleep(600)\n",
+        "        import os, time\n"
+        "        while not os.path.exists('go'):\n"
+        "            time.sleep(0.1)\n",
     )
     return tar_gz(python_bundle_files(model_code=code))
 
 
-def validation_process_of(build: Build) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(build.bundle_dir) in " ".join(proc.info["cmdline"] or []):
-            return proc
+def validation_process_of(build: Build, not_pid: int | None = None) -> psutil.Process:
+    """The sandbox (bwrap) validating `build`: its command line binds the bundle directory."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            if str(build.bundle_dir) in " ".join(proc.info["cmdline"] or []) and proc.pid != not_pid:
+                return proc
+        time.sleep(0.1)
     raise AssertionError("no validation process found")
 
 
-def test_a_build_whose_worker_process_is_killed_is_retried_and_becomes_ready(celery_worker, iris_model, alice,
-                                                                              tmp_path):
-    marker = tmp_path / "first-attempt-started"
-    build = store_build(iris_model, upload("slow.tar.gz", slow_first_attempt_bundle(marker)), "", None, alice)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert time.monotonic() < deadline, "validation never started"
-        time.sleep(0.1)
+def test_a_build_whose_worker_process_is_killed_is_retried_and_becomes_ready(celery_worker, iris_model, alice):
+    build = store_build(iris_model, upload("held.tar.gz", held_bundle()), "", None, alice)
+    first = validation_process_of(build)
 
-    pool_process = validation_process_of(build).parent()
-    os.kill(pool_process.pid, signal.SIGKILL)
+    os.kill(first.parent().pid, signal.SIGKILL)  # the pool process running the task
+    validation_process_of(build, not_pid=first.pid)  # the retry has unpacked the bundle again
+    (build.bundle_dir / "go").touch()
 
     build = wait_for_build(build, timeout_s=90)
     assert build.status == BuildStatus.READY, build.error

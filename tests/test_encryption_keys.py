@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import asdict
 from io import StringIO
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from console.crypto import configured_keys, decrypt, encrypt, new_key
 from console.secret_key import load_or_create
 from deployments.models import Deployment, Rollout, Variation
 from deployments.rollouts.spec import DeploySpec
+from deployments.sandbox.command import Limits
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 from tests.fixtures.processes import REPO, process_env
 
@@ -129,16 +131,21 @@ def test_a_value_encrypted_before_a_new_key_is_prepended_still_decrypts() -> Non
 def test_the_replica_launcher_decrypts_with_the_keys_the_console_uses(tmp_path: Path) -> None:
     """launch.py loads the settings from the same BERTH_DATA_DIR: no key is passed to it."""
     record = tmp_path / "replica.json"
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "socket").mkdir()
+    limits = Limits(processes=16, open_files=64, memory_mb=1024, file_mb=1, scratch_mb=1)
     record.write_text(json.dumps({
         "argv": [sys.executable, "-c", "import os; print(os.environ['MODE'], os.environ['API_TOKEN'])"],
         "base_env": {}, "env": {"MODE": "fast"}, "secret_env": {"API_TOKEN": encrypt("tok-9f2c41")},
-        "starts_file": str(tmp_path / "starts")}))
+        "starts_file": str(tmp_path / "starts"),
+        "sandbox": {"label": "keys-test", "bundle": str(tmp_path / "bundle"), "socket_dir": str(tmp_path / "socket"),
+                    "network": False, "limits": asdict(limits)}}))
 
     launched = subprocess.run([sys.executable, "-m", "deployments.backends.launch", str(record)],  # noqa: S603
                               cwd=REPO, env=process_env(), capture_output=True, text=True, timeout=60)
 
     assert launched.returncode == 0, launched.stdout + launched.stderr
-    assert launched.stdout.strip() == "fast tok-9f2c41"
+    assert launched.stdout.strip().splitlines()[-1] == "fast tok-9f2c41"  # printed in the sandbox
 
 
 # --- manage.py reencrypt_secrets --------------------------------------------------------------

@@ -7,8 +7,6 @@ out-grow its limits; the worker is free again at once and nothing it started sur
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from deployments.builds.upload import store_build
 from deployments.builds.validation import LOG_LIMIT
 from deployments.models import Build, BuildStatus
 from tests.fixtures.builds import python_bundle_files, tar_gz, upload, wait_for_build
-from tests.fixtures.hostile import HOSTILE_YAML, hostile_code, processes_with, results
+from tests.fixtures.hostile import HOSTILE_YAML, Listener, hostile_code, processes_with, results
 from tests.fixtures.processes import WORKER_BUILD_TIMEOUT_S, WORKER_SANDBOX_PROCESSES, WORKER_SANDBOX_SCRATCH_MB
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,24 +42,6 @@ def database_directory() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW data_directory")
         return str(cursor.fetchone()[0])
-
-
-class Listener:
-    """A TCP port on 127.0.0.1 that records whether anyone connected (a stand-in for any host service)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        self.accepted.set()
-        conn.close()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ deployment allows outbound network, which then reaches hosts (and, on the local 
 
 from __future__ import annotations
 
-import socket
-import threading
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,29 +16,11 @@ from deployments.rollouts.requests import deploy
 from tests.deploy.conftest import wait_for_rollout
 from tests.deploy.test_lifecycle import spec
 from tests.fixtures.builds import IRIS_ROW
-from tests.fixtures.hostile import hostile_code, results
+from tests.fixtures.hostile import Listener, hostile_code, results
 from tests.fixtures.runtime import ready_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 VICTIM_SECRET = "victim-5e1d-secret"  # noqa: S105 - what the attack looks for
-
-
-class Listener:
-    """A TCP port on this machine that records whether anyone connected (a stand-in for its services)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        self.accepted.set()
-        conn.close()
 
 
 def serve(model: Model, code: str, user, **overrides) -> str:

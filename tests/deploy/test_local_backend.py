@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -18,6 +20,7 @@ from deployments.models import Deployment, Model
 from deployments.rollouts.spec import DeploySpec, validate_spec
 from tests.deploy.test_lifecycle import spec as spec_data
 from tests.fixtures.builds import IRIS_ROW
+from tests.fixtures.processes import REPO, process_env
 from tests.fixtures.runtime import ready_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,3 +120,16 @@ def test_why_a_running_replica_restarted_comes_from_the_previous_process_lines()
     assert "exited with code 3: the model could not be loaded (ModelLoadError: cannot reach" in end.text
     assert "error model_load_failed" in end.text
     assert "worker_started" not in end.text  # the running process's lines are not why the last one ended
+
+
+def test_a_replica_set_up_before_the_sandbox_is_refused_with_what_to_do(tmp_path):
+    record = tmp_path / "replica.json"
+    record.write_text(json.dumps({"argv": [sys.executable, "-c", "print('unconfined')"], "base_env": {}, "env": {},
+                                  "secret_env": {}, "starts_file": str(tmp_path / "starts"), "port": 1}))
+
+    launched = subprocess.run([sys.executable, "-m", "deployments.backends.launch", str(record)],  # noqa: S603
+                              cwd=REPO, env=process_env(), capture_output=True, text=True, timeout=60)
+
+    assert launched.returncode == 78
+    assert "unconfined" not in launched.stdout
+    assert "redeploy the deployment to start it in one" in launched.stdout
