@@ -101,18 +101,21 @@ def sandbox_argv(box: Sandbox) -> list[str]:
 
 
 def _mounts(box: Sandbox) -> list[str]:
-    mounts = _system_mounts(box.network)
-    dirs: set[str] = set()
+    # Scratch first: the Python environment or the bundle may live under /tmp on the host, and a
+    # tmpfs mounted later would hide them.
+    mounts = [*_system_mounts(box.network), "--proc", "/proc", "--dev", "/dev",
+              *_tmpfs("/tmp", box.limits.scratch_mb), *_tmpfs("/dev/shm", box.limits.scratch_mb)]
+    dirs = {"/tmp", "/dev", "/dev/shm", "/proc"}  # made already: --dir would reset their mode
     for host in _python_dirs() + _sdk_dirs():
         mounts += [*_parents(host, dirs), "--ro-bind", host, host]
-    mounts += [*_parents(f"{INSIDE_PYTHONPATH}/serving", dirs), "--ro-bind", str(REPO / "serving"), f"{INSIDE_PYTHONPATH}/serving"]
+    serving = f"{INSIDE_PYTHONPATH}/serving"
+    mounts += [*_parents(serving, dirs), "--ro-bind", str(REPO / "serving"), serving]
     mounts += ["--ro-bind", str(box.bundle), INSIDE_BUNDLE]
     if box.artifacts_mb is not None:
         mounts += _tmpfs(f"{INSIDE_BUNDLE}/{ARTIFACTS}", box.artifacts_mb)
     if box.socket_dir is not None:
         mounts += [*_parents(INSIDE_SOCKET_DIR, dirs), "--bind", str(box.socket_dir), INSIDE_SOCKET_DIR]
-    scratch = _tmpfs("/tmp", box.limits.scratch_mb) + _tmpfs("/dev/shm", box.limits.scratch_mb)
-    return [*mounts, "--proc", "/proc", "--dev", "/dev", *scratch]
+    return mounts
 
 
 def _tmpfs(path: str, size_mb: int) -> list[str]:
