@@ -29,7 +29,7 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	bash scripts/ensure_debian_package.sh wrk wrk
-	$(BIN)/python -m bench.serving
+	$(BIN)/python -m bench.serving --out docs/benchmarks.md
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Berth needs Python 3.11.4 or newer (tarfile extraction filters), and none of" \

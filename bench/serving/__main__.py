@@ -1,243 +1,115 @@
-"""Benchmark the model server against the usual FastAPI server and the HTTP ceiling.
+"""Benchmark the whole prediction path: replica, gateway, the usual FastAPI servers, the HTTP ceiling.
 
-    .venv/bin/python -m bench.serving [--duration 10] [--rounds 2] [--out FILE]
+    .venv/bin/python -m bench.serving [--duration 10] [--rounds 2] [--starts 3] [--out FILE]
 
-Trains the iris SVC, starts three servers (2 workers each) on 127.0.0.1 — Berth, the
-reference (FastAPI + pydantic + model.predict per request) and the ceiling (constant
-JSON, raw ASGI on Berth's uvicorn+httptools+uvloop stack) — and loads each with `wrk`
-(`apt-get install -y wrk`; a C load generator, so it is not the bottleneck) at
-concurrency 1, 8 and 64, interleaving the servers within each round. Prints a markdown
-table of every run plus the in-process floor (`model.predict` on one row).
+Trains the iris SVC (scikit-learn's bundled data) into the bundle the console makes for an
+uploaded sklearn joblib file, then on 127.0.0.1:
+1. times each of replica, gateway + replica, fastapi-numpy and ceiling from spawn to its first
+   correct prediction, best of --starts fresh starts;
+2. starts the six servers (bench/serving/servers.py), warms each up, sums the memory of its
+   process trees;
+3. loads each with `wrk` at concurrency 1, 8 and 64, interleaving the servers within each round
+   (order reversed every round).
+Prints a markdown section (targets, medians, memory, start-up, every run); with --out FILE also
+writes it there: inserted at the top of the runs when FILE is docs/benchmarks.md (it has the
+marker line), else FILE holds the section alone. `make bench` passes --out docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
+import shlex
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import joblib
-import pandas as pd
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-CONCURRENCY = (1, 8, 64)
+from bench.serving import iris, servers
+from bench.serving.footprint import ServerMemory, StartUp, server_memory, start_up
+from bench.serving.load import CONCURRENCY, Run, require_wrk, wrk
+from bench.serving.report import Results, describe_machine, render, write
+from bench.serving.servers import ROOT, Running, Server, launch, stop, wait_until_ready
 
-
-@dataclass
-class Run:
-    server: str
-    concurrency: int
-    round: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-@dataclass
-class Server:
-    name: str
-    command: list[str]
-    port: int
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/predict"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def train(dest: Path) -> Path:
-    from sklearn.datasets import load_iris
-    from sklearn.svm import SVC
-
-    iris = load_iris(as_frame=True)
-    features = iris.data.set_axis(FEATURES, axis=1)
-    joblib.dump(SVC().fit(features, iris.target), dest / "model.joblib")
-    manifest = {"framework": "sklearn", "model_file": "model.joblib", "example_input": [ROW]}
-    (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return dest / "model.joblib"
-
-
-def floor_ms(model_path: Path, calls: int = 3000) -> tuple[float, float]:
-    """Median in-process model.predict on one row: as a DataFrame, and as numpy."""
-    warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    model = joblib.load(model_path)
-    frame = pd.DataFrame([ROW])
-    array = frame.to_numpy()
-    return _median_ms(lambda: model.predict(frame), calls), _median_ms(lambda: model.predict(array), calls)
-
-
-def _median_ms(call: Callable[[], object], calls: int) -> float:
-    timings = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings[calls // 10:]) * 1000
-
-
-def servers(bundle: Path, model_path: Path) -> list[Server]:
-    python = sys.executable
-    uvicorn = [python, "-m", "uvicorn", "--host", "127.0.0.1", "--workers", "2"]
-    berth_port, ref_port, ceiling_port = free_port(), free_port(), free_port()
-    return [
-        Server("berth", [python, "-m", "serving.server", "--build", str(bundle), "--port", str(berth_port),
-                         "--workers", "2", "--max-batch-size", "64", "--max-batch-wait-ms", "2"],
-               berth_port, {}),
-        Server("reference", [*uvicorn, "--port", str(ref_port), "bench.serving.reference:app"],
-               ref_port, {"BENCH_MODEL": str(model_path)}),
-        Server("ceiling", [*uvicorn, "--port", str(ceiling_port), "--http", "httptools", "--loop", "uvloop",
-                           "--no-access-log", "bench.serving.ceiling:app"], ceiling_port, {}),
-    ]
-
-
-def start(server: Server, logs: Path) -> None:
-    log = (logs / f"{server.name}.log").open("wb")
-    server.process = subprocess.Popen(  # noqa: S603 - argv built by servers() from sys.executable and constants
-        server.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **server.env})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(server.url, json=[ROW], timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{server.name} did not start; see {logs / (server.name + '.log')}")
-
-
-def stop(server: Server) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-
-
-def wrk(url: str, concurrency: int, duration: float) -> tuple[float, float, float, int]:
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{round(duration)}s", "--latency", "-s", str(HERE / "post.lua"), url]
-    # `make bench` installs wrk on PATH.
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: S603 - numbers, our paths
-    rps = float(_search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = _latency(output, "50%")
-    p99 = _latency(output, "99%")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return rps, p50, p99, errors + (int(non_2xx.group(1)) if non_2xx else 0)
-
-
-def _latency(output: str, percentile: str) -> float:
-    value, unit = _search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def _search(pattern: str, text: str) -> re.Match[str]:
-    """The first match of `pattern` (multiline); output without it stops the benchmark, saying what was missing."""
-    match = re.search(pattern, text, re.MULTILINE)
-    if match is None:
-        raise SystemExit(f"expected output not found: {pattern!r} in\n{text}")
-    return match
-
-
-def batch_mean(server: Server) -> float:
-    text = httpx.get(server.url.replace("/v1/predict", "/metrics"), timeout=5).text
-    total = float(_search(r"^berth_batch_size_sum ([\d.e+]+)$", text).group(1))
-    count = float(_search(r"^berth_batch_size_count ([\d.e+]+)$", text).group(1))
-    return total / count if count else 0.0
-
-
-def report(runs: list[Run], floors: tuple[float, float], batch: float) -> str:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout  # noqa: S607 - util-linux, on PATH
-    cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-               platform.processor())
-    lines = [
-        (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {cpu}, {os.cpu_count()} CPUs; "
-        f"load average at the end: {os.getloadavg()[0]:.2f}"),
-        "",
-        (f"Floor (in-process `model.predict`, one row): DataFrame {floors[0]:.3f} ms, numpy {floors[1]:.3f} ms. "
-        f"Berth's mean batch size over the whole run: {batch:.1f} rows."),
-        "",
-        "| server | concurrency | round | requests/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [f"| {r.server} | {r.concurrency} | {r.round} | {r.rps:,.0f} | {r.p50_ms:.3f} | {r.p99_ms:.3f} | {r.errors} |"
-              for r in runs]
-    lines += ["", ("| concurrency | berth req/s | reference req/s | ceiling req/s | berth/ref | berth/ceiling "
-              "| berth p50 | ref p50 | ceiling p50 | berth p99 | ref p99 |"), "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for c in CONCURRENCY:
-        med = {name: _medians([r for r in runs if r.server == name and r.concurrency == c])
-               for name in ("berth", "reference", "ceiling")}
-        b, ref, ceil = med["berth"], med["reference"], med["ceiling"]
-        lines.append(f"| {c} | {b[0]:,.0f} | {ref[0]:,.0f} | {ceil[0]:,.0f} | {b[0] / ref[0]:.2f}x | "
-                     f"{b[0] / ceil[0]:.2f} | {b[1]:.3f} | {ref[1]:.3f} | {ceil[1]:.3f} | {b[2]:.3f} | {ref[2]:.3f} |")
-    return "\n".join(lines)
-
-
-def _medians(runs: list[Run]) -> tuple[float, float, float]:
-    return (statistics.median(r.rps for r in runs), statistics.median(r.p50_ms for r in runs),
-            statistics.median(r.p99_ms for r in runs))
+WARM_UP_S = 2.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
-    parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    parser.add_argument("--starts", type=int, default=3, help="fresh starts per start-up measurement (default 3)")
+    parser.add_argument("--out", type=Path, help="also write the markdown section here (see above)")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install -y wrk")
+    require_wrk()
+    machine = describe_machine()
+    began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
-    model_path = train(work)
-    floors = floor_ms(model_path)
-    started = servers(work, model_path)
-    runs: list[Run] = []
+    logs = work / "logs"
     try:
-        for server in started:
-            start(server, work)
-            wrk(server.url, 8, 2)  # warm-up
-        for number in range(1, args.rounds + 1):
-            for c in CONCURRENCY:
-                order = started if number % 2 else started[::-1]
-                for server in order:
-                    rps, p50, p99, errors = wrk(server.url, c, args.duration)
-                    runs.append(Run(server.name, c, number, rps, p50, p99, errors))
-                    print(f"round {number} c={c:<3} {server.name:<10} {rps:>9,.0f} req/s  "
-                          f"p50 {p50:.3f} ms  p99 {p99:.3f} ms  errors {errors}", flush=True)
-        batch = batch_mean(started[0])
-    finally:
-        for server in started:
-            stop(server)
-    text = report(runs, floors, batch)
-    print("\n" + text)
+        model = iris.train(work / "model")
+        floor = iris.floor(model)
+        start_ups = measure_start_ups(model, work, logs, args.starts)
+        runs, memory, memory_after, batch_means = measure_load(servers.every_server(model, work), logs, args)
+    except BaseException:
+        print(f"the bench stopped; server logs are in {logs}", file=sys.stderr)
+        raise
+    results = Results(machine, _command(), args.duration, args.rounds, args.starts, floor, runs, memory,
+                      memory_after, start_ups, batch_means, os.getloadavg(), time.monotonic() - began)
+    section = render(results)
+    print("\n" + section)
     if args.out:
-        args.out.write_text(text + "\n")
+        print(write(args.out, section))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_start_ups(model: iris.IrisModel, work: Path, logs: Path, starts: int) -> dict[str, StartUp]:
+    makers = {"replica": lambda: servers.replica(model), "gateway": lambda: servers.gateway(model, work),
+              "fastapi-numpy": lambda: servers.fastapi_numpy(model), "ceiling": servers.ceiling}
+    result = {}
+    for name, make in makers.items():
+        result[name] = start_up(make, starts, logs / "start-up")
+        print(f"start-up {name:<18} " + "  ".join(f"{s:.2f} s" for s in result[name].seconds), flush=True)
+    return result
+
+
+def measure_load(started: list[Server], logs: Path, args: argparse.Namespace) -> tuple[
+        list[Run], dict[str, ServerMemory], dict[str, ServerMemory], dict[str, float]]:
+    running: list[Running] = []
+    try:
+        memory = {}
+        with httpx.Client(timeout=httpx.Timeout(5.0, connect=1.0), trust_env=False) as client:
+            for server in started:
+                running.append(launch(server, logs))
+                wait_until_ready(running[-1], client)
+                wrk(server.predict_url, 8, WARM_UP_S)
+                memory[server.name] = server_memory(running[-1])
+        runs = []
+        for number in range(1, args.rounds + 1):
+            order = started if number % 2 else started[::-1]
+            for c in CONCURRENCY:
+                for server in order:
+                    rps, p50, p99, errors = wrk(server.predict_url, c, args.duration)
+                    runs.append(Run(server.name, c, number, rps, p50, p99, errors))
+                    print(f"round {number} c={c:<3} {server.name:<18} {rps:>9,.0f} req/s  "
+                          f"p50 {p50:.3f} ms  p99 {p99:.3f} ms  errors {errors}", flush=True)
+        memory_after = {r.server.name: server_memory(r) for r in running}
+        batch_means = {s.name: mean for s in started if (mean := servers.batch_mean(s)) is not None}
+    finally:
+        for one in running:
+            stop(one)
+    return runs, memory, memory_after, batch_means
+
+
+def _command() -> str:
+    """How this run was started, as one would type it in the repository."""
+    python = Path(sys.executable)
+    shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
+    return shlex.join([shown, "-m", "bench.serving", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

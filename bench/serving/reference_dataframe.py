@@ -1,6 +1,7 @@
-"""The server most users write: FastAPI + pydantic body + model.predict per request.
+"""The `fastapi-dataframe` reference, the server most users write: FastAPI + pydantic body +
+`model.predict` on a DataFrame per request.
 
-    BENCH_MODEL=model.joblib uvicorn bench.serving.reference:app --workers 2
+    BENCH_MODEL=model.joblib uvicorn bench.serving.reference_dataframe:app --workers 2
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests); their recorded results are in docs/benchmarks.md."""

@@ -1,0 +1,1 @@
+"""The model-server benchmark: `python -m bench.serving --help`."""
