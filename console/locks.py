@@ -44,7 +44,10 @@ def _key(name: str) -> str:
 def held_lock(name: str, wait_s: float = 0) -> Iterator[bool]:
     """`with held_lock("build:…", wait_s=40) as acquired:` — renewed until the block ends."""
     ttl_s = lock_ttl_s()
-    lock = _client().lock(_key(name), timeout=ttl_s, blocking=wait_s > 0, blocking_timeout=wait_s or None)
+    # Not thread-local: the heartbeat thread renews the lock this thread acquired (redis-py keeps a
+    # lock's token per thread by default, and another thread's renewal then fails on every beat).
+    lock = _client().lock(_key(name), timeout=ttl_s, blocking=wait_s > 0, blocking_timeout=wait_s or None,
+                          thread_local=False)
     if not lock.acquire():
         yield False
         return
@@ -69,6 +72,8 @@ def _renew(lock: redis.lock.Lock, ttl_s: int, stop: threading.Event) -> None:
             return
         except redis.exceptions.RedisError as exc:  # a blip: try again on the next beat, before the TTL runs out
             log.warning("could not renew lock %s (%s); retrying", lock.name, exc)
+        except Exception:  # a heartbeat that dies quietly lets the work run twice: say so, keep beating
+            log.exception("renewing lock %s failed unexpectedly; retrying", lock.name)
 
 
 def is_locked(name: str) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from console.locks import lock_ttl_s
 from deployments.builds.upload import store_build
 from deployments.models import Build, BuildStatus
 from deployments.tasks import reconcile
@@ -54,6 +55,23 @@ def test_a_build_whose_worker_process_is_killed_is_retried_and_becomes_ready(cel
     build = wait_for_build(build, timeout_s=90)
     assert build.status == BuildStatus.READY, build.error
     assert build.attempts == 2
+
+
+def test_a_validation_that_outlasts_its_lock_ttl_three_times_runs_once(celery_worker, iris_model, alice):
+    build = store_build(iris_model, upload("held.tar.gz", held_bundle()), "", None, alice)
+    first = validation_process_of(build)
+
+    until = time.monotonic() + 3 * lock_ttl_s() + 2
+    while time.monotonic() < until:
+        reconcile()  # what beat runs every minute: re-queues a build whose lock expired
+        time.sleep(1)
+    (build.bundle_dir / "go").touch()
+
+    build = wait_for_build(build, timeout_s=90)
+    assert build.status == BuildStatus.READY, build.error
+    assert build.attempts == 1
+    assert first.is_running() is False
+    assert build.log.count("running model:IrisClassifier.build()") == 1
 
 
 def _interrupted_build(iris_model, attempts: int) -> Build:

@@ -58,7 +58,7 @@ def test_a_model_that_never_returns_is_stopped_at_the_time_limit(celery_worker, 
     ), manifest=IRIS_YAML.replace("requirements:\n  - scikit-learn\n", ""))
     build = store_build(iris_model, upload("endless.tar.gz", tar_gz(endless)), "", None, alice)
 
-    build = wait_for_build(build, timeout_s=60)
+    build = wait_for_build(build, timeout_s=WORKER_BUILD_TIMEOUT_S + 60)
 
     assert build.status == BuildStatus.FAILED
     assert f"did not finish within {WORKER_BUILD_TIMEOUT_S} s" in build.error
