@@ -8,6 +8,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from console.crypto import configured_keys
+from console.database import embedded_database_url
 from console.env import envbool, envint, envlist, envstr
 from console.secret_key import load_or_create, new_secret_key
 
@@ -73,7 +74,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'berth.sqlite3'}"),
+        envstr("DATABASE_URL", embedded_database_url(DATA_DIR)),  # the PostgreSQL `make run` starts
         conn_max_age=envint("BERTH_DB_CONN_MAX_AGE", 0, minimum=0),
     )
 }

@@ -80,6 +80,17 @@ def ensure_postgres(data_dir: Path, use_local: bool = True, local_url: str = PG_
     return start_postgres(data_dir).url
 
 
+def start_console_database(data_dir: Path, name: str = "berth") -> EmbeddedPostgres:
+    """`make run`'s database: the embedded PostgreSQL under `data_dir`, with database `name` made once."""
+    import psycopg
+
+    server = start_postgres(data_dir)
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')  # our own constant name, not user input
+    return server
+
+
 def check_postgres(url: str) -> None:
     """Log in to the server of `url` (its `postgres` database, which always exists) or raise ServiceRefused."""
     import psycopg
@@ -196,10 +207,10 @@ def _postgres_bin_dir(root: Path, run_as: RunAs) -> Path:
 
 def pgserver_install_dir() -> Path:
     """pgserver's bundled PostgreSQL, found without importing pgserver (its import has side effects)."""
-    spec = importlib.util.find_spec("pgserver")  # installed by requirements-dev.txt
+    spec = importlib.util.find_spec("pgserver")  # installed by requirements.txt
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("No PostgreSQL answers on 127.0.0.1:5432 and pgserver is not installed: "
-                           "install requirements-dev.txt or set DATABASE_URL.")
+                           "install requirements.txt or set DATABASE_URL.")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 

