@@ -32,7 +32,7 @@ def console_database():
 def test_make_runs_default_database_is_postgresql_under_the_data_directory(console_database):
     with psycopg.connect(console_database) as conn:
         assert conn.info.dbname == "berth"
-        assert conn.execute("SELECT version()").fetchone()[0].startswith("PostgreSQL")
+        assert str(conn.execute("SELECT version()").fetchone()).startswith("('PostgreSQL")
 
 
 def test_it_takes_concurrent_writers_without_locking_errors(console_database):
@@ -58,4 +58,4 @@ def test_it_takes_concurrent_writers_without_locking_errors(console_database):
 
     assert errors == []
     with psycopg.connect(console_database) as conn:
-        assert conn.execute("SELECT count(*) FROM writes").fetchone()[0] == 16 * 50
+        assert conn.execute("SELECT count(*) FROM writes").fetchone() == (16 * 50,)
