@@ -7,24 +7,29 @@ Accepted bodies (all `application/json`):
   {"instances": [{…}, …]} or {"instances": [[1, 2], …]}   records or positional rows
 
 Rows are validated per request (so a bad request never fails its batch-mates) and turned
-into one DataFrame per batch, which is much cheaper than one per request.
+into one model input per batch (`ModelInput`): a numpy array in the model's feature order,
+or a DataFrame for models that take one. pandas is imported only for the latter.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from serving.errors import SchemaError, ServingError
 from serving.schema import DTYPE_WORDS, NUMPY_DTYPES, Schema
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 Row = list[Any]
 
 _FAST_NUMBER = {"number"}
+_ARRAY_DTYPES = {"number": np.float64, "integer": np.int64, "boolean": np.bool_}
 
 
 class Columns:
@@ -42,13 +47,52 @@ class Columns:
         self.index = {name: i for i, name in enumerate(self.names)}
         self.all_numbers = set(self.dtypes) == _FAST_NUMBER
 
-    def frame(self, rows: list[Row]) -> pd.DataFrame:
-        """One DataFrame for a whole batch, column order and dtypes from the schema."""
+
+class ModelInput:
+    """A batch's checked rows (schema order) → what the runtime predicts on: the columns it takes
+    (`positions` among the schema's, in its order; None: all, in schema order) as one 2-d numpy
+    array, or as a DataFrame with the schema's dtypes when `frame`."""
+
+    def __init__(self, columns: Columns, positions: list[int] | None = None, frame: bool = False) -> None:
+        picked = list(range(len(columns.names))) if positions is None else positions
+        self.positions = positions
+        self.picked = picked
+        self.names = [columns.names[i] for i in picked]
+        self.dtypes = [columns.dtypes[i] for i in picked]
+        self.all_numbers = set(self.dtypes) == _FAST_NUMBER
+        self.array_dtype = _array_dtype(self.dtypes)
+        self.frame = frame
+
+    def build(self, rows: list[Row]) -> np.ndarray | pd.DataFrame:
+        return self.to_frame(rows) if self.frame else self.to_array(rows)
+
+    def to_array(self, rows: list[Row]) -> np.ndarray:
+        if self.array_dtype is object:  # mixed types: each column converted on its own, as in a DataFrame
+            array = np.empty((len(rows), len(self.picked)), dtype=object)
+            for j, (i, dtype) in enumerate(zip(self.picked, self.dtypes, strict=True)):
+                array[:, j] = _column(dtype, [row[i] for row in rows])
+            return array
+        array = np.array(rows, dtype=self.array_dtype)
+        return array if self.positions is None else array[:, self.positions]
+
+    def to_frame(self, rows: list[Row]) -> pd.DataFrame:
+        import pandas as pd
+
         if self.all_numbers:
-            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=self.names, copy=False)
+            return pd.DataFrame(self.to_array(rows), columns=self.names, copy=False)
         columns = list(zip(*rows, strict=True))
-        data = {name: _column(dtype, values) for name, dtype, values in zip(self.names, self.dtypes, columns, strict=True)}
+        data = {name: _column(dtype, columns[i]) for name, dtype, i in zip(self.names, self.dtypes, self.picked, strict=True)}
         return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), copy=False)
+
+
+def _array_dtype(dtypes: list[str]) -> Any:
+    """The dtype a DataFrame of these columns would give `to_numpy()`."""
+    kinds = set(dtypes)
+    if len(kinds) == 1 and dtypes[0] in _ARRAY_DTYPES:
+        return _ARRAY_DTYPES[dtypes[0]]
+    if kinds == {"number", "integer"}:
+        return np.float64
+    return object
 
 
 def _column(dtype: str, values: Sequence[Any]) -> np.ndarray:
@@ -187,14 +231,17 @@ def _json_type(value: Any) -> str:
 # --- responses -----------------------------------------------------------------------
 
 def result_rows(result: Any, expected: int) -> list[Any]:
-    """A predict() result → one JSON-able item per input row (records for a DataFrame)."""
-    if isinstance(result, pd.DataFrame):
+    """A predict() result → one JSON-able item per input row (records for named columns)."""
+    pandas = sys.modules.get("pandas")  # a result can only be a pandas object if pandas is loaded
+    if type(result) is dict:
+        items = _records(result, expected)
+    elif pandas is not None and isinstance(result, pandas.DataFrame):
         names = [str(name) for name in result.columns]
         lists = [result[name].tolist() for name in result.columns]
-        items: list[Any] = [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
+        items = [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
         if not names:
             items = [{} for _ in range(len(result))]
-    elif isinstance(result, pd.Series | np.ndarray):
+    elif isinstance(result, np.ndarray) or (pandas is not None and isinstance(result, pandas.Series)):
         items = result.tolist()
     elif isinstance(result, list | tuple):
         items = list(result)
@@ -203,6 +250,21 @@ def result_rows(result: Any, expected: int) -> list[Any]:
     if len(items) != expected:
         raise ServingError(f"predict() returned {len(items)} rows for {expected} input rows", 500)
     return items
+
+
+def _records(columns: dict[str, Any], expected: int) -> list[Any]:
+    """Named output columns → one record per row."""
+    names = [str(name) for name in columns]
+    lists = [column.tolist() if isinstance(column, np.ndarray) else list(column) for column in columns.values()]
+    for name, values in zip(names, lists, strict=True):
+        if len(values) != expected:
+            raise ServingError(f"predict() returned {len(values)} rows of '{name}' for {expected} input rows", 500)
+    if len(names) == 1:
+        name = names[0]
+        return [{name: value} for value in lists[0]]
+    if not names:
+        return [{} for _ in range(expected)]
+    return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
 def encode_json(content: Any) -> bytes:

@@ -1,7 +1,9 @@
 """The one object that does the serving work: load, warm up, predict, say if it's ready.
 
-Protocol adapters (rest.py) only translate HTTP to calls on `DataPlane`; errors leave
-here as `ServingError`s carrying their HTTP status.
+`load()` runs once, in the server's parent before it forks the workers (so they share the
+model's memory and start ready); `start()` runs in each worker after the fork (the model's
+per-process `initialize()` and a warm-up). Protocol adapters (rest.py) only translate HTTP to
+calls on `DataPlane`; errors leave here as `ServingError`s carrying their HTTP status.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from serving import codec
 from serving.batching import AdaptiveBatcher
 from serving.bundle import BundleSpec, read_bundle
 from serving.errors import NotReadyError, PredictionError, ServingError
-from serving.loader import load_runtime
+from serving.loader import initialize_runtime, load_runtime
 from serving.runtimes.base import Runtime
 from serving.schema import Schema, infer_input_schema
 
@@ -40,18 +42,38 @@ class DataPlane:
         self.spec: BundleSpec | None = None
         self.runtime: Runtime | None = None
         self.columns: codec.Columns | None = None
+        self.model_input: codec.ModelInput | None = None
         self.ready = False
         self.batcher = AdaptiveBatcher(self._predict_batch, limits.max_batch_size,
                                        limits.max_batch_wait_s, on_batch)
 
     # --- lifecycle ---------------------------------------------------------------
 
+    @property
+    def loaded(self) -> bool:
+        return self.model_input is not None
+
     def load(self) -> float:
-        """Read the bundle, load the model, warm it up with the example input; seconds taken."""
+        """Read the bundle, load the model (not initialized), warm it up with the example input
+        when the runtime allows that before `initialize()`; seconds taken."""
         started = time.perf_counter()
         self.spec = read_bundle(self.bundle_dir)
-        self.runtime = load_runtime(self.bundle_dir, self.spec)
+        runtime = load_runtime(self.bundle_dir, self.spec, initialize=False)
         self.columns = _columns(self.bundle_dir, self.spec)
+        self.model_input = codec.ModelInput(self.columns, runtime.input_positions(self.columns.names),
+                                            runtime.takes_frame)
+        self.runtime = runtime
+        if self.spec.examples and runtime.warm_before_initialize:
+            self._warm_up(self.spec.examples)
+        return time.perf_counter() - started
+
+    def start(self) -> float:
+        """In the process that will predict: initialize the runtime, answer the example input;
+        then the plane is ready. Seconds taken."""
+        assert self.runtime is not None, "load() first"  # noqa: S101 - programming-error check, free under -O
+        assert self.spec is not None  # noqa: S101 - narrows the type; load() set it
+        started = time.perf_counter()
+        initialize_runtime(self.runtime)
         if self.spec.examples:
             self._warm_up(self.spec.examples)
         self.ready = True
@@ -77,33 +99,33 @@ class DataPlane:
         if not self.ready:
             raise NotReadyError("the model is still loading; retry when /health/ready answers 200")
         batcher = self.batcher
-        batcher.arriving += 1
-        submitted = False
+        batcher.expect()
+        arriving = True
         try:
             async with asyncio.timeout(self.limits.timeout_s):
                 rows = self._rows(codec.decode_json(await read_body()))
-                batcher.arriving -= 1
-                submitted = True
+                batcher.arrived()
+                arriving = False
                 return await batcher.submit(rows, len(rows))
         except TimeoutError:
             ms = round(self.limits.timeout_s * 1000)
             raise ServingError(f"the prediction took longer than the {ms} ms timeout", 504) from None
         finally:
-            if not submitted:
-                batcher.arriving -= 1
+            if arriving:
+                batcher.arrived()
 
     def _rows(self, payload: Any) -> list[codec.Row]:
         assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
         return codec.to_rows(payload, self.columns)
 
     def _predict_batch(self, requests: list[list[codec.Row]]) -> list[list[Any]]:
-        """Runs in the predict thread: one DataFrame, one predict, results split back."""
+        """Runs in the predict thread: one model input, one predict, results split back."""
         assert self.runtime is not None  # noqa: S101 - narrows the type; load() set it
-        assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
+        assert self.model_input is not None  # noqa: S101 - narrows the type; load() set it
         rows = requests[0] if len(requests) == 1 else [row for request in requests for row in request]
-        frame = self.columns.frame(rows)
+        inputs = self.model_input.build(rows)
         try:
-            result = self.runtime.predict(frame)
+            result = self.runtime.predict_batch(inputs)
         except ServingError:
             raise
         except Exception as exc:  # the user's model can raise anything
@@ -132,4 +154,3 @@ def _columns(bundle_dir: Path, spec: BundleSpec) -> codec.Columns:
     if not spec.examples:
         raise ServingError("the build has no input schema and no example_input; add example_input to berth.yaml")
     return codec.Columns(Schema.from_list(infer_input_schema(spec.examples)))
-

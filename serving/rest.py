@@ -6,12 +6,13 @@ the one place where errors become JSON responses. The work happens in `DataPlane
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from serving.access_log import AccessLog
 from serving.codec import encode_json
 from serving.dataplane import DataPlane
 from serving.errors import ServingError
@@ -26,6 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 JSON = b"application/json"
 PREDICT = "/v1/predict"
+CLOSE = (b"connection", b"close")
 
 
 class ClientGone(Exception):
@@ -66,7 +68,7 @@ class RestApp:
         self.metrics = metrics
         self.hooks = hooks
         self.max_body_bytes = max_body_bytes
-        self.access_log = access_log
+        self.access_log = AccessLog() if access_log else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -94,15 +96,16 @@ class RestApp:
         finally:
             gauge.dec()
         if response.status != 499:
-            await _send(send, response, request.request_id)
+            # A server without a model (standing in while the parent loads it) closes each
+            # connection, so clients reconnect to the workers that come next.
+            await _send(send, response, request.request_id, close=not self.plane.ready)
         self._record(request, response.status, time.perf_counter() - started)
 
     def _record(self, request: _Request, status: int, seconds: float) -> None:
         route = route_label(request.path)
         self.metrics.observe_request(route, status, seconds)
-        if self.access_log and (route == PREDICT or status >= 400):
-            log_event("request", request_id=request.request_id, method=request.method,
-                      path=request.path, status=status, latency_ms=round(seconds * 1000, 3))
+        if self.access_log is not None and (route == PREDICT or status >= 400):
+            self.access_log.request(request.request_id, request.method, request.path, status, seconds)
 
     async def _route(self, request: _Request, receive: Receive) -> _Response:
         path = request.path
@@ -145,6 +148,8 @@ class RestApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.hooks.shutdown()
+                if self.access_log is not None:
+                    self.access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -166,7 +171,7 @@ def _parse(scope: Scope) -> _Request:
         elif name == b"x-request-id" and 0 < len(value) <= 200:
             request.request_id = value.decode("latin-1")
     if not request.request_id:
-        request.request_id = uuid.uuid4().hex
+        request.request_id = os.urandom(16).hex()
     return request
 
 
@@ -240,14 +245,13 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(send: Send, response: _Response, request_id: str) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": response.status,
-        "headers": [
-            (b"content-type", response.content_type),
-            (b"content-length", str(len(response.body)).encode()),
-            (b"x-request-id", request_id.encode("latin-1")),
-        ],
-    })
+async def _send(send: Send, response: _Response, request_id: str, close: bool = False) -> None:
+    headers = [
+        (b"content-type", response.content_type),
+        (b"content-length", str(len(response.body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1")),
+    ]
+    if close:
+        headers.append(CLOSE)
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

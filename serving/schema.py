@@ -1,20 +1,23 @@
 """Input and output schemas: an ordered list of `{"name", "dtype"}` fields.
 
-Inferred once at build time from the example records and the example output; on the
-hot path `coerce_frame` turns a request into a DataFrame with the schema's column
-order and dtypes, or raises `SchemaError` (422) naming the offending field.
+Inferred once at build time from the example records and the example output;
+`coerce_frame` turns records into a DataFrame with the schema's column order and dtypes,
+or raises `SchemaError` (422) naming the offending field (the server's own per-request
+checks are in serving.codec). pandas is imported only by the functions that need it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from serving.errors import BundleError, SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DTYPES = ("integer", "number", "string", "boolean")
 NUMPY_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": np.bool_, "string": object}
@@ -86,6 +89,8 @@ def infer_output_schema(df: pd.DataFrame) -> list[dict[str, str]]:
 
 def _series_dtype(series: pd.Series) -> str:
     """One of DTYPES; outputs may also hold lists ("array") or mappings ("object")."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series.dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(series.dtype):
@@ -102,6 +107,8 @@ def _series_dtype(series: pd.Series) -> str:
 
 def coerce_frame(data: Sequence[Record] | pd.DataFrame, schema: Schema | Sequence[Mapping[str, str]]) -> pd.DataFrame:
     """Order columns as the schema says and coerce dtypes; SchemaError on any mismatch."""
+    import pandas as pd
+
     if not isinstance(schema, Schema):
         schema = Schema.from_list(schema)
     if isinstance(data, pd.DataFrame):
@@ -135,6 +142,8 @@ def _check_names(got: set[str], schema: Schema, where: str) -> None:
 
 
 def _frame(columns: dict[str, Any], schema: Schema) -> pd.DataFrame:
+    import pandas as pd
+
     dtypes = {field.dtype for field in schema.fields}
     if len(dtypes) == 1 and dtypes != {"string"}:  # one block: the fast path
         arrays = [_coerce(field, columns[field.name]) for field in schema.fields]

@@ -1,19 +1,21 @@
 """Composition root of the model server: `python -m serving.server --build … --port …` (or `--uds PATH`).
 
 The parent process binds the port (or the Unix socket at PATH, whose file it removes again
-when it stops), then forks W workers that all accept on it. The parent only supervises: it
-forwards SIGTERM/SIGINT (workers drain in-flight requests, then exit), restarts a crashed
-worker (or exits 1 after repeated crashes, so a process supervisor restarts the whole
-server), and exits 3 if a worker can't load the model.
-Workers die with the parent (PR_SET_PDEATHSIG), so stopping the parent never leaves a
-half-server behind.
+when it stops) and loads the model, then forks W workers that all accept on the socket: they
+share the loaded model's memory (copy-on-write) and answer as soon as they start. While the
+parent loads, a stand-in process forked before the load answers on the socket (alive, not
+ready: 503). The parent then only supervises: it forwards SIGTERM/SIGINT (workers drain
+in-flight requests, then exit), re-forks a crashed worker (or exits 1 after repeated crashes,
+so a process supervisor restarts the whole server), and exits 3 if the model can't be loaded
+(in the parent, or initialized in a worker). Workers die with the parent (PR_SET_PDEATHSIG),
+so stopping the parent never leaves a half-server behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
+import gc
 import multiprocessing
 import os
 import shutil
@@ -22,22 +24,26 @@ import socket
 import stat
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serving.config import ConfigError, ServerConfig, load_config
 from serving.logs import configure_stdlib_logging, log_event
+
+if TYPE_CHECKING:
+    from serving.dataplane import DataPlane
+    from serving.metrics import ServerMetrics
 
 EXIT_LOAD_FAILED = 3
 BIND_WAIT_S = 10.0
 SOCKET_UMASK = 0o117  # a Unix socket is created 0660, see bind_unix_socket
 MAX_CRASHES, CRASH_WINDOW_S = 5, 60.0
+STAND_IN_POLL_S = 0.02  # how often the parent looks whether every worker is ready, while standing in
 _FORK = multiprocessing.get_context("fork")
 
 
@@ -175,70 +181,17 @@ def _accepts(path: str) -> bool:
     return True
 
 
-# --- a worker ------------------------------------------------------------------------
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def worker_main(config: ServerConfig, sock: socket.socket, bundle_dir: Path,
-                ready: Any, slot: int, parent_pid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-    _die_with_parent()
-    if os.getppid() != parent_pid:
-        os._exit(0)
-    import uvicorn
-
-    app = build_app(config, bundle_dir, ready, slot, parent_pid)
-    server_config = uvicorn.Config(
-        app, http="httptools", loop="uvloop", lifespan="on", access_log=False, log_config=None,
-        timeout_graceful_shutdown=int(config.graceful_timeout_s), timeout_keep_alive=75, backlog=2048,
-    )
-    uvicorn.Server(server_config).run(sockets=[sock])
-
-
-def build_app(config: ServerConfig, bundle_dir: Path, ready: Any, slot: int, parent_pid: int) -> Any:
-    """Wire metrics, data plane and REST adapter for one worker."""
-    from serving.dataplane import DataPlane, Limits
-    from serving.metrics import ServerMetrics, render
-    from serving.rest import Hooks, RestApp
-
-    metrics = ServerMetrics()
-    limits = Limits(config.timeout_s, config.max_batch_size, config.max_batch_wait_s)
-    plane = DataPlane(bundle_dir, limits, on_batch=metrics.observe_batch)
-    multiproc_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-
-    def load() -> None:
-        try:
-            seconds = plane.load()
-        except Exception as exc:  # report and stop: the parent takes the server down
-            log_event("model_load_failed", level="error", error=f"{type(exc).__name__}: {exc}",
-                      bundle=str(bundle_dir))
-            os._exit(EXIT_LOAD_FAILED)
-        metrics.load_seconds.set(seconds)
-        metrics.ready.labels(str(slot)).set(1)
-        ready[slot] = 1
-        log_event("model_loaded", seconds=round(seconds, 3), worker=slot,
-                  framework=plane.spec.framework if plane.spec else None)
-
-    async def startup() -> None:
-        plane.batcher.start()
-        threading.Thread(target=load, name="model-load", daemon=True).start()
-
-    async def shutdown() -> None:
-        await plane.batcher.stop()
-        log_event("worker_stopped", worker=slot)
-
-    hooks = Hooks(startup=startup, shutdown=shutdown, all_ready=lambda: all(ready),
-                  scrape=lambda: render(multiproc_dir, parent_pid))
-    return RestApp(plane, metrics, hooks, config.max_body_bytes, config.access_log)
-
-
 # --- the parent ----------------------------------------------------------------------
 
+class _StopLoading(BaseException):
+    """SIGTERM/SIGINT arrived while the parent was loading the model (a BaseException, like
+    KeyboardInterrupt, so that model code catching Exception doesn't swallow it)."""
+
+
 class Supervisor:
+    metrics: ServerMetrics
+    plane: DataPlane
+
     def __init__(self, config: ServerConfig, listener: Listener, bundle_dir: Path, multiproc_dir: str) -> None:
         self.config = config
         self.listener = listener
@@ -246,34 +199,102 @@ class Supervisor:
         self.multiproc_dir = multiproc_dir
         self.ready = _FORK.RawArray("b", config.workers)
         self.workers: dict[int, BaseProcess] = {}
+        self.stand_in: BaseProcess | None = None
+        self.stopping_stand_ins: list[BaseProcess] = []
         self.crashes: deque[float] = deque()
+        self.loading = False
         self.stopping = False
         self.exit_code = 0
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        for slot in range(self.config.workers):
-            self._spawn(slot)
+        from serving.dataplane import DataPlane, Limits
+        from serving.metrics import ServerMetrics
+
+        config = self.config
+        self.metrics = ServerMetrics()
+        limits = Limits(config.timeout_s, config.max_batch_size, config.max_batch_wait_s)
+        self.plane = DataPlane(self.bundle_dir, limits, on_batch=self.metrics.observe_batch)
+        self.stand_in = self._fork(None)
+        log_event("stand_in_started", worker_pid=self.stand_in.pid)
+        if self._load():
+            gc.freeze()  # what the parent holds now stays shared: workers' collections don't touch it
+            for slot in range(config.workers):
+                self._spawn(slot)
         while not self.stopping:
-            self._reap(wait([p.sentinel for p in self.workers.values()], timeout=0.5))
+            self._reap(wait(self._sentinels(), timeout=STAND_IN_POLL_S if self.stand_in else 0.5))
+            if self.stand_in is not None and all(self.ready):
+                self._retire_stand_in()
         self._stop_workers()
         return self.exit_code
+
+    def _load(self) -> bool:
+        """Load the model in this process, before any worker is forked; False if it failed or we stop."""
+        self.loading = True
+        try:
+            seconds = self.plane.load()
+        except _StopLoading:
+            return False
+        except Exception as exc:  # report and stop: a server without its model is no server
+            log_event("model_load_failed", level="error", error=f"{type(exc).__name__}: {exc}",
+                      bundle=str(self.bundle_dir))
+            self._give_up(EXIT_LOAD_FAILED, "the model could not be loaded")
+            return False
+        finally:
+            self.loading = False
+        self.metrics.load_seconds.set(seconds)
+        log_event("model_loaded", seconds=round(seconds, 3),
+                  framework=self.plane.spec.framework if self.plane.spec else None)
+        return not self.stopping
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self.stopping:
             log_event("shutdown_started", signal=signal.Signals(signum).name)
         self.stopping = True
+        if self.loading:
+            raise _StopLoading
+
+    def _fork(self, slot: int | None) -> BaseProcess:
+        from serving.worker import worker_main
+
+        name = "berth-stand-in" if slot is None else f"berth-worker-{slot}"
+        process = _FORK.Process(target=worker_main, name=name, daemon=False,
+                                args=(self.config, self.listener.sock, self.plane, self.metrics, self.ready,
+                                      slot, os.getpid()))
+        process.start()
+        return process
 
     def _spawn(self, slot: int) -> None:
         self.ready[slot] = 0
-        process = _FORK.Process(target=worker_main, name=f"berth-worker-{slot}", daemon=False,
-                                args=(self.config, self.listener.sock, self.bundle_dir, self.ready, slot, os.getpid()))
-        process.start()
+        process = self._fork(slot)
         self.workers[slot] = process
         log_event("worker_started", worker=slot, worker_pid=process.pid)
 
+    def _sentinels(self) -> list[Any]:
+        processes = [*self.workers.values(), *self.stopping_stand_ins]
+        if self.stand_in is not None:
+            processes.append(self.stand_in)
+        return [process.sentinel for process in processes]
+
+    def _retire_stand_in(self) -> None:
+        """Every worker answers: the stand-in stops accepting, answers what it holds and exits."""
+        assert self.stand_in is not None  # noqa: S101 - narrows the type; the caller checked
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.stand_in.pid or 0, signal.SIGTERM)
+        self.stopping_stand_ins.append(self.stand_in)
+        self.stand_in = None
+
     def _reap(self, finished: list[Any]) -> None:
+        for process in [p for p in (self.stand_in, *self.stopping_stand_ins) if p and p.sentinel in finished]:
+            process.join()
+            self._forget(process)
+            if process is self.stand_in:  # it died before the workers were ready: not replaced
+                log_event("worker_exited", level="error", worker=None, worker_pid=process.pid,
+                          exit_code=process.exitcode)
+                self.stand_in = None
+            else:
+                self.stopping_stand_ins.remove(process)
         for slot, process in list(self.workers.items()):
             if process.sentinel not in finished or self.stopping:
                 continue
@@ -308,7 +329,10 @@ class Supervisor:
 
     def _stop_workers(self) -> None:
         self.listener.close()  # new connections go to the next replica, not into a dead backlog
-        alive = [p for p in self.workers.values() if p.is_alive()]
+        processes = [*self.workers.values(), *self.stopping_stand_ins]
+        if self.stand_in is not None:
+            processes.append(self.stand_in)
+        alive = [p for p in processes if p.is_alive()]
         for process in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid or 0, signal.SIGTERM)
@@ -322,6 +346,9 @@ class Supervisor:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # One OpenMP/BLAS thread per process unless the operator says otherwise: workers are the
+    # parallelism, and OpenMP thread pools the parent started would not exist in forked workers.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     configure_stdlib_logging()
     try:
         config = load_config(argv)

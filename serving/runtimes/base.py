@@ -1,4 +1,14 @@
-"""The small interface every framework runtime implements, and helpers they share."""
+"""The small interface every framework runtime implements, and helpers they share.
+
+A runtime is loaded once (in the model server, by the parent process before it forks its
+workers, so the model's memory is shared), `initialize()`d in every process that predicts,
+then asked to `predict_batch()` whole batches. A batch is a 2-d numpy array whose columns
+follow `input_positions()`, or a pandas DataFrame for runtimes that `takes_frame`. The
+answer is named output columns (`Outputs`), or a DataFrame.
+
+`predict(df) -> DataFrame` is the same path with a DataFrame on each side, for validation.
+pandas is imported only where a DataFrame is really built.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from serving.errors import ModelLoadError, PredictionError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from serving.bundle import BundleSpec
+
+Outputs = dict[str, Any]  # output name → one value per input row (a 1-d array or a list)
 
 
 class Runtime(ABC):
-    """A loaded model: `load()` once, then `predict()` many times, batches included."""
+    """A loaded model: `load()` once, `initialize()` per process, then `predict_batch()` many times."""
+
+    takes_frame = False  # True: predict_batch gets a DataFrame (schema dtypes) instead of an array
+    warm_before_initialize = True  # False: the server predicts its warm-up only after initialize()
 
     def __init__(self, bundle_dir: Path, spec: BundleSpec | None = None) -> None:
         self.bundle_dir = Path(bundle_dir)
@@ -41,9 +57,29 @@ class Runtime(ABC):
     def load(self) -> None:
         """Read the artifact from `bundle_dir`; raise on anything the user must fix."""
 
+    def initialize(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Set up what can't cross a fork (clients, threads), in each process that predicts."""
+
+    def feature_names(self) -> list[str] | None:
+        """The columns the model was trained on, in its order; None when it knows no names."""
+        return None
+
+    def input_positions(self, columns: Sequence[str]) -> list[int] | None:
+        """Which request columns the model takes, in its order; None: all of them as they come."""
+        return feature_positions(columns, self.feature_names())
+
     @abstractmethod
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+    def predict_batch(self, inputs: Any) -> Outputs | pd.DataFrame:
         """Predict one row per input row, in order."""
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """A DataFrame in (columns by name, in any order), a DataFrame out."""
+        import pandas as pd
+
+        positions = self.input_positions([str(name) for name in df.columns])
+        selected = df if positions is None else df.iloc[:, positions]
+        result = self.predict_batch(selected if self.takes_frame else selected.to_numpy())
+        return result if isinstance(result, pd.DataFrame) else pd.DataFrame(result, copy=False)
 
 
 def load_pickled(path: Path) -> Any:
@@ -53,32 +89,38 @@ def load_pickled(path: Path) -> Any:
     return joblib.load(path)
 
 
-def model_input(df: pd.DataFrame, feature_names: Sequence[str] | None) -> pd.DataFrame | np.ndarray:
-    """Columns in the order the model was trained on, or positions when it knows no names."""
+def feature_positions(columns: Sequence[str], feature_names: Sequence[str] | None) -> list[int] | None:
+    """Positions of the model's features among `columns`, or None to take the columns as they are:
+    the model knows no names, they are already in its order, or it was trained on other names
+    (or on numpy arrays), so it goes by position."""
     if feature_names is None:
-        return df.to_numpy()
+        return None
     names = [str(name) for name in feature_names]
-    if df.columns.tolist() == names:  # already in order: df[names] would copy (~0.15 ms a call)
-        return df
-    missing = [name for name in names if name not in df.columns]
+    if list(columns) == names:
+        return None
+    index = {name: i for i, name in enumerate(columns)}
+    missing = [name for name in names if name not in index]
     if not missing:
-        return df[names]
-    if len(missing) == len(names):  # trained on other names (or on numpy): go by position
-        return df.to_numpy()
+        return [index[name] for name in names]
+    if len(missing) == len(names):
+        return None
     raise PredictionError(f"the model was trained on features {names}; the input lacks {missing}")
 
 
-def prediction_frame(prediction: Any) -> pd.DataFrame:
-    """A 1-d answer becomes column `prediction`; a 2-d one `prediction_0`, `prediction_1`, …"""
-    if isinstance(prediction, pd.DataFrame):
-        return prediction
-    if isinstance(prediction, pd.Series):
-        return prediction.to_frame("prediction").reset_index(drop=True)
+def prediction_outputs(prediction: Any) -> Outputs | pd.DataFrame:
+    """A 1-d answer becomes column `prediction`; a 2-d one `prediction_0`, `prediction_1`, …
+    A DataFrame stays as it is."""
+    kind = type(prediction)
+    if kind.__module__.startswith("pandas"):
+        if kind.__name__ == "DataFrame":
+            return prediction
+        if kind.__name__ == "Series":
+            return {"prediction": prediction.to_numpy()}
     array = np.asarray(prediction)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim == 1:
-        return pd.DataFrame({"prediction": array}, copy=False)
+        return {"prediction": array}
     if array.ndim == 2:
-        return pd.DataFrame(array, columns=[f"prediction_{i}" for i in range(array.shape[1])], copy=False)
+        return {f"prediction_{i}": array[:, i] for i in range(array.shape[1])}
     raise PredictionError(f"the model answered with an array of shape {array.shape}; expected 1 or 2 dimensions")

@@ -1,14 +1,19 @@
-"""ONNX models through ONNX Runtime (CPU)."""
+"""ONNX models through ONNX Runtime (CPU).
+
+A served session runs each inference on the calling thread (no intra- or inter-op thread pool):
+the session is created in the server's parent and shared by the forked workers, where pool
+threads started before the fork would not exist. More workers use more cores.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from serving.errors import PredictionError
-from serving.runtimes.base import Runtime
+from serving.runtimes.base import Outputs, Runtime
 
 ONNX_DTYPES = {
     "tensor(float)": np.float32,
@@ -28,41 +33,54 @@ class OnnxRuntime(Runtime):
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(
             str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self.inputs = self.session.get_inputs()
+        self.input_names = [tensor.name for tensor in self.inputs]
         self.output_names = [output.name for output in self.session.get_outputs()]
+        self.per_column = False
 
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        outputs = self.session.run(self.output_names, self._feeds(df))
-        return output_frame(self.output_names, outputs)
+    def input_positions(self, columns: Sequence[str]) -> list[int] | None:
+        """One input per column when the inputs are named after columns, else one matrix of all
+        columns in schema order."""
+        index = {name: i for i, name in enumerate(columns)}
+        self.per_column = all(name in index for name in self.input_names)
+        if self.per_column:
+            positions = [index[name] for name in self.input_names]
+            return None if positions == list(range(len(columns))) else positions
+        if len(self.inputs) == 1:
+            return None
+        raise PredictionError(f"the ONNX model takes inputs {self.input_names}; the request fields are {list(columns)}")
 
-    def _feeds(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
-        names = [tensor.name for tensor in self.inputs]
-        if all(name in df.columns for name in names):  # one input per column
-            return {tensor.name: _column_tensor(df[tensor.name], tensor) for tensor in self.inputs}
-        if len(self.inputs) == 1:  # one matrix of all columns, in schema order
-            return {names[0]: df.to_numpy().astype(_dtype(self.inputs[0]), copy=False)}
-        raise PredictionError(f"the ONNX model takes inputs {names}; the request fields are {list(df.columns)}")
+    def predict_batch(self, inputs: np.ndarray) -> Outputs:
+        outputs = self.session.run(self.output_names, self._feeds(inputs))
+        return output_columns(self.output_names, outputs)
+
+    def _feeds(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        if self.per_column:
+            return {tensor.name: _column_tensor(matrix[:, i], tensor) for i, tensor in enumerate(self.inputs)}
+        return {self.input_names[0]: matrix.astype(_dtype(self.inputs[0]), copy=False)}
 
 
 def _dtype(tensor: Any) -> Any:
     return ONNX_DTYPES.get(tensor.type, np.float32)
 
 
-def _column_tensor(column: pd.Series, tensor: Any) -> np.ndarray:
-    array = column.to_numpy().astype(_dtype(tensor), copy=False)
+def _column_tensor(column: np.ndarray, tensor: Any) -> np.ndarray:
+    array = column.astype(_dtype(tensor), copy=False)
     return array.reshape(-1, 1) if len(tensor.shape) == 2 else array
 
 
-def output_frame(names: list[str], outputs: list[Any]) -> pd.DataFrame:
+def output_columns(names: list[str], outputs: list[Any]) -> Outputs:
     """One column per output; the first is `prediction` when it holds one value per row."""
-    columns: dict[str, Any] = {}
+    columns: Outputs = {}
     for position, (name, output) in enumerate(zip(names, outputs, strict=True)):
         values = _per_row(output)
         columns["prediction" if position == 0 and _is_flat(values) else name] = values
-    return pd.DataFrame(columns, copy=False)
+    return columns
 
 
 def _per_row(output: Any) -> Any:

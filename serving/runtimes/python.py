@@ -23,7 +23,11 @@ _bundle_modules: set[str] = set()  # top-level modules imported from a bundle, e
 
 
 class PythonRuntime(Runtime):
+    """The model's own `predict(df)`: it gets a DataFrame in schema order and dtypes."""
+
     model: Any
+    takes_frame = True
+    warm_before_initialize = False
 
     def load(self) -> None:
         entry_point = self.spec.entry_point or ""
@@ -33,18 +37,20 @@ class PythonRuntime(Runtime):
             self.model = build_model(self.bundle_dir, entry_point)
         if not callable(getattr(self.model, "predict", None)):
             raise ModelLoadError(f"{type(self.model).__name__} has no predict(df) method")
+
+    def initialize(self) -> None:
         _call_if_defined(self.model, "initialize_model")
 
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        result = self.model.predict(df)
+    def predict_batch(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        result = self.model.predict(inputs)
         name = type(self.model).__name__
         if not isinstance(result, pd.DataFrame):
             kind = type(result)
             raise PredictionError(
                 f"{name}.predict() returned {kind.__module__}.{kind.__qualname__}; it must return a pandas DataFrame"
             )
-        if len(result) != len(df):
-            raise PredictionError(f"{name}.predict() returned {len(result)} rows for {len(df)}; return one per input row")
+        if len(result) != len(inputs):
+            raise PredictionError(f"{name}.predict() returned {len(result)} rows for {len(inputs)}; return one per input row")
         return result
 
 

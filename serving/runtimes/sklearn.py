@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from serving.errors import ModelLoadError
-from serving.runtimes.base import Runtime, load_pickled, model_input, prediction_frame
+from serving.runtimes.base import Outputs, Runtime, load_pickled, prediction_outputs
 
 
 class SklearnRuntime(Runtime):
-    model: Any
+    estimator: Estimator
 
     def load(self) -> None:
-        self.model = load_estimator(self.model_path.name, load_pickled(self.model_path))
+        self.estimator = Estimator(load_estimator(self.model_path.name, load_pickled(self.model_path)))
+        self.takes_frame = self.estimator.takes_frame
 
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        return predict_with_estimator(self.model, df)
+    @property
+    def model(self) -> Any:
+        return self.estimator.model
+
+    def feature_names(self) -> list[str] | None:
+        return self.estimator.names
+
+    def predict_batch(self, inputs: Any) -> Outputs | Any:
+        return self.estimator.predict(inputs)
 
 
 def load_estimator(file_name: str, model: Any) -> Any:
@@ -27,19 +34,68 @@ def load_estimator(file_name: str, model: Any) -> Any:
     return model
 
 
-def predict_with_estimator(model: Any, df: pd.DataFrame) -> pd.DataFrame:
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None and _takes_plain_arrays(model) and df.columns.tolist() == names.tolist():
-        # names checked here; sklearn's own DataFrame checks cost ~0.4 ms a call, 3x an SVC predict
-        return prediction_frame(model.predict(df.to_numpy()))
-    return prediction_frame(model.predict(model_input(df, names)))
+class Estimator:
+    """How to call a scikit-learn-API model: on a numpy array in its feature order, unless it looks
+    its inputs up by column name (or warns without names), then on a DataFrame with those names.
+
+    A plain scikit-learn estimator fitted on a DataFrame warns on every numpy call and re-checks
+    the names of every DataFrame (in sklearn 1.9 that check costs ~1.5 ms, several times an SVC
+    predict). The server orders the columns by `feature_names_in_` itself, so it takes those names
+    off the loaded estimator: sklearn then takes plain arrays silently.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        names = getattr(model, "feature_names_in_", None)
+        self.names = None if names is None else [str(name) for name in names]
+        self.takes_frame = False
+        if self.names is None or _takes_named_arrays(model):
+            return
+        if _is_plain_sklearn(model):
+            try:
+                del model.feature_names_in_
+                return
+            except AttributeError:
+                pass
+        self.takes_frame = True
+
+    def predict(self, inputs: Any) -> Outputs | Any:
+        return prediction_outputs(self.model.predict(inputs))
 
 
-# estimators that may look inputs up by column name keep getting the DataFrame
-_NAME_AWARE = ("steps", "transformers", "transformer_list", "estimator", "estimators", "best_estimator_",
-               "regressor", "base_estimator", "func", "feature_names_out")
-warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+# what selects or transforms columns by name: pipelines, column transformers, function transformers
+_COLUMN_AWARE = ("steps", "transformers", "transformer_list", "func", "feature_names_out")
 
 
-def _takes_plain_arrays(model: Any) -> bool:
-    return type(model).__module__.startswith("sklearn.") and not any(hasattr(model, a) for a in _NAME_AWARE)
+def _is_plain_sklearn(model: Any) -> bool:
+    return type(model).__module__.startswith("sklearn.") and not _reads_column_names(model)
+
+
+def _reads_column_names(model: Any, depth: int = 2) -> bool:
+    """Whether the model, or an estimator it holds (a meta-estimator's fitted parts), may select or
+    check its input by column name. A forest's trees, fitted on arrays, don't."""
+    if any(hasattr(model, attribute) for attribute in _COLUMN_AWARE):
+        return True
+    if depth == 0:
+        return False
+    for value in getattr(model, "__dict__", {}).values():
+        for part in _estimators_in(value):
+            if hasattr(part, "feature_names_in_") or _reads_column_names(part, depth - 1):
+                return True
+    return False
+
+
+def _estimators_in(value: Any) -> list[Any]:
+    """The estimators an attribute holds: itself, or the first few of a list or object array."""
+    if isinstance(value, np.ndarray):
+        values = list(value.ravel()[:3]) if value.dtype == object else []
+    elif isinstance(value, list | tuple):
+        values = list(value[:3])
+    else:
+        values = [value]
+    return [v for v in values if hasattr(v, "predict") or hasattr(v, "predict_proba") or hasattr(v, "transform")]
+
+
+def _takes_named_arrays(model: Any) -> bool:
+    """XGBoost's scikit-learn wrappers predict numpy arrays silently whatever they were fitted on."""
+    return type(model).__module__.startswith("xgboost.")

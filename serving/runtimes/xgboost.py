@@ -1,43 +1,65 @@
-"""XGBoost: a native model file (.json / .ubj) or a pickled scikit-learn-API model."""
+"""XGBoost: a native model file (.json / .ubj) or a pickled scikit-learn-API model.
+
+Served models predict on one thread per worker process (more workers use more cores): XGBoost's
+OpenMP threads don't survive the fork from the parent that loaded the model, and a forked
+worker that asked for them would hang.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from serving.runtimes.base import Outputs, Runtime, load_pickled, prediction_outputs
+from serving.runtimes.sklearn import Estimator, load_estimator
 
-from serving.runtimes.base import Runtime, load_pickled, model_input, prediction_frame
-from serving.runtimes.sklearn import load_estimator, predict_with_estimator
+if TYPE_CHECKING:
+    import pandas as pd
 
 NATIVE_SUFFIXES = (".json", ".ubj")
 
 
 class XGBoostRuntime(Runtime):
-    model: Any
+    booster: Any = None  # a native Booster file without a scikit-learn wrapper
+    estimator: Estimator | None = None
 
     def load(self) -> None:
-        path = self.model_path
-        if path.suffix.lower() in NATIVE_SUFFIXES:
-            self.model = load_native(path)
-        else:
-            self.model = load_estimator(path.name, load_pickled(path))
-
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         import xgboost
 
-        if isinstance(self.model, xgboost.Booster):
-            matrix = xgboost.DMatrix(model_input(df, self.model.feature_names))
-            return prediction_frame(self.model.predict(matrix))
-        return predict_with_estimator(self.model, df)
+        path = self.model_path
+        model = load_native(path) if path.suffix.lower() in NATIVE_SUFFIXES else load_estimator(path.name, load_pickled(path))
+        if isinstance(model, xgboost.Booster):
+            model.set_param({"nthread": 1})
+            self.booster = model
+            return
+        if isinstance(model, xgboost.XGBModel):
+            model.set_params(n_jobs=1)
+            model.get_booster().set_param({"nthread": 1})
+        self.estimator = Estimator(model)
+        self.takes_frame = self.estimator.takes_frame
+
+    @property
+    def model(self) -> Any:
+        return self.booster if self.estimator is None else self.estimator.model
+
+    def feature_names(self) -> list[str] | None:
+        if self.estimator is not None:
+            return self.estimator.names
+        names = self.booster.feature_names
+        return None if names is None else list(names)
+
+    def predict_batch(self, inputs: Any) -> Outputs | pd.DataFrame:
+        if self.estimator is not None:
+            return self.estimator.predict(inputs)
+        return prediction_outputs(self.booster.inplace_predict(inputs))
 
 
 def load_native(path: Path) -> Any:
     """The scikit-learn wrapper the file was saved from (it records it), else the Booster."""
     import xgboost
 
-    booster = xgboost.Booster()
+    booster = xgboost.Booster(params={"nthread": 1})
     booster.load_model(str(path))
     wrapper = {
         "classifier": xgboost.XGBClassifier,
@@ -46,7 +68,7 @@ def load_native(path: Path) -> Any:
     }.get(_estimator_type(booster) or "")
     if wrapper is None:
         return booster
-    model = wrapper()
+    model = wrapper(n_jobs=1)
     model.load_model(str(path))
     return model
 

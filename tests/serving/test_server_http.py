@@ -63,6 +63,31 @@ class EchoModel:
 '''
 
 
+HELD_START_MODEL = '''
+import os, time
+from pathlib import Path
+import pandas as pd
+
+
+class HeldStart:
+    """Echoes x with the pid of the worker that answered. The first worker to start claims
+    $GATE/holding and holds in initialize_model until $GATE/release exists."""
+
+    def initialize_model(self):
+        gate = Path(os.environ["GATE"])
+        try:
+            os.close(os.open(gate / "holding", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        deadline = time.monotonic() + 120  # a test that died never releases: give up eventually
+        while not (gate / "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def predict(self, df):
+        return pd.DataFrame({"x": df["x"].to_numpy(), "pid": os.getpid()})
+'''
+
+
 # --- helpers -------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -467,6 +492,96 @@ def test_ready_only_after_a_slow_model_loaded_and_warmed_up(echo_bundle: Path, t
         assert [e["event"] for e in server.events() if e["event"] == "model_loaded"] == ["model_loaded"]
         responses = in_parallel([lambda i=i: post(server, {"x": i, "sleep_ms": 50}) for i in range(4)])
         assert [r.json() for r in responses] == [[{"x": i, "batch_size": 1}] for i in range(4)]
+    finally:
+        server.stop()
+
+
+def write_held_start_bundle(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "model.py").write_text(HELD_START_MODEL)
+    manifest = {"framework": "python", "entry_point": "model:HeldStart", "example_input": [{"x": 0}]}
+    (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return dest
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout} s"
+        time.sleep(0.02)
+
+
+def _answering_pids(server: ServerProcess, want: int, tries: int = 200) -> set[int]:
+    """Pids of the workers answering predictions on new connections (503s from a stand-in skipped)."""
+    pids: set[int] = set()
+    for _ in range(tries):
+        response = post(server, {"x": 1})
+        if response.status_code == 200:
+            pids.add(response.json()[0]["pid"])
+        else:
+            assert response.status_code == 503, response.text
+        if len(pids) >= want:
+            break
+    return pids
+
+
+def _ready_status(server: ServerProcess) -> int:
+    return httpx.get(server.url("/health/ready"), timeout=5).status_code
+
+
+def test_ready_stays_503_until_every_worker_answers_a_reforked_one_included(tmp: Path) -> None:
+    gate = tmp / "held-start-gate"
+    gate.mkdir()
+    server = ServerProcess(write_held_start_bundle(tmp / "held-start"), tmp, "--workers", "2",
+                           env={"GATE": str(gate)})
+    try:
+        # One worker holds in initialize_model; the other answers predictions, yet the replica is not ready.
+        _wait_for(lambda: (gate / "holding").exists() and server.events("worker_ready"), "one worker held, one ready")
+        assert len(_answering_pids(server, want=1)) == 1
+        assert [_ready_status(server) for _ in range(5)] == [503] * 5
+        (gate / "release").touch()
+        server.wait_ready()
+        assert len(server.events("worker_ready")) == 2  # both were ready before the replica said so
+        assert len(_answering_pids(server, want=2)) == 2
+
+        # A crashed worker is re-forked; the replica is not ready again until the new one answers too.
+        (gate / "holding").unlink()
+        (gate / "release").unlink()
+        victim = server.events("worker_ready")[0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda: (gate / "holding").exists(), "the re-forked worker held")
+        assert [_ready_status(server) for _ in range(5)] == [503] * 5
+        assert all(post(server, {"x": 2}).status_code == 200 for _ in range(5))  # the other worker serves on
+        (gate / "release").touch()
+        server.wait_ready()
+        assert len(_answering_pids(server, want=2)) == 2
+    finally:
+        (gate / "release").touch()
+        server.stop()
+
+
+def test_a_model_that_cannot_load_stops_the_server_with_exit_code_3_saying_why(tmp: Path) -> None:
+    bundle = write_iris_bundle(tmp / "broken-iris")
+    (bundle / "model.joblib").write_bytes(b"this is not a pickle")
+    server = ServerProcess(bundle, tmp, "--workers", "2")
+    try:
+        assert server.process.wait(60) == 3
+        [failed] = server.events("model_load_failed")
+        assert failed["error"].startswith("ModelLoadError: could not load model.joblib (sklearn)")
+        assert server.events("worker_started") == []
+    finally:
+        server.stop()
+
+
+def test_sigterm_while_the_model_loads_stops_the_server_at_once(echo_bundle: Path, tmp: Path) -> None:
+    server = ServerProcess(echo_bundle, tmp, env={"ECHO_LOAD_DELAY_S": "60"})
+    try:
+        server.wait_for_events("stand_in_started", lambda e: True, timeout=30)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(20) == 0
+        assert time.monotonic() - started < 10
+        assert [e["event"] for e in server.events()][-1] == "shutdown"
     finally:
         server.stop()
 
