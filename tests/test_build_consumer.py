@@ -152,3 +152,27 @@ def test_every_viewer_of_the_model_receives_the_change(iris_model, alice, bob):
             await socket.disconnect()
 
     run(scenario)
+
+
+def test_a_member_removed_from_the_project_gets_no_more_builds_and_is_closed(iris_model, bob):
+    from deployments.consumers import CLOSE_FORBIDDEN
+    from deployments.models import Membership
+    from deployments.projects.memberships import remove_member
+
+    build = a_build(iris_model)
+    viewer = session_headers(bob)
+
+    async def scenario() -> None:
+        socket = builds_socket("iris", viewer)
+        connected, _ = await socket.connect()
+        assert connected
+        membership = await sync_to_async(Membership.objects.get)(project=iris_model.project, user=bob)
+        await sync_to_async(remove_member)(membership)
+        build.status, build.error = BuildStatus.FAILED, "predict raised ValueError"
+        await sync_to_async(build.save)()
+        await sync_to_async(publish_build)(build)
+
+        assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_FORBIDDEN}
+        assert await socket.receive_nothing(timeout=1)
+
+    run(scenario)

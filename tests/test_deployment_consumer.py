@@ -169,3 +169,23 @@ def test_viewers_of_another_deployment_get_nothing(deployment, iris_model, alice
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_a_member_removed_from_the_project_gets_nothing_more_and_is_closed(deployment, bob):
+    from deployments.models import Membership
+    from deployments.projects.memberships import remove_member
+
+    headers_bob = session_headers(bob)
+
+    async def scenario() -> None:
+        socket = events_socket(deployment, headers_bob)
+        await connected(socket)
+        membership = await sync_to_async(Membership.objects.get)(project=deployment.model.project, user=bob)
+        await sync_to_async(remove_member)(membership)
+        await sync_to_async(crash)(deployment)
+
+        closed = await socket.receive_output(timeout=10)
+        assert closed == {"type": "websocket.close", "code": CLOSE_FORBIDDEN}
+        assert await socket.receive_nothing(timeout=1)
+
+    run(scenario)

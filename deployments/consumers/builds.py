@@ -46,9 +46,21 @@ class ModelBuildsConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def _leave(self) -> None:
+        """No longer allowed to see it: stop listening and close (once; messages already queued are dropped)."""
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=CLOSE_FORBIDDEN)
+
     async def object_changed(self, event: dict) -> None:
         if self.only_build and event["pk"] != self.only_build:  # the page shows another build
             return
+        allowed = await self._allowed_model_pk() if self.group else None  # removed, or their role changed?
+        if allowed is None:
+            await self._leave()
+            return
+        self.can_deploy = allowed[1]
         html = await self._render(event["pk"])
         if html:
             await self.send(text_data=html)

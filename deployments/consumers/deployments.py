@@ -1,7 +1,7 @@
 """Live deployment page over WebSocket: the fragments of the open tab, as htmx out-of-band swaps.
 
 `/ws/deployments/<pk>/events/?tab=overview|configuration|events` — login and project role
-checked in connect(). On every connect (the first one and each reconnect after a drop) the
+checked in connect() and again before every message (a removed member's socket is closed). On every connect (the first one and each reconnect after a drop) the
 viewer gets the tab's fragments as they are now, so nothing missed while disconnected stays
 wrong on screen. Then each stored event arrives as its row (events tab only) plus the tab's
 fragments; `object.changed` (status, observation, revision) re-renders the fragments. Everything
@@ -44,6 +44,13 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def _leave(self) -> None:
+        """No longer allowed to see it: stop listening and close (once; messages already queued are dropped)."""
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=CLOSE_FORBIDDEN)
+
     async def deployment_event(self, event: DeploymentEventMessage) -> None:
         await self._send(event["id"])
 
@@ -51,6 +58,11 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         await self._send(None)
 
     async def _send(self, event_id: int | None, whole: bool = False) -> None:
+        allowed = await self._allowed() if self.group else None  # removed, or their role changed?
+        if allowed is None:
+            await self._leave()
+            return
+        self.can_write = allowed[1]
         html = await self._render(event_id, whole)
         if html:
             await self.send(text_data=html)
