@@ -44,10 +44,10 @@ def check_upload(upload: UploadedFile, framework: str) -> None:
             raise ValidationError(f"A single file cannot be a '{framework}' build; upload a bundle with a berth.yaml.")
         return
     with _as_local_file(upload) as path:
-        try:
-            check_archive(path)
+        try:  # a bomb is refused here, in the upload's answer, not later by validation
+            check_archive(path, settings.BERTH_MAX_UNPACKED_MB * 1024 * 1024)
         except BundleError as exc:
-            raise ValidationError(exc.message) from None
+            raise ValidationError(f"{exc.message} (BERTH_MAX_UNPACKED_MB)") from None
 
 
 class _as_local_file:

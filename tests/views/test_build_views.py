@@ -93,6 +93,17 @@ def test_an_upload_over_the_size_limit_is_refused(iris_model, alice, settings):
     assert not Build.objects.exists()
 
 
+def test_an_archive_that_unpacks_past_the_limit_is_refused_in_the_upload_answer(iris_model, alice, settings):
+    settings.BERTH_MAX_UNPACKED_MB = 1
+    bomb = tar_gz({**python_bundle_files(), "weights.bin": b"\0" * (3 * 1024 * 1024)})  # 3 MB of zeros: tiny packed
+
+    response = logged_in(alice).post("/models/iris/builds/upload/", bundle("bomb.tar.gz", bomb))
+
+    assert response.status_code == 400
+    assert "unpacks to 3 MB, over the 1 MB limit (BERTH_MAX_UNPACKED_MB)" in response.content.decode()
+    assert not Build.objects.exists()
+
+
 def test_a_viewer_cannot_upload(iris_model, bob):
     before = stored_builds()
 
