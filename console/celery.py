@@ -27,3 +27,8 @@ def schedule_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         sender.signature("deployments.tasks.refresh_health"),
         name="refresh deployment health",
     )
+    sender.add_periodic_task(
+        3600,
+        sender.signature("deployments.tasks.prune_failed_builds"),
+        name="delete failed builds past their retention",
+    )

@@ -51,6 +51,14 @@ def _interrupted_message(attempts: int) -> str:
             "upload the build again, and check the model's memory use if it keeps happening.")
 
 
+@shared_task(name="deployments.tasks.prune_failed_builds")
+def prune_failed_builds() -> int:
+    """Failed builds past BERTH_FAILED_BUILD_RETENTION_DAYS go, with their files."""
+    from deployments.builds.retention import prune_failed_builds as prune
+
+    return prune()
+
+
 @shared_task(name="deployments.tasks.reconcile")
 def reconcile() -> None:
     """Find builds and rollouts whose worker died and resume them."""
