@@ -3,17 +3,24 @@
 Callers `submit()` their rows and await their own results. One predict runs at a time per
 worker process, in the predict thread, so the event loop keeps reading requests meanwhile:
 
-* a batch starts as soon as the predict thread is free, with every request already queued
-  (and those queued in the same event-loop turn), up to `max_batch_size` rows;
-* if requests are known to be arriving (headers read, body not yet decoded: between
-  `expect()` and `arrived()`), it waits for them up to `max_batch_wait`, never longer;
-* otherwise it starts at once: a lone request pays no batching delay, and with
-  `max_batch_size=1` nothing ever waits.
+* a batch starts as soon as the model is free, with every request already queued, up to
+  `max_batch_size` rows;
+* while requests keep being queued turn after turn of the event loop, or are known to be
+  arriving (headers read, body not yet decoded: between `expect()` and `arrived()`), it
+  gathers them for up to `max_batch_wait`, never longer;
+* otherwise it starts at once: a lone request pays no batching delay (one loop turn), and
+  with `max_batch_size=1` nothing ever waits.
 
 While one batch runs, the next requests queue up, so under load batches fill up on their
 own. If a batch fails, its requests are retried one by one, so one bad request can't fail
-its batch-mates. Nothing here runs per request but a deque append and a flag check; the
-event loop and the predict thread meet once per batch.
+its batch-mates.
+
+Where a batch runs: a model that may block (user code: I/O, sleeps) always predicts in the
+predict thread, so the event loop keeps answering health checks and timeouts meanwhile. A
+framework model whose batches take under `INLINE_MAX_S` on average predicts in the event
+loop itself: handing a batch to a thread and back costs more than such a predict (two thread
+wake-ups and a GIL hand-over, ~0.1 ms), and its Python code would hold the GIL anyway. If its
+batches grow slower, it moves to the thread.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PredictBatch = Callable[[list[Any]], list[Any]]  # items → one result per item
+INLINE_MAX_S = 0.002  # the longest a batch predicted in the event loop blocks it, on average
 
 
 @dataclass
@@ -44,8 +52,11 @@ class AdaptiveBatcher:
         max_batch_size: int,
         max_batch_wait_s: float,
         on_batch: Callable[[int, float], None] | None = None,
+        may_block: bool = True,
     ) -> None:
         self._predict_batch = predict_batch
+        self.may_block = may_block  # False: quick batches may run in the event loop
+        self.typical_batch_s = INLINE_MAX_S  # moving average of the time one predict takes
         self.max_batch_size = max_batch_size
         self.max_batch_wait_s = max_batch_wait_s if max_batch_size > 1 else 0.0
         self._on_batch = on_batch
@@ -56,7 +67,9 @@ class AdaptiveBatcher:
         self._busy = False  # a batch is in the predict thread
         self._scheduled = False  # a _dispatch() is due in this or the next loop turn
         self._timer: asyncio.TimerHandle | None = None
-        self._waited = False  # the current batch has waited its max_batch_wait already
+        self._gathering_since: float | None = None  # loop time the next batch began gathering
+        self._submitted = 0  # requests submitted so far
+        self._looked_at = 0  # what _submitted was when the dispatcher was last scheduled
         self._loop: asyncio.AbstractEventLoop | None = None
         self._jobs: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
 
@@ -88,15 +101,17 @@ class AdaptiveBatcher:
         future = self._loop.create_future()
         self._queue.append(_Pending(item, size, future))
         self._queued_rows += size
+        self._submitted += 1
         self._schedule()
         return future
 
     # --- the event loop's side -----------------------------------------------------
 
     def _schedule(self) -> None:
-        """Dispatch once the requests already runnable in this loop turn have queued too."""
+        """Dispatch in the next loop turn, once the requests runnable in this one have queued too."""
         if not self._scheduled and not self._busy:
             self._scheduled = True
+            self._looked_at = self._submitted
             assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
             self._loop.call_soon(self._dispatch)
 
@@ -104,29 +119,46 @@ class AdaptiveBatcher:
         self._scheduled = False
         if self._busy or not (self._queue or self._solo):
             return
-        if not self._solo and self._should_wait():
-            if self._timer is None:
-                assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
-                self._timer = self._loop.call_later(self.max_batch_wait_s, self._waited_enough)
+        if not self._solo and self._gathering():
             return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._waited = False
+        self._gathering_since = None
         batch = [self._solo.popleft()] if self._solo else self._take()
-        if batch:
-            self._busy = True
+        if not batch:
+            if self._queue or self._solo:
+                self._schedule()
+            return
+        self._busy = True
+        if self.may_block or self.typical_batch_s >= INLINE_MAX_S:
             self._jobs.put(batch)
-        elif self._queue or self._solo:
-            self._schedule()
+        else:
+            self._finish(batch, *self._predict(batch))
 
-    def _should_wait(self) -> bool:
-        return (self._arriving > 0 and self._queued_rows < self.max_batch_size
-                and self.max_batch_wait_s > 0 and not self._waited)
+    def _gathering(self) -> bool:
+        """Whether to let the batch gather more requests: look again next turn, or when a timer fires."""
+        if self.max_batch_wait_s <= 0 or self._queued_rows >= self.max_batch_size:
+            return False
+        assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
+        now = self._loop.time()
+        if self._gathering_since is None:
+            self._gathering_since = now
+        remaining = self._gathering_since + self.max_batch_wait_s - now
+        if remaining <= 0:
+            return False
+        if self._submitted != self._looked_at:  # requests kept coming in during the last turn
+            self._schedule()
+            return True
+        if self._arriving > 0:
+            if self._timer is None:
+                self._timer = self._loop.call_later(remaining, self._waited_enough)
+            return True
+        return False
 
     def _waited_enough(self) -> None:
         self._timer = None
-        self._waited = True
+        self._gathering_since = float("-inf")
         self._dispatch()
 
     def _take(self) -> list[_Pending]:
@@ -146,9 +178,17 @@ class AdaptiveBatcher:
             rows += pending.size
         return batch
 
+    def _predict(self, batch: list[_Pending]) -> tuple[list[Any] | None, Exception | None, float]:
+        started = time.perf_counter()
+        try:
+            return self._predict_batch([pending.item for pending in batch]), None, time.perf_counter() - started
+        except Exception as exc:  # every model error goes back to its caller
+            return None, exc, time.perf_counter() - started
+
     def _finish(self, batch: list[_Pending], results: list[Any] | None, error: Exception | None,
                 seconds: float) -> None:
         self._busy = False
+        self.typical_batch_s += (seconds - self.typical_batch_s) / 8
         if error is not None:
             if len(batch) == 1:
                 _resolve(batch[0].future, exc=error)
@@ -167,16 +207,10 @@ class AdaptiveBatcher:
 
     def _work(self) -> None:
         while (batch := self._jobs.get()) is not None:
-            started = time.perf_counter()
-            results: list[Any] | None = None
-            error: Exception | None = None
-            try:
-                results = self._predict_batch([pending.item for pending in batch])
-            except Exception as exc:  # every model error goes back to its caller
-                error = exc
+            outcome = self._predict(batch)
             try:
                 assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
-                self._loop.call_soon_threadsafe(self._finish, batch, results, error, time.perf_counter() - started)
+                self._loop.call_soon_threadsafe(self._finish, batch, *outcome)
             except RuntimeError:  # the event loop is closed: the worker is stopping
                 return
 

@@ -63,6 +63,7 @@ class DataPlane:
         self.model_input = codec.ModelInput(self.columns, runtime.input_positions(self.columns.names),
                                             runtime.takes_frame)
         self.runtime = runtime
+        self.batcher.may_block = runtime.may_block
         if self.spec.examples and runtime.warm_before_initialize:
             self._warm_up(self.spec.examples)
         return time.perf_counter() - started
@@ -81,7 +82,9 @@ class DataPlane:
 
     def _warm_up(self, examples: list[dict[str, Any]]) -> None:
         rows = self._rows(examples)
+        started = time.perf_counter()
         self._predict_batch([rows])
+        self.batcher.typical_batch_s = time.perf_counter() - started
 
     def metadata(self) -> dict[str, Any]:
         spec = self.spec

@@ -19,6 +19,7 @@ from serving.errors import ServingError
 from serving.logs import log_event
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import ServerMetrics, route_label
+from serving.request_metrics import RequestMetrics
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -66,6 +67,7 @@ class RestApp:
                  max_body_bytes: int, access_log: bool = True) -> None:
         self.plane = plane
         self.metrics = metrics
+        self.request_metrics = RequestMetrics(metrics)
         self.hooks = hooks
         self.max_body_bytes = max_body_bytes
         self.access_log = AccessLog() if access_log else None
@@ -79,31 +81,35 @@ class RestApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = _parse(scope)
-        gauge = self.metrics.in_flight
-        gauge.inc()
+        self.request_metrics.started()
         try:
-            response = await self._route(request, receive)
+            response = await self._answer(request, receive)
+            if response.status != 499:
+                # A server without a model (standing in while the parent loads it) closes each
+                # connection, so clients reconnect to the workers that come next.
+                await _send(send, response, request.request_id, close=not self.plane.ready)
+        except BaseException:  # cancelled (the server stops) or the connection broke
+            self.request_metrics.abandoned()
+            raise
+        self._record(request, response.status, time.perf_counter() - started)
+
+    async def _answer(self, request: _Request, receive: Receive) -> _Response:
+        try:
+            return await self._route(request, receive)
         except ServingError as exc:
-            response = error_response(exc)
             if exc.status >= 500:
                 self.metrics.errors.labels(type(exc).__name__).inc()
+            return error_response(exc)
         except ClientGone:
-            response = _Response(499, b"")
+            return _Response(499, b"")
         except Exception as exc:  # never a stack trace to the client
             log_event("unhandled_error", level="error", request_id=request.request_id,
                       error=f"{type(exc).__name__}: {exc}")
-            response = error_response(ServingError(f"internal error: {type(exc).__name__}", 500))
-        finally:
-            gauge.dec()
-        if response.status != 499:
-            # A server without a model (standing in while the parent loads it) closes each
-            # connection, so clients reconnect to the workers that come next.
-            await _send(send, response, request.request_id, close=not self.plane.ready)
-        self._record(request, response.status, time.perf_counter() - started)
+            return error_response(ServingError(f"internal error: {type(exc).__name__}", 500))
 
     def _record(self, request: _Request, status: int, seconds: float) -> None:
         route = route_label(request.path)
-        self.metrics.observe_request(route, status, seconds)
+        self.request_metrics.finished(route, status, seconds)
         if self.access_log is not None and (route == PREDICT or status >= 400):
             self.access_log.request(request.request_id, request.method, request.path, status, seconds)
 
@@ -122,6 +128,7 @@ class RestApp:
             return _Response(503, b'{"status":"loading","error":"the model is loading or warming up"}')
         if path == "/metrics":
             _allow(request, "GET")
+            self.request_metrics.write()  # this worker's latest counts, this scrape included
             return _Response(200, self.hooks.scrape(), METRICS_CONTENT_TYPE.encode())
         if path == "/v1/metadata":
             _allow(request, "GET")

@@ -34,6 +34,7 @@ class Runtime(ABC):
 
     takes_frame = False  # True: predict_batch gets a DataFrame (schema dtypes) instead of an array
     warm_before_initialize = True  # False: the server predicts its warm-up only after initialize()
+    may_block = False  # True: predict may wait on I/O or sleep (user code), never run it in the event loop
 
     def __init__(self, bundle_dir: Path, spec: BundleSpec | None = None) -> None:
         self.bundle_dir = Path(bundle_dir)

@@ -28,6 +28,7 @@ class PythonRuntime(Runtime):
     model: Any
     takes_frame = True
     warm_before_initialize = False
+    may_block = True
 
     def load(self) -> None:
         entry_point = self.spec.entry_point or ""
