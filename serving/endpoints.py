@@ -1,9 +1,10 @@
-"""Where a replica listens, as one string, and the httpx pieces that reach it.
+"""Where a replica listens, as one string, and the httpx client that reaches it.
 
 Two forms: `http://127.0.0.1:41234` (a TCP port) and `unix:/absolute/path/server.sock` (a
 Unix socket, for a replica sandboxed without a network). Requests to a unix: endpoint go
 through a transport bound to the socket and are addressed to `http://replica`; the host
-name only fills the URL and the Host header.
+name only fills the URL and the Host header. The gateway reaches replicas through its own
+pools (serving/upstream.py), built on `Endpoint` too.
 """
 
 from __future__ import annotations
@@ -58,10 +59,3 @@ def client(endpoint: Endpoint, **options: Any) -> httpx.Client:
         return httpx.Client(**options)
     return httpx.Client(transport=httpx.HTTPTransport(uds=endpoint.uds, verify=False), trust_env=False, **options)
 
-
-def async_client(endpoint: Endpoint, *, limits: httpx.Limits, **options: Any) -> httpx.AsyncClient:
-    """An async client for this endpoint alone; `options` go to httpx.AsyncClient (timeout, …)."""
-    if endpoint.uds is None:
-        return httpx.AsyncClient(limits=limits, **options)
-    transport = httpx.AsyncHTTPTransport(uds=endpoint.uds, verify=False, limits=limits)
-    return httpx.AsyncClient(transport=transport, trust_env=False, **options)

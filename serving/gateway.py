@@ -5,11 +5,15 @@ POST /v1/models/<model_id>/<variation>/predict → that variation
 GET  /health/live, /health/ready              → ready once a live variation has replicas;
                                                  the body names the routing config version
 
-Bodies pass through as bytes over pooled keep-alive connections; a connection failure is
-retried once on another replica. The routes file is reloaded on SIGHUP and when it changes.
-Replicas are reached at `http://host:port` endpoints through one shared client, and at
-`unix:/path/server.sock` endpoints through one client per socket, made on first use and
-closed once the endpoint has left the routes and its last request has finished.
+Bodies pass through as bytes over pooled keep-alive connections, one pool per replica
+(serving/upstream.py), made on first use and closed once the replica has left the routes
+(its requests in flight still finish). A connection failure is retried once on another
+replica; a timeout is not (504). The routes file is reloaded on SIGHUP and when it changes.
+
+uvicorn runs the process (socket, signals, lifespan, graceful shutdown), but each client
+connection is a `ClientConnection`: HTTP/1.1 parsed by httptools, handed to `Gateway.answer`
+and answered in one write. uvicorn's own ASGI request cycle cost as much CPU per request as
+all the rest of the gateway, and the gateway shares its cores with the replicas.
 """
 
 from __future__ import annotations
@@ -19,15 +23,16 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from urllib.parse import unquote
 
-import httpx
+import httptools
 import orjson
 
-from serving import endpoints
 from serving.endpoints import Endpoint
 from serving.gateway_routes import (
     Route,
@@ -37,15 +42,26 @@ from serving.gateway_routes import (
     load_routes,
 )
 from serving.logs import configure_stdlib_logging, log_event
+from serving.upstream import ConnectionFailed, Pool, Response, TimedOut, UpstreamError
+
+if TYPE_CHECKING:
+    import uvicorn
+    from uvicorn.server import ServerState
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+Answer = tuple[int, bytes, Headers]
 FORWARDED = {b"content-type", b"accept", b"x-request-id"}
 MAX_BODY = 64 * 1024 * 1024
 WATCH_S = 1.0
-LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=30)
-TIMEOUT = httpx.Timeout(30.0, connect=2.0)
+# A replica times a request out itself and answers 504; the gateway waits this much longer
+# than the variation's timeout so that the replica's own answer comes through.
+TIMEOUT_GRACE_S = 5.0
+PREDICT_PATH = b"/v1/predict"
+STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class Reply(Exception):
@@ -54,25 +70,12 @@ class Reply(Exception):
         self.status, self.body = status, orjson.dumps({"error": message, **extra})
 
 
-@dataclass(eq=False)
-class Upstream:
-    """One replica as the gateway reaches it: the client pooling its connections and its predict URL.
-    `own` when the client serves this replica alone (a unix: endpoint) and closes with it."""
-
-    client: httpx.AsyncClient
-    predict_url: str
-    own: bool
-    in_flight: int = 0
-    retired: bool = False
-
-
 class Gateway:
     def __init__(self, routes_path: Path) -> None:
         self.routes_path = routes_path
         self.table: RoutingTable | None = None
         self.mtime = 0.0
-        self.client: httpx.AsyncClient | None = None
-        self.upstreams: dict[str, Upstream] = {}
+        self.pools: dict[str, Pool] = {}
         self.background: set[asyncio.Task[None]] = set()
 
     # --- routes --------------------------------------------------------------------------
@@ -85,7 +88,7 @@ class Gateway:
             log_event("routes_rejected", level="error", error=str(exc))
             return
         self.table, self.mtime = table, mtime
-        self._retire({e for r in (*table.live, *table.shadows) for e in r.endpoints})
+        self._retire(table.endpoints)
         log_event("routes_loaded", version=table.version,
                   variations={r.name: len(r.endpoints) for r in (*table.live, *table.shadows)})
 
@@ -96,25 +99,24 @@ class Gateway:
                 if self.routes_path.stat().st_mtime != self.mtime:
                     self.reload()
 
-    # --- ASGI ----------------------------------------------------------------------------
+    # --- requests ----------------------------------------------------------------------
+
+    async def answer(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
+        """Status, JSON body and extra headers for one request; every refusal is a JSON error."""
+        try:
+            return await self._handle(method, path, headers, body)
+        except Reply as reply:
+            return reply.status, reply.body, []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI, for uvicorn's lifespan only: requests come through ClientConnection."""
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "http":
-            try:
-                status, body, headers = await self._handle(scope, receive)
-            except Reply as reply:
-                status, body, headers = reply.status, reply.body, []
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/json"), *headers]})
-            await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.client = httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT)
                 self.reload()
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
                 self.background.add(asyncio.create_task(self._watch()))
@@ -122,16 +124,12 @@ class Gateway:
             elif message["type"] == "lifespan.shutdown":
                 for task in self.background:
                     task.cancel()
-                for upstream in self.upstreams.values():
-                    if upstream.own:
-                        await upstream.client.aclose()
-                if self.client is not None:
-                    await self.client.aclose()
+                for pool in self.pools.values():
+                    pool.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        path, method = scope["path"], scope["method"]
+    async def _handle(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
         if path == "/health/live":
             return 200, b'{"status":"alive"}', []
         if path == "/health/ready":
@@ -142,21 +140,25 @@ class Gateway:
         parts = path.strip("/").split("/")
         if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
             raise Reply(404, f"no route {path}; POST /v1/models/<model_id>/predict")
-        if method != "POST":
+        if method != b"POST":
             raise Reply(405, f"{path} takes POST")
         table = self.table
         if table is None:
             raise Reply(503, "the gateway has no routes yet")
         if parts[2] != table.model_id:
             raise Reply(404, f"this gateway serves model {table.model_id}, not {parts[2]}")
-        headers = {k: v for k, v in scope["headers"] if k in FORWARDED}
-        key = next((v for k, v in scope["headers"] if k == b"x-berth-key"), None)
-        body = await _read_body(receive)
-        route = self._route(table, parts[3] if len(parts) == 5 else None, key_hash(key))
+        forwarded, key = [], None
+        for name, value in headers:
+            if name in FORWARDED:
+                forwarded.append((name, value))
+            elif name == b"x-berth-key":
+                key = value
+        hashed = key_hash(key)
+        route = self._route(table, parts[3] if len(parts) == 5 else None, hashed)
         if len(parts) == 4:
             for mirror in table.mirrors():
-                self._spawn(self._mirror(mirror, body, headers))
-        return await self._forward(route, body, headers, key_hash(key))
+                self._spawn(self._mirror(mirror, body, forwarded))
+        return await self._forward(route, body, forwarded, hashed)
 
     def _route(self, table: RoutingTable, variation: str | None, hashed: int | None) -> Route:
         if variation is None:
@@ -172,61 +174,46 @@ class Gateway:
             raise Reply(503, f"variation {variation} has no ready replica")
         return route
 
-    async def _forward(self, route: Route, body: bytes, headers: dict[bytes, bytes],
-                       hashed: int | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _forward(self, route: Route, body: bytes, headers: Headers, hashed: int | None) -> Answer:
         candidates = route.candidates(hashed, attempts=2)
         for attempt, endpoint in enumerate(candidates):
             try:
-                response = await self._post(endpoint, body, headers, route.timeout_s + 5)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                retryable = isinstance(exc, httpx.TransportError) and not isinstance(
-                    exc, (httpx.ReadTimeout, httpx.WriteTimeout))
+                response = await self._post(endpoint, body, headers, route.timeout_s + TIMEOUT_GRACE_S)
+            except UpstreamError as exc:
+                retryable = isinstance(exc, ConnectionFailed)
                 log_event("upstream_failed", level="warning", variation=route.name, endpoint=endpoint,
                           error=f"{type(exc).__name__}: {exc}", attempt=attempt + 1, retry=retryable)
-                if not retryable:
+                if isinstance(exc, TimedOut):
                     raise Reply(504, f"variation {route.name} did not answer in time") from None
                 if attempt + 1 == len(candidates):
                     raise Reply(502, f"no replica of variation {route.name} could be reached") from None
                 continue
-            out = [(b"x-berth-variation", route.name.encode())]
-            return response.status_code, response.content, out
+            return response.status, response.body, [(b"x-berth-variation", route.name.encode())]
         raise AssertionError("unreachable")
 
-    async def _mirror(self, route: Route, body: bytes, headers: dict[bytes, bytes]) -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + 5)
+    async def _mirror(self, route: Route, body: bytes, headers: Headers) -> None:
+        with contextlib.suppress(UpstreamError):
+            await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + TIMEOUT_GRACE_S)
 
     # --- upstreams -----------------------------------------------------------------------
 
-    async def _post(self, endpoint: str, body: bytes, headers: dict[bytes, bytes], timeout: float) -> httpx.Response:
-        upstream = self.upstreams.get(endpoint) or self._connect(endpoint)
-        upstream.in_flight += 1
-        try:
-            return await upstream.client.post(upstream.predict_url, content=body, headers=headers, timeout=timeout)
-        finally:
-            upstream.in_flight -= 1
-            if upstream.retired and upstream.own and not upstream.in_flight:
-                self._spawn(upstream.client.aclose())
+    async def _post(self, endpoint: str, body: bytes, headers: Headers, timeout: float) -> Response:
+        pool = self.pools.get(endpoint) or self._pool(endpoint)
+        return await pool.post(PREDICT_PATH, body, headers, timeout)
 
-    def _connect(self, endpoint: str) -> Upstream:
-        assert self.client is not None  # noqa: S101 - narrows the type; startup opened the client
-        parsed = Endpoint.parse(endpoint)  # load_routes accepted it, so it parses
-        if parsed.uds is None:
-            upstream = Upstream(self.client, parsed.url("/v1/predict"), own=False)
-        else:
-            upstream = Upstream(endpoints.async_client(parsed, limits=LIMITS, timeout=TIMEOUT),
-                                parsed.url("/v1/predict"), own=True)
-        self.upstreams[endpoint] = upstream
-        return upstream
+    def _pool(self, endpoint: str) -> Pool:
+        pool = Pool(Endpoint.parse(endpoint))  # load_routes accepted it, so it parses
+        if self.table is not None and endpoint in self.table.endpoints:
+            self.pools[endpoint] = pool
+        else:  # routed by a table replaced since: serve this one request, keep nothing open
+            pool.close()
+        return pool
 
     def _retire(self, keep: set[str]) -> None:
-        """Forget the upstreams of endpoints no longer routed to; an own client closes at once when
-        idle, else when its last in-flight request ends (a drained replica still answers those)."""
-        for endpoint in [e for e in self.upstreams if e not in keep]:
-            upstream = self.upstreams.pop(endpoint)
-            upstream.retired = True
-            if upstream.own and not upstream.in_flight:
-                self._spawn(upstream.client.aclose())
+        """Close the pools of endpoints no longer routed to: idle connections at once, busy ones
+        once their answer is in (a drained replica still answers those)."""
+        for endpoint in [e for e in self.pools if e not in keep]:
+            self.pools.pop(endpoint).close()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -234,17 +221,183 @@ class Gateway:
         task.add_done_callback(self.background.discard)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Reply(413, f"request body larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+class Request(NamedTuple):
+    method: bytes
+    url: bytes
+    headers: Headers
+    body: bytes
+    keep_alive: bool
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client's connection: requests parsed by httptools and answered in order, one at a time
+    (reading pauses while pipelined ones wait), the connection kept `timeout_keep_alive` s when
+    idle. uvicorn makes one per connection (`http=ClientConnection`), tracks it in its server
+    state and calls `shutdown` when stopping: idle connections close, busy ones after answering."""
+
+    def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.gateway = cast(Gateway, config.app)
+        self.server = server_state
+        self.connections: set[Any] = server_state.connections  # uvicorn types it as its own protocols
+        self.keep_alive_s = config.timeout_keep_alive
+        self.loop = _loop or asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiting: deque[Request] = deque()  # pipelined requests, in order
+        self.busy = False  # a request is being answered
+        self.closing = False  # close once the requests already read are answered
+        self.broken = False  # nothing more is read: malformed, too large or upgraded
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.oversized = False  # a body went over MAX_BODY: nothing after it is answered
+        # the request being read
+        self.url = b""
+        self.headers: Headers = []
+        self.body: list[bytes] = []
+        self.size = 0
+        self.expect = False
+
+    # --- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.connections.add(self)
+        self._idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        self.closing = self.broken = True
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if self.broken:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:  # no protocol switch here: answer what was asked, then close
+            self.broken = self.closing = True
+            if not self.busy and self.transport is not None:
+                self.transport.close()
+        except httptools.HttpParserError:
+            self._refuse(400, "malformed HTTP request")
+        if self.oversized:
+            self._refuse(413, f"request body larger than {MAX_BODY} bytes")
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping."""
+        self.closing = True
+        if not self.busy and self.transport is not None:
+            self.transport.close()
+
+    # --- httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url, self.headers, self.body, self.size, self.expect = b"", [], [], 0, False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        self.headers.append((name, value))
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect = True
+
+    def on_headers_complete(self) -> None:
+        if self.expect and not self.busy and self.transport is not None:
+            self.transport.write(CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > MAX_BODY:
+            self.oversized = True
+        elif not self.oversized:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.oversized:
+            return
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        request = Request(self.parser.get_method(), self.url, self.headers, body, self.parser.should_keep_alive())
+        if not self.busy:
+            self._start(request)
+            return
+        if not self.waiting and self.transport is not None:
+            self.transport.pause_reading()
+        self.waiting.append(request)
+
+    # --- answering -----------------------------------------------------------------------
+
+    def _start(self, request: Request) -> None:
+        self.busy = True
+        task = self.loop.create_task(self._answer(request))
+        self.server.tasks.add(task)
+        task.add_done_callback(self.server.tasks.discard)
+
+    async def _answer(self, request: Request) -> None:
+        try:
+            status, body, headers = await self.gateway.answer(request.method, _path(request.url),
+                                                              request.headers, request.body)
+        except Exception as exc:  # a bug: say so in the log and to the caller, keep serving
+            log_event("gateway_error", level="error", error=f"{type(exc).__name__}: {exc}")
+            status, body, headers = 500, b'{"error":"the gateway failed; its log says why"}', []
+        self._write(status, body, headers, request.keep_alive, head=request.method == b"HEAD")
+
+    def _write(self, status: int, body: bytes, headers: Headers, keep_alive: bool, head: bool = False) -> None:
+        self.busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        keep_alive = keep_alive and not (self.closing and not self.waiting)
+        transport.write(b"".join([
+            STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
+            *[b"%s: %s\r\n" % header for header in self.server.default_headers],
+            b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
+            *[b"%s: %s\r\n" % header for header in headers],
+            b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
+            b"" if head else body,
+        ]))
+        if not keep_alive:
+            transport.close()
+        elif self.waiting:
+            self._start(self.waiting.popleft())
+            if not self.waiting and not self.broken:
+                transport.resume_reading()
+        else:
+            self._idle()
+
+    def _refuse(self, status: int, message: str) -> None:
+        """The connection can't go on: answer with this error and close, or, when an answer is still
+        being worked out, let that one go out last and close after it."""
+        self.broken = self.closing = True
+        if not self.busy:
+            self._write(status, orjson.dumps({"error": message}), [], keep_alive=False)
+
+    def _idle(self) -> None:
+        if self.closing:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self.idle_timer = self.loop.call_later(self.keep_alive_s, self._idle_out)
+
+    def _idle_out(self) -> None:
+        if self.transport is not None and not self.busy:
+            self.transport.close()
+
+
+def _path(url: bytes) -> str:
+    """The decoded path of a request target (origin form as clients send it, or absolute form)."""
+    if not url.startswith(b"/"):
+        try:
+            url = httptools.parse_url(url).path or b"/"
+        except httptools.HttpParserInvalidURLError:
+            return url.decode("latin-1")
+    path = url.partition(b"?")[0].decode("latin-1")
+    return unquote(path) if "%" in path else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,9 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     log_event("gateway_startup", host=args.host, port=args.port, routes=str(args.config))
-    uvicorn.run(Gateway(args.config), host=args.host, port=args.port, http="httptools", loop="uvloop",
-                lifespan="on", access_log=False, log_config=None, timeout_keep_alive=75, backlog=2048,
-                timeout_graceful_shutdown=args.graceful_timeout_s)
+    uvicorn.run(Gateway(args.config), host=args.host, port=args.port, http=ClientConnection, loop="uvloop",
+                lifespan="on", access_log=False, proxy_headers=False, server_header=False, log_config=None,
+                timeout_keep_alive=75, backlog=2048, timeout_graceful_shutdown=args.graceful_timeout_s)
     return 0
 
 

@@ -14,6 +14,7 @@ import itertools
 import json
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ class RoutingTable:
     shadows: tuple[Route, ...]
 
     @property
+    def endpoints(self) -> set[str]:
+        """Every replica any variation routes to."""
+        return {e for r in (*self.live, *self.shadows) for e in r.endpoints}
+
+    @property
     def ready(self) -> bool:
         return any(route.endpoints for route in self.live)
 
@@ -56,9 +62,9 @@ class RoutingTable:
 
     def choose(self, key_hash: int | None) -> Route | None:
         """A live variation by weight; the same key always lands on the same variation."""
-        routes = [r for r in self.live if r.endpoints and r.traffic_percent > 0]
-        if not routes:
-            return None
+        routes = self._weighted
+        if len(routes) < 2:
+            return routes[0] if routes else None
         total = sum(r.traffic_percent for r in routes)
         point = (key_hash % total) if key_hash is not None else random.randrange(total)  # noqa: S311 - traffic split, not a secret
         for route in routes:
@@ -66,6 +72,11 @@ class RoutingTable:
             if point < 0:
                 return route
         return routes[-1]
+
+    @cached_property
+    def _weighted(self) -> tuple[Route, ...]:
+        """The live variations that take traffic: the table never changes, so worked out once."""
+        return tuple(r for r in self.live if r.endpoints and r.traffic_percent > 0)
 
     def mirrors(self) -> list[Route]:
         """Shadow variations that get a copy of this request."""

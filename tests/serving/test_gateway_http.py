@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -115,6 +118,28 @@ def test_new_routes_take_effect_without_a_restart(gateway, replicas):
     gateway.write_routes("v2", challenger=(100, [replicas[1]]))
     gateway.wait_for_version("v2")
     assert {gateway.predict().headers["x-berth-variation"] for _ in range(20)} == {"challenger"}
+
+
+def test_a_sighup_reloads_routes_even_when_the_file_looks_unchanged(gateway, replicas):
+    before = gateway.routes.stat().st_mtime_ns
+    gateway.write_routes("v3", challenger=(100, [replicas[1]]))
+    os.utime(gateway.routes, ns=(before, before))
+    time.sleep(1.5)  # the watcher looks at the file once a second and sees the old time
+    assert httpx.get(gateway.url("/health/ready")).json()["config_version"] == "v1"
+    gateway.process.send_signal(signal.SIGHUP)
+    gateway.wait_for_version("v3")
+    assert gateway.predict().headers["x-berth-variation"] == "challenger"
+
+
+def test_concurrent_callers_on_kept_alive_connections_all_get_their_answers(gateway):
+    def caller(n: int) -> list[tuple[int, object]]:
+        with httpx.Client(base_url=gateway.url(""), timeout=10) as client:  # one connection, kept alive
+            return [(r.status_code, r.json()) for r in
+                    (client.post("/v1/models/echo/predict", json=[{"x": n * 10 + i, "sleep_ms": 0}]) for i in range(5))]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(caller, range(16)))
+    assert answers == [[(200, [{"x": n * 10 + i, "batch_size": 1}]) for i in range(5)] for n in range(16)]
 
 
 def test_a_variation_with_no_reachable_replica_answers_502_and_the_gateway_stays_up(tmp_path):
