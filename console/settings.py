@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "axes",
     "console",
     "deployments",
     "monitoring",
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -51,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.VaryOnHtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes requires: turns a locked-out login into its 429 page
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -137,6 +141,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes, attempts stored in the database): after BERTH_LOGIN_FAILURE_LIMIT
+# wrong passwords in a row for one username from one address, that pair is refused (429, saying when
+# to try again) until BERTH_LOGIN_COOLOFF_MIN minutes after the last counted failure; a successful
+# login clears the count. Covers every password login (console and admin: both call authenticate()
+# with the request). API tokens never go through authenticate(), so they are not throttled here.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out pair before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("BERTH_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("BERTH_LOGIN_COOLOFF_MIN", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one pair; the same user elsewhere, or another user, still logs in
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout don't restart the cool-off, so the time the page gives holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "console.middleware.login_locked_out"
+AXES_VERBOSE = False  # axes' start-up banner; failures and lockouts are still logged
+# The client's address is REMOTE_ADDR: uvicorn sets it from X-Forwarded-For when the request comes
+# from a proxy it trusts (FORWARDED_ALLOW_IPS, 127.0.0.1 by default). docs/configuration.md,
+# "Running in production".
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -177,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # `check --deploy` checks a deployment's settings (docs/configuration.md, "Running in production");
+    # drf-spectacular would add its schema-generation warnings about our own API code, which no
+    # setting of an install can fix.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # Builds
@@ -212,10 +241,41 @@ BERTH_DRAIN_TIMEOUT_S = envint("BERTH_DRAIN_TIMEOUT_S", 30, minimum=1)
 # BERTH_DATA_DIR/encryption_keys, made once. Never derived from SECRET_KEY.
 BERTH_ENCRYPTION_KEYS = configured_keys(DATA_DIR)
 
+# HTTPS. BERTH_SECURE_COOKIES says the console is reached over HTTPS only (docs/configuration.md,
+# "Running in production"): cookies are sent only over HTTPS, plain HTTP is redirected to HTTPS, and
+# browsers are told (HSTS) to use nothing else for this host and its subdomains for a year.
+BERTH_HTTPS_ONLY = envbool("BERTH_SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("BERTH_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = BERTH_HTTPS_ONLY
+CSRF_COOKIE_SECURE = BERTH_HTTPS_ONLY
+SECURE_SSL_REDIRECT = BERTH_HTTPS_ONLY
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if BERTH_HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = BERTH_HTTPS_ONLY
+# Preloading is asked of browser vendors for a whole registered domain and is slow to undo: the
+# domain's owner decides (BERTH_HSTS_PRELOAD), so `check --deploy` is not asked to insist on it.
+SECURE_HSTS_PRELOAD = envbool("BERTH_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Only behind a proxy that sets X-Forwarded-Proto on every request and drops any a client sent.
+if envbool("BERTH_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response by console.middleware.ContentSecurityPolicyMiddleware. No inline script,
+# style or event handler anywhere (tests/test_security_headers.py scans templates/): behaviour lives
+# in static/console/console.js, looks in console.css. 'self' covers the pages' WebSockets to the same
+# host and port (ws: from http:, wss: from https:, CSP level 3).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+])
 
 LOGGING = {
     "version": 1,
@@ -226,6 +286,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},  # one line per readiness probe otherwise
+        "axes": {"level": "WARNING"},  # wrong passwords and lockouts; successful logins are in Admin → Access logs
         "celery.app.trace": {"filters": ["routine_tasks"]},
         "celery.worker.strategy": {"filters": ["routine_tasks"]},
     },
