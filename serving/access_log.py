@@ -1,9 +1,11 @@
 """The access log: one `request` line per predict request (and per error), in the same JSON
-line format as every other event (serving.logs), but written once per event-loop turn.
+line format as every other event (serving.logs), but written every few milliseconds.
 
-A busy worker answers many requests per loop turn; their lines leave in one `os.write` of at
-most PIPE_BUF bytes each, so lines of several worker processes still never interleave mid-line
-and none waits longer than the loop turn that answered it.
+A busy worker answers many requests meanwhile; their lines leave in one `os.write` of at most
+PIPE_BUF bytes each, so lines of several worker processes still never interleave mid-line.
+A line is written at most `WRITE_EVERY_S` after its request was answered, and after that
+request's metrics (serving.request_metrics uses the same delay and records first), so a
+line on stdout means its request is counted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import time
 
 import orjson
+
+from serving.request_metrics import WRITE_EVERY_S
 
 PIPE_BUF = 4096
 _STDOUT = 1
@@ -34,7 +38,7 @@ class AccessLog:
             option=orjson.OPT_APPEND_NEWLINE,
         )
         if not self._lines:
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.flush)
         self._lines.append(line)
 
     def flush(self) -> None:

@@ -108,12 +108,17 @@ class AdaptiveBatcher:
     # --- the event loop's side -----------------------------------------------------
 
     def _schedule(self) -> None:
-        """Dispatch in the next loop turn, once the requests runnable in this one have queued too."""
+        """Dispatch two loop turns from now: requests whose bytes the next turn reads get to run
+        (and queue) before the dispatcher looks, not after it."""
         if not self._scheduled and not self._busy:
             self._scheduled = True
             self._looked_at = self._submitted
             assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
-            self._loop.call_soon(self._dispatch)
+            self._loop.call_soon(self._next_turn if self.max_batch_wait_s > 0 else self._dispatch)
+
+    def _next_turn(self) -> None:
+        assert self._loop is not None  # noqa: S101 - narrows the type; start() set it
+        self._loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
         self._scheduled = False

@@ -19,6 +19,7 @@ from typing import Any
 from serving import codec
 from serving.batching import AdaptiveBatcher
 from serving.bundle import BundleSpec, read_bundle
+from serving.deadlines import Deadlines
 from serving.errors import NotReadyError, PredictionError, ServingError
 from serving.loader import initialize_runtime, load_runtime
 from serving.runtimes.base import Runtime
@@ -46,6 +47,7 @@ class DataPlane:
         self.ready = False
         self.batcher = AdaptiveBatcher(self._predict_batch, limits.max_batch_size,
                                        limits.max_batch_wait_s, on_batch)
+        self.deadlines = Deadlines(limits.timeout_s)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -102,18 +104,22 @@ class DataPlane:
         if not self.ready:
             raise NotReadyError("the model is still loading; retry when /health/ready answers 200")
         batcher = self.batcher
+        watch = self.deadlines.watch()
         batcher.expect()
         arriving = True
         try:
-            async with asyncio.timeout(self.limits.timeout_s):
-                rows = self._rows(codec.decode_json(await read_body()))
-                batcher.arrived()
-                arriving = False
-                return await batcher.submit(rows, len(rows))
-        except TimeoutError:
+            rows = self._rows(codec.decode_json(await read_body()))
+            batcher.arrived()
+            arriving = False
+            return await batcher.submit(rows, len(rows))
+        except asyncio.CancelledError:
+            if not watch.expired or watch.task is None:
+                raise
+            watch.task.uncancel()  # the cancellation was the deadline's: this task goes on
             ms = round(self.limits.timeout_s * 1000)
             raise ServingError(f"the prediction took longer than the {ms} ms timeout", 504) from None
         finally:
+            watch.release()
             if arriving:
                 batcher.arrived()
 

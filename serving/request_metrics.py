@@ -1,10 +1,11 @@
-"""Per-request metrics, written once per event-loop turn instead of on every change.
+"""Per-request metrics, written every few milliseconds instead of on every change.
 
 prometheus_client's multiprocess values are memory-mapped files written under a lock on each
 change (~2 µs apiece); a predict request used to change five. Here the in-flight gauge and
-the request counts are plain numbers, written at the end of the loop turn that changed them;
-the latency histogram is still observed per request (the public API can't add to its buckets
-in bulk). A scrape answered by this worker writes first, so it counts itself.
+the request counts are plain numbers, written at most `WRITE_EVERY_S` after they changed
+(before the access log lines of the same requests, see serving.access_log); the latency
+histogram is still observed per request (the public API can't add to its buckets in bulk).
+A scrape answered by this worker writes first, so it counts itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import asyncio
 from typing import Any
 
 from serving.metrics import ServerMetrics
+
+WRITE_EVERY_S = 0.005
 
 
 class RequestMetrics:
@@ -59,4 +62,4 @@ class RequestMetrics:
     def _write_soon(self) -> None:
         if not self._due:
             self._due = True
-            asyncio.get_running_loop().call_soon(self.write)
+            asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.write)

@@ -155,6 +155,7 @@ class RestApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.hooks.shutdown()
+                self.request_metrics.write()
                 if self.access_log is not None:
                     self.access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
