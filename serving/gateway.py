@@ -11,9 +11,8 @@ Bodies pass through as bytes over pooled keep-alive connections, one pool per re
 replica; a timeout is not (504). The routes file is reloaded on SIGHUP and when it changes.
 
 uvicorn runs the process (socket, signals, lifespan, graceful shutdown), but each client
-connection is a `ClientConnection`: HTTP/1.1 parsed by httptools, handed to `Gateway.answer`
-and answered in one write. uvicorn's own ASGI request cycle cost as much CPU per request as
-all the rest of the gateway, and the gateway shares its cores with the replicas.
+connection is a `serving.gateway_http.ClientConnection`, which hands every request to
+`Gateway.answer` and answers it in one write.
 """
 
 from __future__ import annotations
@@ -23,17 +22,14 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections import deque
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any
 
-import httptools
 import orjson
 
 from serving.endpoints import Endpoint
+from serving.gateway_http import ClientConnection, Headers
 from serving.gateway_routes import (
     Route,
     RoutesError,
@@ -45,23 +41,18 @@ from serving.logs import configure_stdlib_logging, log_event
 from serving.upstream import ConnectionFailed, Pool, Response, TimedOut, UpstreamError
 
 if TYPE_CHECKING:
-    import uvicorn
-    from uvicorn.server import ServerState
+    pass
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, bytes, Headers]
 FORWARDED = {b"content-type", b"accept", b"x-request-id"}
-MAX_BODY = 64 * 1024 * 1024
 WATCH_S = 1.0
 # A replica times a request out itself and answers 504; the gateway waits this much longer
 # than the variation's timeout so that the replica's own answer comes through.
 TIMEOUT_GRACE_S = 5.0
 PREDICT_PATH = b"/v1/predict"
-STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class Reply(Exception):
@@ -219,185 +210,6 @@ class Gateway:
         task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
-
-
-class Request(NamedTuple):
-    method: bytes
-    url: bytes
-    headers: Headers
-    body: bytes
-    keep_alive: bool
-
-
-class ClientConnection(asyncio.Protocol):
-    """One client's connection: requests parsed by httptools and answered in order, one at a time
-    (reading pauses while pipelined ones wait), the connection kept `timeout_keep_alive` s when
-    idle. uvicorn makes one per connection (`http=ClientConnection`), tracks it in its server
-    state and calls `shutdown` when stopping: idle connections close, busy ones after answering."""
-
-    def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.gateway = cast(Gateway, config.app)
-        self.server = server_state
-        self.connections: set[Any] = server_state.connections  # uvicorn types it as its own protocols
-        self.keep_alive_s = config.timeout_keep_alive
-        self.loop = _loop or asyncio.get_running_loop()
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.waiting: deque[Request] = deque()  # pipelined requests, in order
-        self.busy = False  # a request is being answered
-        self.closing = False  # close once the requests already read are answered
-        self.broken = False  # nothing more is read: malformed, too large or upgraded
-        self.idle_timer: asyncio.TimerHandle | None = None
-        self.oversized = False  # a body went over MAX_BODY: nothing after it is answered
-        # the request being read
-        self.url = b""
-        self.headers: Headers = []
-        self.body: list[bytes] = []
-        self.size = 0
-        self.expect = False
-
-    # --- asyncio.Protocol ----------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.connections.add(self)
-        self._idle()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.connections.discard(self)
-        self.closing = self.broken = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
-        if self.broken:
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:  # no protocol switch here: answer what was asked, then close
-            self.broken = self.closing = True
-            if not self.busy and self.transport is not None:
-                self.transport.close()
-        except httptools.HttpParserError:
-            self._refuse(400, "malformed HTTP request")
-        if self.oversized:
-            self._refuse(413, f"request body larger than {MAX_BODY} bytes")
-
-    def shutdown(self) -> None:
-        """uvicorn is stopping."""
-        self.closing = True
-        if not self.busy and self.transport is not None:
-            self.transport.close()
-
-    # --- httptools callbacks -------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self.url, self.headers, self.body, self.size, self.expect = b"", [], [], 0, False
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        self.headers.append((name, value))
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect = True
-
-    def on_headers_complete(self) -> None:
-        if self.expect and not self.busy and self.transport is not None:
-            self.transport.write(CONTINUE)
-
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if self.size > MAX_BODY:
-            self.oversized = True
-        elif not self.oversized:
-            self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.oversized:
-            return
-        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-        request = Request(self.parser.get_method(), self.url, self.headers, body, self.parser.should_keep_alive())
-        if not self.busy:
-            self._start(request)
-            return
-        if not self.waiting and self.transport is not None:
-            self.transport.pause_reading()
-        self.waiting.append(request)
-
-    # --- answering -----------------------------------------------------------------------
-
-    def _start(self, request: Request) -> None:
-        self.busy = True
-        task = self.loop.create_task(self._answer(request))
-        self.server.tasks.add(task)
-        task.add_done_callback(self.server.tasks.discard)
-
-    async def _answer(self, request: Request) -> None:
-        try:
-            status, body, headers = await self.gateway.answer(request.method, _path(request.url),
-                                                              request.headers, request.body)
-        except Exception as exc:  # a bug: say so in the log and to the caller, keep serving
-            log_event("gateway_error", level="error", error=f"{type(exc).__name__}: {exc}")
-            status, body, headers = 500, b'{"error":"the gateway failed; its log says why"}', []
-        self._write(status, body, headers, request.keep_alive, head=request.method == b"HEAD")
-
-    def _write(self, status: int, body: bytes, headers: Headers, keep_alive: bool, head: bool = False) -> None:
-        self.busy = False
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        keep_alive = keep_alive and not (self.closing and not self.waiting)
-        transport.write(b"".join([
-            STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
-            *[b"%s: %s\r\n" % header for header in self.server.default_headers],
-            b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
-            *[b"%s: %s\r\n" % header for header in headers],
-            b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
-            b"" if head else body,
-        ]))
-        if not keep_alive:
-            transport.close()
-        elif self.waiting:
-            self._start(self.waiting.popleft())
-            if not self.waiting and not self.broken:
-                transport.resume_reading()
-        else:
-            self._idle()
-
-    def _refuse(self, status: int, message: str) -> None:
-        """The connection can't go on: answer with this error and close, or, when an answer is still
-        being worked out, let that one go out last and close after it."""
-        self.broken = self.closing = True
-        if not self.busy:
-            self._write(status, orjson.dumps({"error": message}), [], keep_alive=False)
-
-    def _idle(self) -> None:
-        if self.closing:
-            if self.transport is not None:
-                self.transport.close()
-            return
-        self.idle_timer = self.loop.call_later(self.keep_alive_s, self._idle_out)
-
-    def _idle_out(self) -> None:
-        if self.transport is not None and not self.busy:
-            self.transport.close()
-
-
-def _path(url: bytes) -> str:
-    """The decoded path of a request target (origin form as clients send it, or absolute form)."""
-    if not url.startswith(b"/"):
-        try:
-            url = httptools.parse_url(url).path or b"/"
-        except httptools.HttpParserInvalidURLError:
-            return url.decode("latin-1")
-    path = url.partition(b"?")[0].decode("latin-1")
-    return unquote(path) if "%" in path else path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""A client's connection to the gateway (serving/gateway.py ClientConnection), in process, with a
+"""A client's connection to the gateway (serving/gateway_http.py ClientConnection), in process, with a
 stand-in transport and gateway: HTTP/1.1 as clients speak it, pipelining, limits and shutdown."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import orjson
 import pytest
 from uvicorn.server import ServerState
 
-from serving import gateway as gateway_module
-from serving.gateway import ClientConnection, Headers
+from serving import gateway_http as gateway_module
+from serving.gateway_http import ClientConnection, Headers
 from tests.serving.test_gateway_upstream import run
 
 POST = b"POST /v1/models/iris/predict HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 3\r\n\r\n[%d]"
