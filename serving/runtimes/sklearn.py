@@ -49,18 +49,30 @@ class Estimator:
         names = getattr(model, "feature_names_in_", None)
         self.names = None if names is None else [str(name) for name in names]
         self.takes_frame = False
+        self.checks_finite = _is_plain_sklearn(model)  # the server checks finiteness, not sklearn
         if self.names is None or _takes_named_arrays(model):
             return
-        if _is_plain_sklearn(model):
+        if self.checks_finite:
             try:
                 del model.feature_names_in_
                 return
             except AttributeError:
-                pass
+                self.checks_finite = False
         self.takes_frame = True
 
     def predict(self, inputs: Any) -> Outputs | Any:
+        if self.checks_finite and _finite_floats(inputs):
+            # sklearn's own finiteness check costs ~15% of a small SVC predict; this one ~1 µs.
+            # A batch with NaN or inf is predicted without it, so sklearn answers as it always did.
+            import sklearn
+
+            with sklearn.config_context(assume_finite=True):
+                return prediction_outputs(self.model.predict(inputs))
         return prediction_outputs(self.model.predict(inputs))
+
+
+def _finite_floats(inputs: Any) -> bool:
+    return isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f" and bool(np.isfinite(inputs).all())
 
 
 # what selects or transforms columns by name: pipelines, column transformers, function transformers

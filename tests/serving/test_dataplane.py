@@ -20,6 +20,7 @@ from sklearn.linear_model import LinearRegression
 
 from serving.codec import encode_json
 from serving.dataplane import DataPlane, Limits
+from serving.errors import PredictionError
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["a", "b", "c", "d"]
@@ -125,6 +126,14 @@ def test_a_model_fitted_on_a_dataframe_gets_its_own_column_order_without_warning
     assert result[0]["prediction"] == pytest.approx(4321.0)
     assert type(seen[0]) is np.ndarray
     assert seen[0].tolist() == [[4.0, 3.0, 2.0, 1.0]]
+
+
+def test_a_null_number_still_gets_the_models_own_error(tmp_path: Path) -> None:
+    plane = started(sklearn_bundle(tmp_path / "b", lambda frame: frame.to_numpy(), ONE))
+    with pytest.raises(PredictionError, match="the model raised ValueError: Input X contains NaN"):
+        answers(plane, {**ONE, "b": None})
+    [result] = answers(plane, ONE)  # and the next batch is checked as quickly as before
+    assert result[0]["prediction"] == pytest.approx(4321.0)
 
 
 def test_a_python_model_still_gets_a_dataframe_in_schema_order_and_dtypes(python_bundle: Callable[..., Path]) -> None:
