@@ -23,7 +23,7 @@ BOUNDS: dict[str, tuple[int, int, int]] = {
     "server_workers": (1, 32, 2),
     "request_timeout_ms": (100, 600_000, 1000),
     "deploy_timeout_min": (3, 120, 20),
-    "max_batch_size": (1, 1024, 1),
+    "max_batch_size": (1, 1024, 64),  # adaptive: waits only while requests keep arriving (docs/benchmarks.md)
     "traffic_percent": (0, 100, 100),
 }
 
@@ -42,7 +42,7 @@ class Variation(models.Model):
     server_workers = models.PositiveSmallIntegerField(default=2, validators=_bounded("server_workers"))
     request_timeout_ms = models.PositiveIntegerField(default=1000, validators=_bounded("request_timeout_ms"))
     deploy_timeout_min = models.PositiveSmallIntegerField(default=20, validators=_bounded("deploy_timeout_min"))
-    max_batch_size = models.PositiveSmallIntegerField(default=1, validators=_bounded("max_batch_size"))
+    max_batch_size = models.PositiveSmallIntegerField(default=BOUNDS["max_batch_size"][2], validators=_bounded("max_batch_size"))
     env = models.JSONField(default=list, blank=True,
                            help_text='[{"name", "value", "secret"}]; secret values are Fernet tokens.')
     daemon_mode = models.BooleanField(default=False)

@@ -91,9 +91,10 @@ def test_outbound_network_must_be_true_or_false(iris_model):
 
 BUILD_ID = "9fbf4a63-0000-4000-8000-000000000000"
 # runtime_key values computed before outbound_network existed: an upgrade must not restart these replicas.
+# (Stored specs hold every field, so the batch size they were made with, 1 then, is spelled out.)
 KEYS_BEFORE_OUTBOUND_NETWORK = [
-    (VariationSpec(name="default", build_id=BUILD_ID), "284d17c5"),
-    (VariationSpec(name="default", build_id=BUILD_ID, instance_type="medium", server_workers=4,
+    (VariationSpec(name="default", build_id=BUILD_ID, max_batch_size=1), "284d17c5"),
+    (VariationSpec(name="default", build_id=BUILD_ID, max_batch_size=1, instance_type="medium", server_workers=4,
                    env=(EnvVar("API_URL", "https://x"),), daemon_mode=True,
                    iam_role_arn="arn:aws:iam::123456789012:role/m"), "dfa4d988"),
 ]

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 START, CONFIGURE, VALIDATE = "/models/iris/deploy/", "/models/iris/deploy/realtime/", "/models/iris/deploy/validate/"
 DEFAULTS = {"name": "default", "instance_type": "small", "replicas": 1, "server_workers": 2,
-            "request_timeout_ms": 1000, "deploy_timeout_min": 20, "max_batch_size": 1, "traffic_percent": 100}
+            "request_timeout_ms": 1000, "deploy_timeout_min": 20, "max_batch_size": 64, "traffic_percent": 100}
 
 
 def form(build: Build, *variations: dict[str, Any], action: str = "review") -> dict[str, Any]:

@@ -34,7 +34,7 @@ def register(groups: Groups) -> None:
     realtime.add_argument("--instance", help="instance type: small, medium, large, xlarge, gpu.t4.xl, gpu.a10.xl…")
     realtime.add_argument("--timeout", type=int, help="request timeout in ms, 100-600000 (default 1000)")
     realtime.add_argument("--server-workers", type=int, help="workers per replica, 1-32 (default 2; 2-4 × cores)")
-    realtime.add_argument("--max-batch-size", type=int, help="1-1024 (default 1)")
+    realtime.add_argument("--max-batch-size", type=int, help="1-1024; 1 turns batching off (default 64)")
     realtime.add_argument("--deploy-timeout", type=int, help="minutes a replica may take to get ready, 3-120")
     realtime.add_argument("--daemon-mode", type=_bool, metavar="true|false")
     realtime.add_argument("--outbound-network", type=_bool, metavar="true|false",
