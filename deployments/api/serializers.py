@@ -1,31 +1,69 @@
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from console.models import ApiToken
+from deployments.api.strict import StrictInput
 from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.forms import parse_example_input
 from deployments.models import Build, Membership, Model, Project, Role
+from deployments.models.model import MODEL_ID_RULE
+from deployments.models.project import SLUG_RULE
 from deployments.projects.memberships import find_user
 
+# DRF refuses a name that is blank once trimmed; saying so as a pattern puts the rule in the schema too.
+NOT_BLANK = RegexValidator(r"\S", "This field may not be blank.")
+NAMED = {"name": {"validators": [NOT_BLANK]}}
 
-class ProjectSerializer(serializers.ModelSerializer):
+
+EXACT = {"trim_whitespace": False}  # an identifier is taken as sent, and then must match its rule
+
+
+def whole_match(rule: RegexValidator, value: str) -> str:
+    """`rule` over the whole value: its `$` alone would also let "fraud\\n" through."""
+    if re.fullmatch(rule.regex, value) is None:
+        raise serializers.ValidationError(str(rule.message))
+    return value
+
+
+class ProjectSerializer(StrictInput, serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
         fields = ["slug", "name", "description", "created_at", "role"]
         read_only_fields = ["created_at", "role"]
+        extra_kwargs = {**NAMED, "slug": EXACT}
 
+    def validate_slug(self, value: str) -> str:
+        return whole_match(SLUG_RULE, value)
+
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
     def get_role(self, project: Project) -> str | None:
-        roles = self.context.get("roles") or {}
-        return roles.get(project.pk)
+        roles = self.context.get("roles") or {}  # the caller's, read once for a whole list
+        if project.pk in roles:
+            return roles[project.pk]
+        request = self.context.get("request")  # a project made after they were read: the one just created
+        return project.role_of(request.user) if request is not None else None
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class ProjectUpdateSerializer(ProjectSerializer):
+    """A project's slug is fixed once it is created: URLs, the CLI and scripts name it."""
+
+    class Meta(ProjectSerializer.Meta):
+        read_only_fields = ["slug", "created_at", "role"]
+
+    fixed_messages = {"slug": "A project's slug cannot change."}
+
+
+class MembershipSerializer(StrictInput, serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
     username = serializers.CharField(write_only=True, help_text="Username or email of an existing account.")
     role = serializers.ChoiceField(choices=Role.choices)
@@ -44,25 +82,41 @@ def project_field(queryset: QuerySet[Project]) -> serializers.SlugRelatedField:
         slug_field="slug", queryset=queryset, error_messages={"does_not_exist": "You have no project with slug {value}."})
 
 
-class ModelSerializer(serializers.ModelSerializer):
+class ModelSerializer(StrictInput, serializers.ModelSerializer):
     project = project_field(Project.objects.all())
 
     class Meta:
         model = Model
         fields = ["model_id", "name", "description", "project", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {**NAMED, "model_id": EXACT}
+
+    def validate_model_id(self, value: str) -> str:
+        return whole_match(MODEL_ID_RULE, value)
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
         request = self.context.get("request")
-        if request is not None:  # other teams' projects are not even named in errors
+        if request is not None and not fields["project"].read_only:  # other teams' projects are not even named in errors
             fields["project"] = project_field(Project.objects.for_user(request.user))
         return fields
 
 
+class ModelUpdateSerializer(ModelSerializer):
+    """A model's ID and project are fixed once it is created: its deployments' endpoint URLs are made of them."""
+
+    project = serializers.CharField(source="project.slug", read_only=True)  # type: ignore[assignment]
+
+    class Meta(ModelSerializer.Meta):
+        read_only_fields = ["model_id", "project", "created_at"]
+
+    fixed_messages = {"model_id": "A model ID cannot change.",
+                      "project": "A model cannot move to another project."}
+
+
 class BuildSerializer(serializers.ModelSerializer):
     model_id = serializers.CharField(source="model.model_id", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Build
@@ -101,8 +155,16 @@ class BuildUploadSerializer(serializers.Serializer):
         return attrs
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(StrictInput, serializers.ModelSerializer):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+        extra_kwargs = NAMED
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The token itself: shown this once, never again.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from deployments.api import deploy_views, views
@@ -13,7 +19,18 @@ router.register("tokens", views.ApiTokenViewSet, basename="token")
 router.register("deployments", deploy_views.DeploymentViewSet, basename="deployment")
 router.register("rollouts", deploy_views.RolloutViewSet, basename="rollout")
 
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def no_such_endpoint(request: Request, rest: str) -> Response:
+    """Any other path under /api/v1/ (e.g. `/projects/a.b/`, where no slug has a dot): JSON, like every API answer."""
+    raise NotFound("No such API endpoint; see /api/docs/.")
+
+
 urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
     *router.urls,
+    # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
+    re_path(r"^(?P<rest>.*)/$", no_such_endpoint),
 ]

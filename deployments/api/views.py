@@ -1,28 +1,49 @@
-"""REST API for projects, members, models, builds and tokens: the UI's operations over HTTP."""
+"""REST API for projects, members, models, builds and tokens: the UI's operations over HTTP.
+
+Every list is paginated (deployments/api/pagination.py) and every operation documents the
+errors it answers (deployments/api/schema.py).
+"""
 
 from __future__ import annotations
 
 from typing import cast
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from console.api_errors import Conflict
 from console.models import ApiToken
 from deployments.access import get_build_for_user, get_model_for_user, get_project_for_user
 from deployments.api import serializers as s
+from deployments.api.base import ApiDefaults
+from deployments.api.pagination import paginated
+from deployments.api.schema import CONFLICT
 from deployments.builds.upload import store_build
 from deployments.filtersets import BuildFilterSet, ModelFilterSet
-from deployments.models import Build, Membership, Model, Project, Role
+from deployments.models import Build, Membership, Model, Project, Role, Variation
 from deployments.projects.memberships import create_project, remove_member, set_role
+
+UNDEPLOY_FIRST = extend_schema(responses={204: None, 409: CONFLICT})
+# The builds action lists Build rows, whose own `model_id` is the foreign key's number.
+MODEL_ID = OpenApiParameter("model_id", str, OpenApiParameter.PATH)
+
+
+class ModelBuildFilterSet(BuildFilterSet):
+    """BuildFilterSet under /models/<model_id>/builds/, where the path already names the model."""
+
+    model_id = None
+
+    class Meta(BuildFilterSet.Meta):
+        fields = ["status", "framework"]  # noqa: RUF012 - read by django-filter, never changed
 
 
 def _user(request: Request) -> User:
@@ -30,12 +51,37 @@ def _user(request: Request) -> User:
     return cast(User, request.user)
 
 
-class ProjectViewSet(viewsets.ModelViewSet):
+def _schema_only(view: object) -> bool:
+    """Whether drf-spectacular is generating the schema (no user then)."""
+    return getattr(view, "swagger_fake_view", False)
+
+
+def delete_unless_deployed(instance: Project | Model, what: str) -> None:
+    """Delete `instance`, or answer 409 naming the deployments whose serving builds it holds."""
+    try:
+        instance.delete()
+    except ProtectedError as refused:
+        variations = Variation.objects.filter(pk__in=[v.pk for v in refused.protected_objects
+                                                      if isinstance(v, Variation)])
+        deployments = sorted({v.deployment for v in variations.select_related("deployment__model")},
+                             key=lambda d: d.pk)
+        named = ", ".join(f"{d.model.model_id} in {d.environment} (deployment {d.pk})" for d in deployments)
+        raise Conflict(f"{what} is still deployed: {named or 'a deployment serves one of its builds'}. "
+                       "Undeploy first (POST /api/v1/deployments/<id>/undeploy/), then delete it.") from None
+
+
+@extend_schema_view(destroy=UNDEPLOY_FIRST)
+class ProjectViewSet(ApiDefaults, viewsets.ModelViewSet):
     serializer_class = s.ProjectSerializer
     lookup_field = "slug"
 
     def get_queryset(self) -> QuerySet[Project]:
+        if _schema_only(self):
+            return Project.objects.none()
         return Project.objects.for_user(_user(self.request))
+
+    def get_serializer_class(self) -> type[s.ProjectSerializer]:
+        return s.ProjectUpdateSerializer if self.action in ("update", "partial_update") else s.ProjectSerializer
 
     def get_serializer_context(self) -> dict:
         context = dict(super().get_serializer_context())
@@ -50,8 +96,12 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.instance = create_project(_user(self.request), **serializer.validated_data)
 
-    @extend_schema(request=s.MembershipSerializer, responses=s.MembershipSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer)
+    def perform_destroy(self, instance: Project) -> None:
+        delete_unless_deployed(instance, f"Project {instance.slug}")
+
+    @extend_schema(methods=["GET"], responses=s.MembershipSerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.MembershipSerializer, responses={201: s.MembershipSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer, filter_backends=[])
     def members(self, request: Request, slug: str) -> Response:
         """List members, or invite one: {"username": "...", "role": "viewer|deployer|admin"}."""
         needed = Role.VIEWER if request.method == "GET" else Role.ADMIN
@@ -61,11 +111,12 @@ class ProjectViewSet(viewsets.ModelViewSet):
             serializer.is_valid(raise_exception=True)
             membership = set_role(project, serializer.validated_data["username"], serializer.validated_data["role"])
             return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
-        members = project.memberships.select_related("user")
-        return Response(s.MembershipSerializer(members, many=True).data)
+        return paginated(self, project.memberships.select_related("user"), s.MembershipSerializer)
 
-    @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"members/(?P<member_id>\d+)")
+    @extend_schema(request=None, parameters=[OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+                   responses={204: None, 400: OpenApiResponse(description="It would leave the project without "
+                                                                          "an admin.")})
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<member_id>[0-9]+)")
     def remove_member(self, request: Request, slug: str, member_id: str) -> Response:
         project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
         member = get_object_or_404(Membership, project=project, pk=member_id)
@@ -73,13 +124,19 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ModelViewSet(viewsets.ModelViewSet):
+@extend_schema_view(destroy=UNDEPLOY_FIRST)
+class ModelViewSet(ApiDefaults, viewsets.ModelViewSet):
     serializer_class = s.ModelSerializer
     lookup_field = "model_id"
     filterset_class = ModelFilterSet
 
     def get_queryset(self) -> QuerySet[Model]:
+        if _schema_only(self):  # the builds action lists builds
+            return Build.objects.none() if self.action == "builds" else Model.objects.none()  # type: ignore[return-value]
         return Model.objects.filter(project__memberships__user=_user(self.request)).select_related("project")
+
+    def get_serializer_class(self) -> type[s.ModelSerializer]:
+        return s.ModelUpdateSerializer if self.action in ("update", "partial_update") else s.ModelSerializer
 
     def get_object(self) -> Model:
         needed = Role.VIEWER if self.request.method in ("GET", "HEAD", "OPTIONS") else Role.DEPLOYER
@@ -91,21 +148,20 @@ class ModelViewSet(viewsets.ModelViewSet):
         get_project_for_user(_user(self.request), project.slug, Role.DEPLOYER)
         serializer.save()
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
-        moved_to = serializer.validated_data.get("project")
-        if serializer.instance is not None and moved_to is not None and moved_to != serializer.instance.project:
-            raise ValidationError({"project": ["A model cannot move to another project."]})
-        serializer.save()
+    def perform_destroy(self, instance: Model) -> None:
+        delete_unless_deployed(instance, f"Model {instance.model_id}")
 
-    @extend_schema(request={"multipart/form-data": s.BuildUploadSerializer}, responses={201: s.BuildSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser],
-            serializer_class=s.BuildSerializer)
+    @extend_schema(methods=["GET"], parameters=[MODEL_ID], responses=s.BuildSerializer(many=True))
+    @extend_schema(methods=["POST"], parameters=[MODEL_ID], request={"multipart/form-data": s.BuildUploadSerializer},
+                   responses={201: s.BuildSerializer})
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser],
+            serializer_class=s.BuildSerializer, filterset_class=ModelBuildFilterSet)
     def builds(self, request: Request, model_id: str) -> Response:
         """List this model's builds, or upload a new one (multipart: file, framework, example_input)."""
         if request.method == "GET":
             model, _ = get_model_for_user(request.user, model_id)
-            builds = BuildFilterSet(request.query_params, model.builds.select_related("model", "created_by")).qs
-            return Response(s.BuildSerializer(builds, many=True).data)
+            builds = self.filter_queryset(model.builds.select_related("model", "created_by"))
+            return paginated(self, builds, s.BuildSerializer)
         model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
         upload = s.BuildUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
@@ -114,12 +170,14 @@ class ModelViewSet(viewsets.ModelViewSet):
         return Response(s.BuildSerializer(build).data, status=status.HTTP_201_CREATED)
 
 
-class BuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BuildViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.BuildSerializer
     lookup_field = "build_id"
     filterset_class = BuildFilterSet
 
     def get_queryset(self) -> QuerySet[Build]:
+        if _schema_only(self):
+            return Build.objects.none()
         return Build.objects.for_user(_user(self.request)).select_related("model", "created_by")
 
     def get_serializer_class(self) -> type[s.BuildSerializer]:
@@ -130,15 +188,18 @@ class BuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return build
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+class ApiTokenViewSet(ApiDefaults, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                       viewsets.GenericViewSet):
     """Your own tokens. Creating one answers its value once; DELETE revokes."""
 
     serializer_class = s.ApiTokenSerializer
 
     def get_queryset(self) -> QuerySet[ApiToken]:
+        if _schema_only(self):
+            return ApiToken.objects.none()
         return ApiToken.objects.filter(user=_user(self.request))
 
+    @extend_schema(responses={201: s.NewApiTokenSerializer})
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

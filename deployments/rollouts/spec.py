@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 
 from console.crypto import encrypt
 from deployments.models import Build, BuildStatus, InstanceType, Model
+from deployments.models.deployment import ENVIRONMENT_RULE
 from deployments.models.rollout import RolloutStrategy
 from deployments.models.variation import BOUNDS, VARIATION_NAME_RULE
 
@@ -143,6 +144,14 @@ def check_variation_name(value: Any) -> str:
     except ValidationError as exc:
         raise ValidationError(exc.messages[0], code="invalid") from None
     return name
+
+
+def check_environment(value: Any) -> str:
+    """A deployment's environment as sent (the API's and the CLI's `environment`): refused, never guessed."""
+    # fullmatch, not the validator's search: its `$` would let "prod\n" through.
+    if not isinstance(value, str) or re.fullmatch(ENVIRONMENT_RULE.regex, value) is None:
+        raise ValidationError(str(ENVIRONMENT_RULE.message), code="invalid")
+    return value
 
 
 def check_number(field: str, value: Any) -> int:

@@ -83,7 +83,7 @@ class BerthClient:
 
     def builds(self, model_id: str, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else None
-        return self._request("GET", f"/api/v1/models/{model_id}/builds/", params=params)
+        return list(self._pages(f"/api/v1/models/{model_id}/builds/", params))
 
     def build(self, build_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v1/builds/{build_id}/")
@@ -140,10 +140,10 @@ def error_message(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        message = body["detail"]
-    elif isinstance(body, dict) and body:
-        message = "; ".join(f"{field}: {_flatten(errors)}" for field, errors in body.items())
+    if isinstance(body, dict) and body:  # {"detail": "…"}, or refused fields (and maybe a `detail` besides)
+        fields = "; ".join(f"{field}: {_flatten(errors)}" for field, errors in body.items() if field != "detail")
+        detail = body["detail"] if isinstance(body.get("detail"), str) else ""
+        message = "; ".join(part for part in (detail, fields) if part)
     elif isinstance(body, list) and body:
         message = _flatten(body)
     else:

@@ -67,7 +67,7 @@ def undeploy(client: BerthClient, deployment_id: int) -> dict[str, Any]:
 
 
 def rollouts(client: BerthClient, deployment_id: int) -> list[dict[str, Any]]:
-    return client._request("GET", f"/api/v1/deployments/{deployment_id}/rollouts/")
+    return list(client._pages(f"/api/v1/deployments/{deployment_id}/rollouts/"))
 
 
 def rollout(client: BerthClient, rollout_id: int) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def rollout(client: BerthClient, rollout_id: int) -> dict[str, Any]:
 
 def rollout_events(client: BerthClient, rollout_id: int, after: int | None = None) -> list[dict[str, Any]]:
     params = {"after": str(after)} if after else None
-    return client._request("GET", f"/api/v1/rollouts/{rollout_id}/events/", params=params)
+    return list(client._pages(f"/api/v1/rollouts/{rollout_id}/events/", params))
 
 
 def wait_for_rollout(client: BerthClient, rollout_id: int, timeout_s: float = 1800, poll_s: float = 1.0,

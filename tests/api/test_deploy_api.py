@@ -119,6 +119,42 @@ def test_bad_input_gets_a_message_per_field_and_writes_nothing(build, alice):
     assert not Rollout.objects.exists()
 
 
+@pytest.mark.parametrize("environment", ["A/../A/.." * 11, "Production", "prod\n", "", "-staging", "e" * 33, 5, None])
+def test_an_environment_breaking_the_rule_is_refused_and_nothing_is_deployed(build, alice, environment):
+    body = {"variations": [variation(build)], "environment": environment}
+
+    response = api_as(alice).post(DEPLOY, body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["environment"]
+    assert not Deployment.objects.exists()
+    assert not Rollout.objects.exists()
+
+
+def test_another_environment_gets_a_deployment_of_its_own(deployment, build, alice):
+    response = api_as(alice).post(DEPLOY, {"variations": [variation(build)], "environment": "staging-2"},
+                                  format="json")
+
+    assert response.status_code == 202, response.json()
+    assert Deployment.objects.get(pk=response.json()["deployment"]).environment == "staging-2"
+    assert Deployment.objects.count() == 2
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({"variations": [{"build_id": "x", "replicas": "3"}]}, "variations.0.replicas", "Use a whole number."),
+    ({"variation": {"shadow": "true"}}, "variation.shadow", "Use true or false."),
+    ({"variation": {"name": 5}}, "variation.name", "Use text (a JSON string)."),
+    ({"variation": {"env": [{"name": "A", "value": True}]}}, "variation.env.0.value", "Use text or a number."),
+    ({"variation": {"replicas": None}, "strategy": 7}, "strategy", "Use text (a JSON string)."),
+])
+def test_a_json_value_of_the_wrong_type_is_refused_not_read_as_another(deployment, alice, body, field, message):
+    response = api_as(alice).post(DEPLOY, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()[field] == [message]
+    assert deployment.rollouts.count() == 2
+
+
 @pytest.mark.parametrize("body", [[], {"variation": "x"}, {"variations": []}, {"variation": {}, "variations": []}])
 def test_a_malformed_body_is_refused(build, alice, body):
     response = api_as(alice).post(DEPLOY, body, format="json")
@@ -241,10 +277,10 @@ def test_the_detail_has_status_replicas_endpoint_and_revision(deployment, bob):
 def test_rollouts_and_events_are_listed(deployment, bob):
     client = api_as(bob)
 
-    rollouts = client.get(f"/api/v1/deployments/{deployment.pk}/rollouts/").json()
+    rollouts = results(client.get(f"/api/v1/deployments/{deployment.pk}/rollouts/"))
     rollout = client.get(f"/api/v1/rollouts/{deployment.current_rollout.pk}/").json()
-    events = client.get(f"/api/v1/rollouts/{deployment.current_rollout.pk}/events/").json()
-    all_events = client.get(f"/api/v1/deployments/{deployment.pk}/events/").json()
+    events = results(client.get(f"/api/v1/rollouts/{deployment.current_rollout.pk}/events/"))
+    all_events = results(client.get(f"/api/v1/deployments/{deployment.pk}/events/"))
 
     assert [r["revision"] for r in rollouts] == [2, 1]
     assert rollout["status"] == "succeeded"
@@ -288,7 +324,7 @@ def test_scale_rollback_and_undeploy_each_queue_a_rollout(deployment, alice):
     ("scale/", {"variation": "nope", "replicas": 3}, "variation", "No variation 'nope'"),
     ("rollback/", {"revision": 2}, "revision", "Revision 2 is already serving."),
     ("rollback/", {"revision": 9}, "revision", "Revision 9 does not exist."),
-    ("rollback/", {"revision": "x"}, "revision", "Give the revision number"),
+    ("rollback/", {"revision": "x"}, "revision", "Use a whole number."),
 ])
 def test_a_bad_change_names_the_field_and_writes_nothing(deployment, alice, path, body, field, message):
     response = api_as(alice).post(f"/api/v1/deployments/{deployment.pk}/{path}", body, format="json")

@@ -6,6 +6,7 @@ import pytest
 
 from deployments.models import Membership, Model, Role
 from tests.api.client import api_as, results
+from tests.fixtures.deployments import a_ready_build, serving_deployment, undeployed_deployment, variation
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,39 @@ def test_listing_models_takes_the_same_queries_for_one_or_many(project, alice, d
         response = client.get(MODELS)
 
     assert len(results(response)) == 15
+
+
+def test_a_deployed_model_is_not_deleted_and_the_answer_names_what_to_undeploy(iris_model, alice):
+    build = a_ready_build(iris_model)
+    production = serving_deployment(iris_model, variation(build))
+
+    response = api_as(alice).delete(f"{MODELS}iris/")
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"Model iris is still deployed: iris in production (deployment "
+                                         f"{production.pk}). Undeploy first (POST /api/v1/deployments/<id>/undeploy/),"
+                                         " then delete it."}
+    assert Model.objects.filter(model_id="iris").exists()
+
+
+def test_an_undeployed_model_is_deleted_with_its_stopped_deployment(iris_model, alice):
+    undeployed_deployment(iris_model, variation(a_ready_build(iris_model)))
+
+    assert api_as(alice).delete(f"{MODELS}iris/").status_code == 204
+    assert not Model.objects.filter(model_id="iris").exists()
+
+
+def test_the_model_id_cannot_change(iris_model, alice):
+    response = api_as(alice).patch(f"{MODELS}iris/", {"model_id": "setosa", "name": "Setosa"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"model_id": ["A model ID cannot change."]}
+    iris_model.refresh_from_db()
+    assert (iris_model.model_id, iris_model.name) == ("iris", "Iris classifier")
+
+
+def test_a_blank_name_is_refused(iris_model, alice):
+    response = api_as(alice).patch(f"{MODELS}iris/", {"name": " "}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["This field may not be blank."]}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from deployments.models import Membership, Project, Role
+from deployments.projects.memberships import LAST_ADMIN
 from tests.api.client import api_as, results
+from tests.fixtures.deployments import a_ready_build, serving_deployment, undeployed_deployment, variation
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +54,57 @@ def test_anyone_with_a_token_creates_a_project_and_becomes_its_admin(charlie):
 
     assert response.status_code == 201, response.json()
     assert response.json()["slug"] == "vision"
+    assert response.json()["role"] == "admin"  # the creator's role, as a list shows it, not null
     assert Project.objects.get(slug="vision").role_of(charlie) == Role.ADMIN
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_a_blank_name_is_refused_as_the_schema_says(alice, name):
+    response = api_as(alice).post(PROJECTS, {"slug": "vision", "name": name}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["This field may not be blank."]}
+    assert not Project.objects.filter(slug="vision").exists()
+
+
+def test_a_slug_with_a_trailing_newline_or_spaces_is_refused_not_trimmed(alice):
+    client = api_as(alice)
+
+    for slug in ["vision\n", " vision", "vision "]:
+        response = client.post(PROJECTS, {"slug": slug, "name": "Vision"}, format="json")
+        assert response.status_code == 400, slug
+        assert "lowercase" in response.json()["slug"][0]
+    assert not Project.objects.exists()
+
+
+def test_a_value_of_the_wrong_json_type_is_refused_not_converted(alice):
+    response = api_as(alice).post(PROJECTS, {"slug": "vision", "name": 5}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["Use text (a JSON string)."]}
+    assert not Project.objects.exists()
+
+
+def test_the_slug_cannot_change_but_a_read_answer_can_be_sent_back(project, alice):
+    client = api_as(alice)
+    read = client.get(f"{PROJECTS}fraud/").json()
+
+    sent_back = client.put(f"{PROJECTS}fraud/", {**read, "name": "Fraud & risk"}, format="json")
+    renamed = client.patch(f"{PROJECTS}fraud/", {"slug": "risk"}, format="json")
+
+    assert sent_back.status_code == 200, sent_back.json()
+    assert renamed.status_code == 400
+    assert renamed.json() == {"slug": ["A project's slug cannot change."]}
+    project.refresh_from_db()
+    assert (project.slug, project.name) == ("fraud", "Fraud & risk")
+
+
+def test_a_form_post_is_refused_the_api_takes_json(alice):
+    response = api_as(alice).post(PROJECTS, {"slug": "vision", "name": "Vision"}, format="multipart")
+
+    assert response.status_code == 415
+    assert "detail" in response.json()
+    assert not Project.objects.exists()
 
 
 def test_an_invalid_slug_is_refused_naming_the_field(alice):
@@ -75,7 +127,7 @@ def test_a_viewer_reads_the_project_and_its_members(project, bob):
     client = api_as(bob)
 
     assert client.get(f"{PROJECTS}fraud/").json()["name"] == "Fraud team"
-    assert sorted((m["user"], m["role"]) for m in client.get(members_url("fraud")).json()) == [
+    assert sorted((m["user"], m["role"]) for m in results(client.get(members_url("fraud")))) == [
         ("alice", "admin"), ("bob", "viewer")]
 
 
@@ -146,8 +198,17 @@ def test_the_last_admin_cannot_be_removed(project, alice):
     response = api_as(alice).delete(f"{members_url('fraud')}{member.pk}/")
 
     assert response.status_code == 400
-    assert "at least one admin" in str(response.json())
+    assert response.json() == {"detail": LAST_ADMIN}  # an error of no single field: `detail`, as the docs say
     assert project.role_of(alice) == Role.ADMIN
+
+
+@pytest.mark.parametrize("member_id", ["abc", "1.5", "99999999999999999999999"])
+def test_a_member_id_that_is_no_number_is_not_found_in_json(project, alice, member_id):
+    response = api_as(alice).delete(f"{members_url('fraud')}{member_id}/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
 
 
 def test_a_viewer_cannot_remove_members(project, alice, bob):
@@ -183,7 +244,25 @@ def test_listing_members_takes_the_same_queries_for_one_or_many(project, alice, 
         Membership.objects.create(project=project, user=make_user(f"user{n}"), role=Role.VIEWER)
     client = api_as(alice)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # the page's count among them
         response = client.get(members_url("fraud"))
 
-    assert len(response.json()) == 12
+    assert len(results(response)) == 12
+
+
+def test_a_project_holding_a_deployed_model_is_not_deleted_and_the_answer_names_the_deployment(iris_model, alice):
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
+
+    response = api_as(alice).delete(f"{PROJECTS}fraud/")
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(
+        f"Project fraud is still deployed: iris in production (deployment {deployment.pk}). Undeploy first")
+    assert Project.objects.filter(slug="fraud").exists()
+
+
+def test_a_project_whose_deployments_are_stopped_is_deleted(iris_model, alice):
+    undeployed_deployment(iris_model, variation(a_ready_build(iris_model)))
+
+    assert api_as(alice).delete(f"{PROJECTS}fraud/").status_code == 204
+    assert not Project.objects.filter(slug="fraud").exists()

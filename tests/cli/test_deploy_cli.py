@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from deployments.models import Deployment, DeploymentStatus, Rollout, RolloutAction
+from deployments.models import Deployment, DeploymentStatus, EventKind, Rollout, RolloutAction, RolloutEvent
 from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.spec import DeploySpec
 from tests.cli.run import berth
@@ -221,3 +221,24 @@ def test_realtime_client_says_when_a_model_is_not_deployed(live_console, iris_mo
 
     with pytest.raises(BerthError, match="has no production deployment"):
         RealTimeClient(model_id="iris").predict(IRIS_ROW)
+
+
+# --- lists are paginated: the client follows every page ----------------------------------------
+
+def test_the_client_reads_every_page_of_rollouts_and_events(live_console, iris_model, alice):
+    from berth import deploy_client
+    from berth.client import BerthClient
+
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), revisions=3)
+    rollout = deployment.current_rollout
+    assert rollout is not None
+    RolloutEvent.objects.bulk_create(RolloutEvent(deployment=deployment, rollout=rollout, kind=EventKind.SCALED,
+                                                  message=f"event {n}") for n in range(250))
+    with BerthClient(url=live_console, token=token_for(alice)) as client:
+        events = deploy_client.rollout_events(client, rollout.pk)
+        newer = deploy_client.rollout_events(client, rollout.pk, after=events[-2]["id"])
+        revisions = [r["revision"] for r in deploy_client.rollouts(client, deployment.pk)]
+
+    assert len(events) == 251  # "Revision 3 serves." and 250 more, over three pages of 100
+    assert [e["message"] for e in newer] == ["event 249"]
+    assert revisions == [3, 2, 1]

@@ -77,7 +77,7 @@ def test_removing_the_last_admin_is_refused_with_the_same_words(project, alice):
 
     assert LAST_ADMIN in html.unescape(page)
     assert api.status_code == 400
-    assert api.json() == [LAST_ADMIN]
+    assert api.json() == {"detail": LAST_ADMIN}
     assert project.role_of(alice) == Role.ADMIN
 
 
