@@ -38,7 +38,7 @@ PredictBatch = Callable[[list[Any]], list[Any]]  # items → one result per item
 INLINE_MAX_S = 0.002  # the longest a batch predicted in the event loop blocks it, on average
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     item: Any
     size: int

@@ -45,7 +45,7 @@ class Hooks:
     scrape: Callable[[], bytes]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Request:
     method: str
     path: str
@@ -55,7 +55,7 @@ class _Request:
     content_length: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Response:
     status: int
     body: bytes
@@ -189,7 +189,7 @@ def _allow(request: _Request, method: str) -> None:
 
 
 def _check_content_type(content_type: bytes | None) -> None:
-    if content_type is None:
+    if content_type is None or content_type == JSON:
         return
     media = content_type.split(b";", 1)[0].strip().lower()
     if media != JSON and not media.endswith(b"+json"):
