@@ -17,14 +17,15 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
 
 from serving.errors import BundleError
+
+if TYPE_CHECKING:  # packaging and importlib.metadata are imported where used: a replica seldom needs them
+    from packaging.requirements import Requirement
 
 __all__ = [
     "FRAMEWORKS",
@@ -171,6 +172,8 @@ def _requirements(requirements: object) -> tuple[str, ...]:
 
 
 def _parse_requirement(text: str) -> Requirement:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
@@ -221,6 +224,8 @@ def check_requirements(requirements: tuple[str, ...] | list[str]) -> None:
 
 
 def _installed_version(name: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
