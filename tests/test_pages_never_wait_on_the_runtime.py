@@ -7,6 +7,7 @@ counts who connected.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -89,8 +90,10 @@ def test_the_page_api_and_socket_answer_from_stored_state_and_say_its_age(hangin
     live = async_to_sync(socket_first_message)()
 
     assert hanging_runtime.connections == 0
-    for html in (page, live):
-        assert "Last checked 40 s ago; the runtime does not answer" in html
+    for html in (page, live):  # 40 s, or a little more on a slow machine
+        said = re.search(r"Last checked (\d+) s ago; the runtime does not answer", html)
+        assert said is not None
+        assert 40 <= int(said.group(1)) < 120
         assert "2/2 replicas ready" in html
     assert api["replicas"]["observation_age_s"] >= 40
     assert api["replicas"]["live"] is False

@@ -167,6 +167,7 @@ def production_env(**extra: str) -> dict[str, str]:
     env = process_env(BERTH_SECURE_COOKIES="1", BERTH_DEBUG="false", BERTH_SECRET_KEY=new_secret_key(),
                       BERTH_ALLOWED_HOSTS="berth.example.com")
     env.update(extra)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser fixture in this test process, never in production
     return env
 
 
