@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -92,3 +93,40 @@ def test_with_batches_of_one_nothing_waits() -> None:
         return time.monotonic() - started
 
     assert run(test, max_batch_size=1, max_batch_wait_s=5.0) < 0.5
+
+
+def where_batches_run(seconds_per_batch: float, may_block: bool) -> list[str]:
+    """The thread each of 12 one-request batches ran in."""
+    threads: list[str] = []
+
+    def predict(items: list[Any]) -> list[Any]:
+        threads.append(threading.current_thread().name)
+        time.sleep(seconds_per_batch)
+        return items
+
+    async def main() -> None:
+        batcher = AdaptiveBatcher(predict, 8, 0.0, may_block=may_block)
+        batcher.typical_batch_s = 0.0  # as measured by a quick warm-up
+        batcher.start()
+        try:
+            for i in range(12):
+                await batcher.submit(i, 1)
+        finally:
+            await batcher.stop()
+
+    asyncio.run(main())
+    return threads
+
+
+def test_quick_batches_of_a_framework_model_run_in_the_event_loop() -> None:
+    assert set(where_batches_run(0.0, may_block=False)) == {"MainThread"}
+
+
+def test_a_model_whose_batches_grow_slow_moves_to_the_predict_thread() -> None:
+    threads = where_batches_run(0.01, may_block=False)
+    assert threads[0] == "MainThread"
+    assert threads[-3:] == ["predict"] * 3
+
+
+def test_a_model_that_may_block_always_predicts_in_the_predict_thread() -> None:
+    assert set(where_batches_run(0.0, may_block=True)) == {"predict"}
