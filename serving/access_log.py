@@ -25,6 +25,7 @@ _STDOUT = 1
 class AccessLog:
     def __init__(self, fd: int = _STDOUT) -> None:
         self._fd = fd
+        self._pid = os.getpid()  # made in the worker process, after its fork
         self._lines: list[bytes] = []
         self._second = -1
         self._prefix = ""
@@ -32,7 +33,7 @@ class AccessLog:
     def request(self, request_id: str, method: str, path: str, status: int, seconds: float) -> None:
         now = time.time()
         line = orjson.dumps(
-            {"ts": self._timestamp(now), "level": "info", "event": "request", "pid": os.getpid(),
+            {"ts": self._timestamp(now), "level": "info", "event": "request", "pid": self._pid,
              "request_id": request_id, "method": method, "path": path, "status": status,
              "latency_ms": round(seconds * 1000, 3)},
             option=orjson.OPT_APPEND_NEWLINE,
