@@ -27,6 +27,7 @@ import uvloop  # noqa: F401 - imported here so forked workers share it
 
 from serving.config import ServerConfig
 from serving.dataplane import DataPlane
+from serving.http_protocol import OneWriteHttpToolsProtocol
 from serving.logs import log_event
 from serving.metrics import ServerMetrics, render
 from serving.rest import Hooks, RestApp
@@ -58,7 +59,7 @@ def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, met
 
     app = build_app(config, plane, metrics, ready, slot, parent_pid)
     server_config = uvicorn.Config(
-        app, http="httptools", loop="uvloop", lifespan="on", access_log=False, log_config=None,
+        app, http=OneWriteHttpToolsProtocol, loop="uvloop", lifespan="on", access_log=False, log_config=None,
         ws="none", proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=int(config.graceful_timeout_s), timeout_keep_alive=75, backlog=2048,
     )
