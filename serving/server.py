@@ -183,6 +183,20 @@ def _accepts(path: str) -> bool:
 
 # --- the parent ----------------------------------------------------------------------
 
+class Readiness:
+    """What every process reads to answer `/health/ready`, in memory shared across the fork: each
+    worker's flag (set once it listens, cleared when the parent re-forks it) and whether the
+    stand-in may still take connections. Ready means every worker listens and the stand-in has
+    gone: a client told "ready" never lands on a process without the model."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = _FORK.RawArray("b", workers)
+        self.standing_in = _FORK.RawValue("b", 1)
+
+    def all_ready(self) -> bool:
+        return not self.standing_in.value and all(self.workers)
+
+
 class _StopLoading(BaseException):
     """SIGTERM/SIGINT arrived while the parent was loading the model (a BaseException, like
     KeyboardInterrupt, so that model code catching Exception doesn't swallow it)."""
@@ -197,7 +211,7 @@ class Supervisor:
         self.listener = listener
         self.bundle_dir = bundle_dir
         self.multiproc_dir = multiproc_dir
-        self.ready = _FORK.RawArray("b", config.workers)
+        self.readiness = Readiness(config.workers)
         self.workers: dict[int, BaseProcess] = {}
         self.stand_in: BaseProcess | None = None
         self.stopping_stand_ins: list[BaseProcess] = []
@@ -224,7 +238,7 @@ class Supervisor:
                 self._spawn(slot)
         while not self.stopping:
             self._reap(wait(self._sentinels(), timeout=STAND_IN_POLL_S if self.stand_in else 0.5))
-            if self.stand_in is not None and all(self.ready):
+            if self.stand_in is not None and all(self.readiness.workers):
                 self._retire_stand_in()
         self._stop_workers()
         return self.exit_code
@@ -260,13 +274,13 @@ class Supervisor:
 
         name = "berth-stand-in" if slot is None else f"berth-worker-{slot}"
         process = _FORK.Process(target=worker_main, name=name, daemon=False,
-                                args=(self.config, self.listener.sock, self.plane, self.metrics, self.ready,
+                                args=(self.config, self.listener.sock, self.plane, self.metrics, self.readiness,
                                       slot, os.getpid()))
         process.start()
         return process
 
     def _spawn(self, slot: int) -> None:
-        self.ready[slot] = 0
+        self.readiness.workers[slot] = 0
         process = self._fork(slot)
         self.workers[slot] = process
         log_event("worker_started", worker=slot, worker_pid=process.pid)
@@ -295,6 +309,8 @@ class Supervisor:
                 self.stand_in = None
             else:
                 self.stopping_stand_ins.remove(process)
+            if self.stand_in is None and not self.stopping_stand_ins:
+                self.readiness.standing_in.value = 0
         for slot, process in list(self.workers.items()):
             if process.sentinel not in finished or self.stopping:
                 continue

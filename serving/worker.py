@@ -2,9 +2,10 @@
 
 * a worker (`slot` 0…W-1) serves the model its parent loaded before forking it: it runs the
   model's per-process `initialize()` and a warm-up, starts accepting, and only then counts as
-  ready (`ready[slot] = 1`), so `/health/ready` is 200 only once every worker can answer;
+  ready, so `/health/ready` is 200 only once every worker can answer (serving.server.Readiness);
 * the stand-in (`slot` None) serves while the parent is still loading the model: liveness,
-  503 for readiness and predictions, then stops when every worker is ready.
+  503 for readiness and predictions, then stops when every worker is ready; no process says
+  ready before it has gone.
 
 Imported by the parent before it forks anything, so the HTTP stack's memory is shared too.
 """
@@ -17,7 +18,7 @@ import os
 import signal
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import uvicorn.lifespan.on  # what uvicorn.Config imports by name: here, so forked workers share it
@@ -33,9 +34,12 @@ from serving.metrics import ServerMetrics, render
 from serving.rest import Hooks, RestApp
 from serving.server import EXIT_LOAD_FAILED
 
+if TYPE_CHECKING:
+    from serving.server import Readiness
+
 
 def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, metrics: ServerMetrics,
-                ready: Any, slot: int | None, parent_pid: int) -> None:
+                readiness: Readiness, slot: int | None, parent_pid: int) -> None:
     forked = time.perf_counter()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
@@ -55,9 +59,9 @@ def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, met
             return
         log_event("worker_ready", worker=slot, seconds=round(time.perf_counter() - forked, 3))
         metrics.ready.labels(str(slot)).set(1)
-        ready[slot] = 1  # last: /health/ready counts this worker from now on
+        readiness.workers[slot] = 1  # last: /health/ready counts this worker from now on
 
-    app = build_app(config, plane, metrics, ready, slot, parent_pid)
+    app = build_app(config, plane, metrics, readiness, slot, parent_pid)
     server_config = uvicorn.Config(
         app, http=OneWriteHttpToolsProtocol, loop="uvloop", lifespan="on", access_log=False, log_config=None,
         ws="none", proxy_headers=False, server_header=False,
@@ -66,7 +70,7 @@ def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, met
     _Server(server_config, listening).run(sockets=[sock])
 
 
-def build_app(config: ServerConfig, plane: DataPlane, metrics: ServerMetrics, ready: Any,
+def build_app(config: ServerConfig, plane: DataPlane, metrics: ServerMetrics, readiness: Readiness,
               slot: int | None, parent_pid: int) -> RestApp:
     """Wire the data plane and the REST adapter for one process."""
     multiproc_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -80,7 +84,7 @@ def build_app(config: ServerConfig, plane: DataPlane, metrics: ServerMetrics, re
             await plane.batcher.stop()
         log_event("worker_stopped" if slot is not None else "stand_in_stopped", worker=slot)
 
-    hooks = Hooks(startup=startup, shutdown=shutdown, all_ready=lambda: all(ready),
+    hooks = Hooks(startup=startup, shutdown=shutdown, all_ready=readiness.all_ready,
                   scrape=lambda: render(multiproc_dir, parent_pid))
     return RestApp(plane, metrics, hooks, config.max_body_bytes, config.access_log)
 

@@ -542,6 +542,7 @@ def test_ready_stays_503_until_every_worker_answers_a_reforked_one_included(tmp:
         (gate / "release").touch()
         server.wait_ready()
         assert len(server.events("worker_ready")) == 2  # both were ready before the replica said so
+        assert server.events("stand_in_stopped")  # and nothing without the model takes connections
         assert len(_answering_pids(server, want=2)) == 2
 
         # A crashed worker is re-forked; the replica is not ready again until the new one answers too.
