@@ -65,13 +65,19 @@ def _check(field: serializers.Field, value: Any, key: str, errors: dict[str, lis
     elif (expected := _expected(field)) is not None:
         types, words = expected
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            errors[key] = [f"Use {words}."]
+            errors[key] = [f"Use {words}{_range(field)}."]
 
 
 def _expected(field: serializers.Field) -> tuple[tuple[type, ...], str] | None:
     if hasattr(field, "json_types"):
         return field.json_types
     return next(((types, words) for kind, types, words in _EXPECTED if isinstance(field, kind)), None)
+
+
+def _range(field: serializers.Field) -> str:
+    """' from 1 to 100' for a bounded number, as rollouts.spec words a form's bad number."""
+    low, high = getattr(field, "min_value", None), getattr(field, "max_value", None)
+    return f" from {low} to {high}" if low is not None and high is not None else ""
 
 
 class StrictInput(serializers.Serializer):

@@ -160,7 +160,7 @@ def check_number(field: str, value: Any) -> int:
     if value is None or value == "":
         return default
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
-        raise ValidationError(f"Enter a whole number from {low} to {high}.", code="invalid")
+        raise ValidationError(f"Use a whole number from {low} to {high}.", code="invalid")
     number = int(value)
     if not low <= number <= high:
         raise ValidationError(f"Must be from {low} to {high} (got {number}).", code="out_of_bounds")

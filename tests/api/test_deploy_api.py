@@ -141,7 +141,7 @@ def test_another_environment_gets_a_deployment_of_its_own(deployment, build, ali
 
 
 @pytest.mark.parametrize(("body", "field", "message"), [
-    ({"variations": [{"build_id": "x", "replicas": "3"}]}, "variations.0.replicas", "Use a whole number."),
+    ({"variations": [{"build_id": "x", "replicas": "3"}]}, "variations.0.replicas", "Use a whole number from 1 to 100."),
     ({"variation": {"shadow": "true"}}, "variation.shadow", "Use true or false."),
     ({"variation": {"name": 5}}, "variation.name", "Use text (a JSON string)."),
     ({"variation": {"env": [{"name": "A", "value": True}]}}, "variation.env.0.value", "Use text or a number."),

@@ -166,7 +166,7 @@ def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(
     ("deploy_timeout_min", "2", "Must be from 3 to 120 (got 2)."),
     ("deploy_timeout_min", "121", "Must be from 3 to 120 (got 121)."),
     ("max_batch_size", "1025", "Must be from 1 to 1024 (got 1025)."),
-    ("replicas", "two", "Enter a whole number from 1 to 100."),
+    ("replicas", "two", "Use a whole number from 1 to 100."),
     ("service_account_key_secret_name", "Not_A_Secret", "Use a Kubernetes secret name"),
     ("iam_role_arn", "my-role", "arn:aws:iam::123456789012:role/my-model"),
 ])
