@@ -134,8 +134,11 @@ class BerthClient:
         raise BerthError(error_message(response), response.status_code)
 
 
-def error_message(response: httpx.Response) -> str:
-    """The server's message in one line: `detail`, or each field's errors as `field: message`."""
+def error_message(response: httpx.Response, console: bool = True) -> str:
+    """The server's message in one line: `detail`, or each field's errors as `field: message`.
+
+    A console 404 also says where it looked (your projects); another server's (`console=False`,
+    e.g. a deployment's gateway) is told as that server said it."""
     try:
         body = response.json()
     except ValueError:
@@ -148,7 +151,7 @@ def error_message(response: httpx.Response) -> str:
         message = _flatten(body)
     else:
         message = f"the server answered {response.status_code} {response.reason_phrase}"
-    if response.status_code == 404:
+    if response.status_code == 404 and console:
         message = f"{message.rstrip('.')} (not found in your projects)."
     return " ".join(message.split())
 

@@ -52,7 +52,7 @@ class RealTimeClient:
         except httpx.HTTPError as exc:
             raise BerthError(f"Cannot reach the {self.model_id} endpoint at {self.predict_url} ({exc}).") from None
         if not response.is_success:
-            raise BerthError(f"{self.model_id}: {error_message(response)}", response.status_code)
+            raise BerthError(f"{self.model_id}: {_served_error(response)}", response.status_code)
         return _decode(response.json())
 
     def close(self) -> None:
@@ -73,6 +73,17 @@ class RealTimeClient:
             raise BerthError(f"{self.model_id} is not serving ({deployment['status']}): "
                              f"{deployment.get('status_reason') or 'deploy a build first'}.")
         return str(deployment["gateway_url"]).rstrip("/")
+
+
+def _served_error(response: httpx.Response) -> str:
+    """What the gateway or the model server said, as it said it: their JSON errors are `{"error": …}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return " ".join(body["error"].split())
+    return error_message(response, console=False)
 
 
 def _encode(feature_vector: FeatureVector) -> bytes:
