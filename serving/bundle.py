@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,9 @@ __all__ = [
 
 MANIFEST = "berth.yaml"
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "python")
-KEYS = ("framework", "model_file", "entry_point", "requirements", "example_input", "example_input_file")
+KEYS = ("framework", "model_file", "entry_point", "requirements", "example_input", "example_input_file", "input_schema")
+FIELD_KEYS = ("nullable", "model_dtype")  # what input_schema may declare per field
+MODEL_DTYPES = ("float32", "float64", "int32", "int64")
 
 Record = dict[str, Any]
 
@@ -55,6 +57,7 @@ class BundleSpec:
     entry_point: str | None = None
     requirements: tuple[str, ...] = ()
     example_input: tuple[Record, ...] | None = None
+    input_schema: dict[str, dict[str, Any]] = field(default_factory=dict)  # declared per field
 
     @property
     def model_path(self) -> Path | None:
@@ -75,7 +78,8 @@ def read_bundle(bundle_dir: Path) -> BundleSpec:
         model_file=_model_file(root, manifest, framework),
         entry_point=_entry_point(root, manifest, framework),
         requirements=_requirements(manifest.get("requirements")),
-        example_input=_example_input(root, manifest),
+        example_input=(examples := _example_input(root, manifest)),
+        input_schema=_input_schema(manifest.get("input_schema"), examples),
     )
 
 
@@ -207,6 +211,33 @@ def _records(example: object) -> tuple[Record, ...]:
         if not isinstance(record, dict) or not record:
             raise BundleError(f"example_input record {number} must be a mapping of field names to values")
     return tuple({str(key): value for key, value in record.items()} for record in example)
+
+
+def _input_schema(declared: object, examples: tuple[Record, ...] | None) -> dict[str, dict[str, Any]]:
+    """berth.yaml's `input_schema`: field name → {nullable: true|false, model_dtype: float32|…}."""
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise BundleError("input_schema must map field names to what they declare, e.g. "
+                          "{petal_width: {nullable: true}}")
+    if examples is None:
+        raise BundleError("input_schema refines the fields of example_input; add example_input too")
+    fields = list(examples[0])
+    return {str(name): _field_declaration(str(name), properties, fields) for name, properties in declared.items()}
+
+
+def _field_declaration(name: str, properties: object, fields: list[str]) -> dict[str, Any]:
+    if name not in fields:
+        raise BundleError(f"input_schema declares field '{name}', which example_input does not have; "
+                          f"fields: {', '.join(fields)}")
+    if not isinstance(properties, dict) or not properties or not set(properties) <= set(FIELD_KEYS):
+        raise BundleError(f"input_schema field '{name}' must declare {' and/or '.join(FIELD_KEYS)}, "
+                          "e.g. {nullable: true}")
+    if "nullable" in properties and not isinstance(properties["nullable"], bool):
+        raise BundleError(f"input_schema field '{name}': nullable must be true or false")
+    if "model_dtype" in properties and properties["model_dtype"] not in MODEL_DTYPES:
+        raise BundleError(f"input_schema field '{name}': model_dtype must be one of {', '.join(MODEL_DTYPES)}")
+    return dict(properties)
 
 
 def check_requirements(requirements: tuple[str, ...] | list[str]) -> None:

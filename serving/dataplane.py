@@ -23,7 +23,7 @@ from serving.deadlines import Deadlines
 from serving.errors import NotReadyError, PredictionError, ServingError
 from serving.loader import initialize_runtime, load_runtime
 from serving.runtimes.base import Runtime
-from serving.schema import Schema, infer_input_schema
+from serving.schema import Schema, infer_input_schema, refine
 
 REPORT = Path(".berth") / "report.json"
 
@@ -62,8 +62,7 @@ class DataPlane:
         self.spec = read_bundle(self.bundle_dir)
         runtime = load_runtime(self.bundle_dir, self.spec, initialize=False)
         self.columns = _columns(self.bundle_dir, self.spec)
-        self.model_input = codec.ModelInput(self.columns, runtime.input_positions(self.columns.names),
-                                            runtime.takes_frame)
+        self.model_input = _model_input(runtime, self.columns)
         self.runtime = runtime
         self.batcher.may_block = runtime.may_block
         if self.spec.examples and runtime.warm_before_initialize:
@@ -83,9 +82,9 @@ class DataPlane:
         return time.perf_counter() - started
 
     def _warm_up(self, examples: list[dict[str, Any]]) -> None:
-        rows = self._rows(examples)
+        piece = self._piece(examples)
         started = time.perf_counter()
-        self._predict_batch([rows])
+        self._predict_batch([piece])
         self.batcher.typical_batch_s = time.perf_counter() - started
 
     def metadata(self) -> dict[str, Any]:
@@ -108,10 +107,10 @@ class DataPlane:
         batcher.expect()
         arriving = True
         try:
-            rows = self._rows(codec.decode_json(await read_body()))
+            piece = self._piece(codec.decode_json(await read_body()))
             batcher.arrived()
             arriving = False
-            return await batcher.submit(rows, len(rows))
+            return await batcher.submit(piece, len(piece))
         except asyncio.CancelledError:
             if not watch.expired or watch.task is None:
                 raise
@@ -123,24 +122,27 @@ class DataPlane:
             if arriving:
                 batcher.arrived()
 
-    def _rows(self, payload: Any) -> list[codec.Row]:
+    def _piece(self, payload: Any) -> codec.Piece:
+        """One request checked at the edge, once: its fields and types, then what the model's own
+        input dtypes can hold; SchemaError (422) naming the field and row otherwise."""
         assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
-        return codec.to_rows(payload, self.columns)
+        assert self.model_input is not None  # noqa: S101 - narrows the type; load() set it
+        return self.model_input.piece(codec.to_rows(payload, self.columns))
 
-    def _predict_batch(self, requests: list[list[codec.Row]]) -> list[list[Any]]:
+    def _predict_batch(self, requests: list[codec.Piece]) -> list[list[Any]]:
         """Runs in the predict thread: one model input, one predict, results split back."""
         assert self.runtime is not None  # noqa: S101 - narrows the type; load() set it
         assert self.model_input is not None  # noqa: S101 - narrows the type; load() set it
-        rows = requests[0] if len(requests) == 1 else [row for request in requests for row in request]
-        inputs = self.model_input.build(rows)
+        sizes = [len(piece) for piece in requests]
+        inputs = self.model_input.build(requests)
         try:
             result = self.runtime.predict_batch(inputs)
         except ServingError:
             raise
         except Exception as exc:  # the user's model can raise anything
             raise PredictionError(f"the model raised {type(exc).__name__}: {exc}") from exc
-        items = codec.result_rows(result, len(rows))
-        return _split(items, [len(request) for request in requests])
+        items = codec.result_rows(result, sum(sizes))
+        return _split(items, sizes)
 
 
 def _split(items: list[Any], sizes: list[int]) -> list[list[Any]]:
@@ -153,13 +155,20 @@ def _split(items: list[Any], sizes: list[int]) -> list[list[Any]]:
     return out
 
 
+def _model_input(runtime: Runtime, columns: codec.Columns) -> codec.ModelInput:
+    positions = runtime.input_positions(columns.names)
+    taken = len(columns.names) if positions is None else len(positions)
+    return codec.ModelInput(columns, positions, runtime.takes_frame, runtime.input_dtypes(taken))
+
+
 def _columns(bundle_dir: Path, spec: BundleSpec) -> codec.Columns:
-    """The recorded schema (report.json input_schema), else inferred from the example."""
+    """The recorded schema (report.json input_schema), else inferred from the example; with what
+    berth.yaml declares (nullable fields, model dtypes) on top either way."""
     report = bundle_dir / REPORT
     if report.is_file():
         recorded = json.loads(report.read_text(encoding="utf-8")).get("input_schema")
         if recorded:
-            return codec.Columns(Schema.from_list(recorded))
+            return codec.Columns(Schema.from_list(refine(recorded, spec.input_schema)))
     if not spec.examples:
         raise ServingError("the build has no input schema and no example_input; add example_input to berth.yaml")
-    return codec.Columns(Schema.from_list(infer_input_schema(spec.examples)))
+    return codec.Columns(Schema.from_list(infer_input_schema(spec.examples, spec.input_schema)))

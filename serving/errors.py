@@ -3,6 +3,16 @@ them to JSON responses in one place. Messages are written for the person who mus
 
 from __future__ import annotations
 
+ECHO_CHARS = 100  # how much of a client's own value an error message repeats
+
+
+def echo(text: str) -> str:
+    """A client's value as an error message repeats it: whole when short, else its start and its length
+    (a 5 MB string must not come back as a 5 MB error)."""
+    if len(text) <= ECHO_CHARS:
+        return text
+    return f"{text[:ECHO_CHARS]}… ({len(text)} characters)"
+
 
 class ServingError(Exception):
     """Base of every error Berth raises on purpose while building or serving a model."""

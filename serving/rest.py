@@ -15,7 +15,7 @@ from typing import Any
 from serving.access_log import AccessLog
 from serving.codec import encode_json
 from serving.dataplane import DataPlane
-from serving.errors import ServingError
+from serving.errors import ServingError, echo
 from serving.logs import log_event
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import ServerMetrics, route_label
@@ -133,7 +133,7 @@ class RestApp:
         if path == "/v1/metadata":
             _allow(request, "GET")
             return _Response(200, encode_json(self.plane.metadata()))
-        raise ServingError(f"no route {path}; POST {PREDICT} to predict", 404)
+        raise ServingError(f"no route {echo(path)}; POST {PREDICT} to predict", 404)
 
     async def _predict(self, request: _Request, receive: Receive) -> _Response:
         _check_content_type(request.content_type)
@@ -185,7 +185,7 @@ def _parse(scope: Scope) -> _Request:
 
 def _allow(request: _Request, method: str) -> None:
     if request.method != method and not (method == "GET" and request.method == "HEAD"):
-        raise ServingError(f"{request.path} answers {method} only, not {request.method}", 405)
+        raise ServingError(f"{echo(request.path)} answers {method} only, not {echo(request.method)}", 405)
 
 
 def _check_content_type(content_type: bytes | None) -> None:

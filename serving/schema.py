@@ -1,9 +1,11 @@
-"""Input and output schemas: an ordered list of `{"name", "dtype"}` fields.
+"""Input and output schemas: an ordered list of `{"name", "dtype", "nullable"}` fields.
 
-Inferred once at build time from the example records and the example output;
-`coerce_frame` turns records into a DataFrame with the schema's column order and dtypes,
-or raises `SchemaError` (422) naming the offending field (the server's own per-request
-checks are in serving.codec). pandas is imported only by the functions that need it.
+Inferred once at build time from the example records and the example output, refined by
+what berth.yaml declares under `input_schema` (`refine`): which fields may be null, and the
+numpy dtype the model really computes in (`model_dtype`, e.g. float32) when the server can't
+tell. `coerce_frame` turns records into a DataFrame with the schema's column order and
+dtypes, or raises `SchemaError` (422) naming the offending field (the server's own
+per-request checks are in serving.codec). pandas is imported only by the functions that need it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from serving.errors import BundleError, SchemaError
+from serving.errors import BundleError, SchemaError, echo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +25,7 @@ DTYPES = ("integer", "number", "string", "boolean")
 NUMPY_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": np.bool_, "string": object}
 ACCEPTED_KINDS = {"integer": "iu", "number": "iuf", "boolean": "b", "string": ""}
 DTYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false"}
+NULLABLE_BY_DEFAULT = ("string",)  # numbers are nullable only when declared (or null in example_input)
 
 Record = Mapping[str, Any]
 
@@ -31,6 +34,12 @@ Record = Mapping[str, Any]
 class Field:
     name: str
     dtype: str
+    nullable: bool = False
+    model_dtype: str | None = None  # declared: the numpy dtype the model casts this field to
+
+    def to_dict(self) -> dict[str, Any]:
+        declared = {"model_dtype": self.model_dtype} if self.model_dtype else {}
+        return {"name": self.name, "dtype": self.dtype, "nullable": self.nullable} | declared
 
 
 @dataclass(frozen=True)
@@ -41,21 +50,66 @@ class Schema:
     def names(self) -> list[str]:
         return [field.name for field in self.fields]
 
-    def to_list(self) -> list[dict[str, str]]:
-        return [{"name": field.name, "dtype": field.dtype} for field in self.fields]
+    def to_list(self) -> list[dict[str, Any]]:
+        return [field.to_dict() for field in self.fields]
 
     @classmethod
-    def from_list(cls, fields: Sequence[Mapping[str, str]]) -> Schema:
-        return cls(tuple(Field(str(item["name"]), str(item["dtype"])) for item in fields))
+    def from_list(cls, fields: Sequence[Mapping[str, Any]]) -> Schema:
+        return cls(tuple(_field(item) for item in fields))
 
 
-def infer_input_schema(records: Sequence[Record]) -> list[dict[str, str]]:
-    """Schema of the example records; raises BundleError when a field's type is unclear."""
+def _field(item: Mapping[str, Any]) -> Field:
+    dtype = str(item["dtype"])
+    nullable = bool(item.get("nullable", dtype in NULLABLE_BY_DEFAULT))
+    return Field(str(item["name"]), dtype, nullable, item.get("model_dtype"))
+
+
+def infer_input_schema(records: Sequence[Record], declared: Mapping[str, Mapping[str, Any]] | None = None
+                       ) -> list[dict[str, Any]]:
+    """Schema of the example records, refined by berth.yaml's `input_schema`; raises BundleError when a
+    field's type is unclear. A field that is null in the example is nullable (validation then shows
+    the model takes it); an integer field that may be null is a number (NaN has no integer form)."""
     names = list(records[0])
     for number, record in enumerate(records[1:], start=2):
         if list(record) != names and set(record) != set(names):
             raise BundleError(f"example_input record {number} has fields {sorted(record)}; expected {names}")
-    return [{"name": name, "dtype": _example_dtype(name, [r[name] for r in records])} for name in names]
+    fields = []
+    for name in names:
+        values = [r[name] for r in records]
+        dtype = _example_dtype(name, values)
+        field = {"name": name, "dtype": dtype, "nullable": dtype in NULLABLE_BY_DEFAULT}
+        if None in values:
+            _apply(field, {"nullable": True}, "example_input")
+        fields.append(field)
+    return refine(fields, declared or {})
+
+
+def refine(fields: Sequence[Mapping[str, Any]], declared: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The schema with what berth.yaml declares per field (`nullable`, `model_dtype`) applied on top."""
+    refined = [Schema.from_list([item]).fields[0].to_dict() for item in fields]
+    by_name = {item["name"]: item for item in refined}
+    for name, properties in declared.items():
+        if name not in by_name:
+            raise BundleError(f"input_schema declares field '{name}', which example_input does not have; "
+                              f"fields: {', '.join(by_name)}")
+        _apply(by_name[name], properties, "input_schema")
+    return refined
+
+
+def _apply(item: dict[str, Any], properties: Mapping[str, Any], where: str) -> None:
+    name, dtype = item["name"], item["dtype"]
+    if "model_dtype" in properties:
+        if dtype not in ("number", "integer"):
+            raise BundleError(f"{where}: field '{name}' is {dtype}, so it can't have a model_dtype")
+        item["model_dtype"] = properties["model_dtype"]
+    if "nullable" in properties:
+        nullable = bool(properties["nullable"])
+        if nullable and dtype == "boolean":
+            raise BundleError(f"{where}: field '{name}' is true/false and can't be null; "
+                              "send it as a number (0/1) to allow null")
+        item["nullable"] = nullable
+        if nullable and dtype == "integer":
+            item["dtype"] = "number"  # null reaches the model as NaN, which only a float holds
 
 
 def _example_dtype(name: str, values: list[Any]) -> str:
@@ -138,7 +192,7 @@ def _check_names(got: set[str], schema: Schema, where: str) -> None:
     if missing:
         raise SchemaError(f"{where} is missing field(s) {', '.join(missing)}; expected {schema.names}")
     if extra:
-        raise SchemaError(f"{where} has unknown field(s) {', '.join(extra)}; expected {schema.names}")
+        raise SchemaError(f"{where} has unknown field(s) {echo(', '.join(extra))}; expected {schema.names}")
 
 
 def _frame(columns: dict[str, Any], schema: Schema) -> pd.DataFrame:
@@ -172,6 +226,10 @@ def _coerce_slowly(field: Field, array: np.ndarray) -> np.ndarray:
     """Nulls, mixed values, integral floats for integers: check value by value."""
     if field.dtype == "integer" and array.dtype.kind == "f" and _all_integral(array):
         return array.astype(np.int64)
+    if not field.nullable and None in array.tolist():
+        number = array.tolist().index(None) + 1
+        raise SchemaError(f"field '{field.name}' is null in record {number}; it is not nullable "
+                          "(send a value, or declare it nullable under input_schema in berth.yaml)")
     if field.dtype == "number" and array.dtype.kind == "O" and _all_fit(array, _is_number_or_null):
         return array.astype(np.float64)
     if field.dtype == "string" and _all_fit(array, _is_string_or_null):
@@ -198,7 +256,7 @@ def _is_string_or_null(value: Any) -> bool:
 def _mistyped(field: Field, array: np.ndarray) -> SchemaError:
     for number, value in enumerate(array.tolist(), start=1):
         if not _fits(field.dtype, value):
-            shown = "null" if value is None else repr(value)
+            shown = "null" if value is None else echo(repr(value))
             return SchemaError(
                 f"field '{field.name}' must be {DTYPE_WORDS[field.dtype]}; record {number} has {shown}"
             )

@@ -85,7 +85,7 @@ def _predict_example(runtime: Runtime, spec: BundleSpec, timings: dict[str, floa
         _say("no example_input in berth.yaml: the model loads, but predict was not tried")
         return {"example_input": None, "input_schema": None, "output_schema": None, "example_output": []}
     with _step("reading example_input", runtime.bundle_dir):
-        input_schema = infer_input_schema(examples)
+        input_schema = infer_input_schema(examples, spec.input_schema)
         frame = coerce_frame(examples, input_schema)
     with _step("predict", runtime.bundle_dir):
         with _timed(timings, "first_predict_s"):

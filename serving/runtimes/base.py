@@ -69,6 +69,12 @@ class Runtime(ABC):
         """Which request columns the model takes, in its order; None: all of them as they come."""
         return feature_positions(columns, self.feature_names())
 
+    def input_dtypes(self, count: int) -> list[Any]:
+        """What the model casts each of the `count` columns it takes (in its order) to, where it
+        knows: the server refuses values that dtype can't hold (1e308 for a float32 model) with a
+        422 instead of letting them turn into inf. None: the column is taken as the server sends it."""
+        return [None] * count
+
     @abstractmethod
     def predict_batch(self, inputs: Any) -> Outputs | pd.DataFrame:
         """Predict one row per input row, in order."""

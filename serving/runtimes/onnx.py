@@ -55,6 +55,12 @@ class OnnxRuntime(Runtime):
             return None
         raise PredictionError(f"the ONNX model takes inputs {self.input_names}; the request fields are {list(columns)}")
 
+    def input_dtypes(self, count: int) -> list[Any]:
+        """Each input tensor's element type (one per column, or one matrix of all columns)."""
+        if self.per_column:
+            return [ONNX_DTYPES.get(tensor.type) for tensor in self.inputs]
+        return [ONNX_DTYPES.get(self.inputs[0].type)] * count
+
     def predict_batch(self, inputs: np.ndarray) -> Outputs:
         outputs = self.session.run(self.output_names, self._feeds(inputs))
         return output_columns(self.output_names, outputs)

@@ -24,6 +24,9 @@ class SklearnRuntime(Runtime):
     def feature_names(self) -> list[str] | None:
         return self.estimator.names
 
+    def input_dtypes(self, count: int) -> list[Any]:
+        return [self.estimator.input_dtype] * count
+
     def predict_batch(self, inputs: Any) -> Outputs | Any:
         return self.estimator.predict(inputs)
 
@@ -49,6 +52,7 @@ class Estimator:
         names = getattr(model, "feature_names_in_", None)
         self.names = None if names is None else [str(name) for name in names]
         self.takes_frame = False
+        self.input_dtype = np.float32 if _computes_in_float32(model) else None
         self.checks_finite = _is_plain_sklearn(model)  # the server checks finiteness, not sklearn
         if self.names is None or _takes_named_arrays(model):
             return
@@ -106,6 +110,24 @@ def _estimators_in(value: Any) -> list[Any]:
     else:
         values = [value]
     return [v for v in values if hasattr(v, "predict") or hasattr(v, "predict_proba") or hasattr(v, "transform")]
+
+
+def _computes_in_float32(model: Any, depth: int = 3) -> bool:
+    """XGBoost models, and scikit-learn trees (forests, gradient boosting, isolation forests, or a
+    pipeline or meta-estimator holding one), cast their input to float32."""
+    if hasattr(model, "tree_") or type(model).__module__.startswith("xgboost."):
+        return True
+    if depth == 0:
+        return False
+    return any(_computes_in_float32(part, depth - 1) for value in getattr(model, "__dict__", {}).values()
+               for part in _parts(value))
+
+
+def _parts(value: Any) -> list[Any]:
+    """The estimators an attribute holds, every step of a pipeline's (name, estimator) list included."""
+    if isinstance(value, list) and value and all(isinstance(item, tuple) for item in value):
+        return [part for item in value for part in item if hasattr(part, "fit")]
+    return _estimators_in(value)
 
 
 def _takes_named_arrays(model: Any) -> bool:

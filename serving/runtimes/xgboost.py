@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from serving.runtimes.base import Outputs, Runtime, load_pickled, prediction_outputs
 from serving.runtimes.sklearn import Estimator, load_estimator
 
@@ -48,6 +50,9 @@ class XGBoostRuntime(Runtime):
             return self.estimator.names
         names = self.booster.feature_names
         return None if names is None else list(names)
+
+    def input_dtypes(self, count: int) -> list[Any]:
+        return [np.float32] * count  # XGBoost keeps every feature value as a float32
 
     def predict_batch(self, inputs: Any) -> Outputs | pd.DataFrame:
         if self.estimator is not None:

@@ -20,7 +20,7 @@ from sklearn.linear_model import LinearRegression
 
 from serving.codec import encode_json
 from serving.dataplane import DataPlane, Limits
-from serving.errors import PredictionError
+from serving.errors import PredictionError, SchemaError
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["a", "b", "c", "d"]
@@ -90,7 +90,7 @@ def spy_on_predict(model: Any) -> list[Any]:
     return seen
 
 
-def sklearn_bundle(dest: Path, fitted_on: Any, example: dict[str, float]) -> Path:
+def sklearn_bundle(dest: Path, fitted_on: Any, example: dict[str, float], **manifest: Any) -> Path:
     """A linear model of y = a + 10 b + 100 c + 1000 d, fitted on `fitted_on` (array or DataFrame)."""
     rng = np.random.default_rng(0)
     values = rng.uniform(0, 1, size=(50, 4))
@@ -99,7 +99,7 @@ def sklearn_bundle(dest: Path, fitted_on: Any, example: dict[str, float]) -> Pat
     training = fitted_on(frame)
     dest.mkdir()
     joblib.dump(LinearRegression().fit(training, target), dest / "model.joblib")
-    manifest = {"framework": "sklearn", "model_file": "model.joblib", "example_input": [example]}
+    manifest = {"framework": "sklearn", "model_file": "model.joblib", "example_input": [example]} | manifest
     (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return dest
 
@@ -128,12 +128,56 @@ def test_a_model_fitted_on_a_dataframe_gets_its_own_column_order_without_warning
     assert seen[0].tolist() == [[4.0, 3.0, 2.0, 1.0]]
 
 
-def test_a_null_number_still_gets_the_models_own_error(tmp_path: Path) -> None:
+def test_a_null_number_is_refused_before_the_model_sees_it_unless_the_field_is_nullable(tmp_path: Path) -> None:
     plane = started(sklearn_bundle(tmp_path / "b", lambda frame: frame.to_numpy(), ONE))
-    with pytest.raises(PredictionError, match="the model raised ValueError: Input X contains NaN"):
+    seen = spy_on_predict(plane.runtime.model)  # type: ignore[union-attr]
+    with pytest.raises(SchemaError, match="field 'b' is null in row 2; it is not nullable") as raised:
+        answers(plane, [ONE, {**ONE, "b": None}])
+    assert raised.value.status == 422
+    assert seen == []
+
+
+def test_a_declared_nullable_number_reaches_the_model_as_nan_and_its_own_error_stays_a_500(tmp_path: Path) -> None:
+    bundle = sklearn_bundle(tmp_path / "b", lambda frame: frame.to_numpy(), ONE, input_schema={"b": {"nullable": True}})
+    plane = started(bundle)
+    with pytest.raises(PredictionError, match="the model raised ValueError: Input X contains NaN") as raised:
         answers(plane, {**ONE, "b": None})
+    assert raised.value.status == 500  # a model that can't take the NaN its schema allows is the model's bug
     [result] = answers(plane, ONE)  # and the next batch is checked as quickly as before
     assert result[0]["prediction"] == pytest.approx(4321.0)
+
+
+@pytest.mark.parametrize("name", ["sklearn", "xgboost", "xgboost-pickle", "onnx"])
+def test_a_value_a_float32_model_cannot_hold_is_a_422_before_the_model_sees_it(
+        iris_bundle: Callable[[str], Path], name: str) -> None:
+    plane = started(iris_bundle(name))
+    too_big = [IRIS_RECORDS[0], {**IRIS_RECORDS[1], "petal_length": -1e308}]
+    with pytest.raises(SchemaError, match=r"field 'petal_length' is out of range for float32 in row 2: -1e\+308") as raised:
+        answers(plane, too_big)
+    assert raised.value.status == 422
+    assert answers(plane, {**IRIS_RECORDS[0], "petal_length": 3.4e38})  # float32 holds this one
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "python"])
+def test_a_model_that_computes_in_float64_gets_any_json_number(iris_bundle: Callable[[str], Path], name: str) -> None:
+    [result] = answers(started(iris_bundle(name)), {**IRIS_RECORDS[0], "petal_length": 1e308})
+    assert len(result) == 1
+
+
+def test_a_declared_model_dtype_bounds_what_a_python_model_is_sent(python_bundle: Callable[..., Path]) -> None:
+    bundle = python_bundle("""
+        import pandas as pd
+
+        class Model:
+            def predict(self, df):
+                return pd.DataFrame({"x": df["x"].astype("float32")})
+    """, example_input=[{"x": 1.5, "n": 2}], input_schema={"x": {"model_dtype": "float32"}})
+    plane = started(bundle)
+    with pytest.raises(SchemaError, match=r"field 'x' is out of range for float32 in row 1: 1e\+39"):
+        answers(plane, {"x": 1e39, "n": 1})
+    with pytest.raises(SchemaError, match=r"field 'n' is out of range for int64 in row 1: 9223372036854775808"):
+        answers(plane, {"x": 1.0, "n": 2**63})
+    assert answers(plane, {"x": 2.0, "n": 2**63 - 1}) == [[{"x": 2.0}]]
 
 
 def test_a_python_model_still_gets_a_dataframe_in_schema_order_and_dtypes(python_bundle: Callable[..., Path]) -> None:

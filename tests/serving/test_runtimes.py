@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from serving.bundle import read_bundle
-from serving.errors import ModelLoadError, PredictionError, SchemaError
+from serving.errors import BundleError, ModelLoadError, PredictionError, SchemaError
 from serving.loader import load_runtime
 from serving.runtimes.python import PythonRuntime, build_model, save_built_model
 from serving.schema import Schema, coerce_frame, infer_input_schema, infer_output_schema
@@ -188,11 +190,35 @@ MIXED_SCHEMA = Schema.from_list(infer_input_schema(MIXED_RECORDS))
 
 def test_it_infers_an_ordered_schema_from_example_records() -> None:
     assert MIXED_SCHEMA.to_list() == [
-        {"name": "age", "dtype": "integer"},
-        {"name": "income", "dtype": "number"},
-        {"name": "city", "dtype": "string"},
-        {"name": "member", "dtype": "boolean"},
+        {"name": "age", "dtype": "integer", "nullable": False},
+        {"name": "income", "dtype": "number", "nullable": False},
+        {"name": "city", "dtype": "string", "nullable": True},
+        {"name": "member", "dtype": "boolean", "nullable": False},
     ]
+
+
+def test_a_field_null_in_the_example_is_nullable_and_an_integer_one_becomes_a_number() -> None:
+    schema = infer_input_schema([{"age": 41, "income": None}, {"age": None, "income": 2.5}])
+    assert schema == [{"name": "age", "dtype": "number", "nullable": True},
+                      {"name": "income", "dtype": "number", "nullable": True}]
+
+
+def test_what_berth_yaml_declares_refines_the_inferred_schema() -> None:
+    declared: dict[str, dict[str, Any]] = {"income": {"nullable": True, "model_dtype": "float32"}, "city": {"nullable": False}}
+    assert infer_input_schema(MIXED_RECORDS, declared)[1:3] == [
+        {"name": "income", "dtype": "number", "nullable": True, "model_dtype": "float32"},
+        {"name": "city", "dtype": "string", "nullable": False},
+    ]
+
+
+@pytest.mark.parametrize(("declared", "message"), [
+    ({"zip": {"nullable": True}}, "declares field 'zip', which example_input does not have"),
+    ({"member": {"nullable": True}}, "field 'member' is true/false and can't be null"),
+    ({"city": {"model_dtype": "float32"}}, "field 'city' is string, so it can't have a model_dtype"),
+])
+def test_a_declaration_the_schema_cannot_take_is_a_bundle_error(declared: dict, message: str) -> None:
+    with pytest.raises(BundleError, match=message):
+        infer_input_schema(MIXED_RECORDS, declared)
 
 
 def test_it_orders_columns_and_sets_dtypes_as_the_schema_says() -> None:
@@ -227,6 +253,19 @@ def test_it_names_the_missing_extra_or_mistyped_field(request_record: dict, mess
     assert raised.value.status == 422
 
 
-def test_it_turns_null_numbers_into_nan() -> None:
-    frame = coerce_frame([{"age": 1, "income": None, "city": None, "member": True}], MIXED_SCHEMA)
+def test_it_turns_null_numbers_of_a_nullable_field_into_nan() -> None:
+    schema = Schema.from_list(infer_input_schema(MIXED_RECORDS, {"income": {"nullable": True}}))
+    frame = coerce_frame([{"age": 1, "income": None, "city": None, "member": True}], schema)
     assert np.isnan(frame["income"][0])
+
+
+def test_it_refuses_a_null_number_of_a_field_not_nullable() -> None:
+    with pytest.raises(SchemaError, match="field 'income' is null in record 2; it is not nullable"):
+        coerce_frame([MIXED_RECORDS[0], {**MIXED_RECORDS[0], "income": None}], MIXED_SCHEMA)
+
+
+def test_it_echoes_only_the_start_of_a_huge_mistyped_value() -> None:
+    with pytest.raises(SchemaError) as raised:
+        coerce_frame([{**MIXED_RECORDS[0], "income": "9" * 5_000_000}], MIXED_SCHEMA)
+    assert len(raised.value.message) < 300
+    assert raised.value.message.endswith("… (5000002 characters)")  # repr() adds the quotes
