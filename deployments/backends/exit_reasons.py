@@ -15,6 +15,7 @@ from typing import Any
 
 from serving.server import EXIT_LOAD_FAILED
 
+LOG_RECORD_START = '{"ts"'  # how every JSON line of serving/logs.py and serving/access_log.py begins
 STOPPED_ON_PURPOSE = ("it was stopped on purpose, not by a crash (for example when Berth and its local runtime "
                       "were stopped and started again)")
 
@@ -97,19 +98,29 @@ def describe_exit(code: int | None, memory_killed: bool, spawn_error: str, lines
 
 
 def readable(lines: Iterable[str]) -> tuple[str, ...]:
-    return tuple(readable_log_line(line) for line in lines)
+    """Log lines as a person reads them; fragments of JSON lines (a process killed mid-write) left out."""
+    return tuple(text for line in lines if (text := readable_log_line(line)) is not None)
 
 
-def readable_log_line(line: str) -> str:
-    """A model server's JSON log line as a person reads it: `12:03:21 error model_load_failed: …`."""
-    if not line.startswith("{"):
+def readable_log_line(line: str) -> str | None:
+    """A JSON log line as a person reads it (`12:03:21 error model_load_failed: …`); None for a fragment.
+
+    A line another one was written into (its writer killed mid-line, the next process's line
+    after it) reads as that whole last record, after any plain text before it."""
+    record = _record(line)
+    if "event" in record:
+        return _sentence(record)
+    if record:
         return line
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(record, dict) or "event" not in record:
-        return line
+    start = line.rfind(LOG_RECORD_START)
+    record = _record(line[start:]) if start >= 0 else {}
+    if "event" not in record:
+        return None if line.startswith(LOG_RECORD_START) else line
+    before = "" if line.startswith("{") else line[:start].strip()
+    return f"{before} {_sentence(record)}".strip()
+
+
+def _sentence(record: dict[str, Any]) -> str:
     detail = next((str(record[key]) for key in ("error", "reason", "message") if record.get(key)), "")
     when = str(record.get("ts", ""))[11:19]
     text = f"{when} {record.get('level', 'info')} {record['event']}".strip()

@@ -149,8 +149,9 @@ class LocalBackend(Backend):
             self.supervisor.add(program, self._gateway_conf(files, program, port))
         body = readiness.await_config(self._gateway_url(port), version)
         if isinstance(body, str):
-            tail = "\n".join(files.tail_log(GATEWAY, 10))
-            raise BackendError(f"The gateway on port {port} did not take the new routes within 30 s ({body}).\n{tail}")
+            tail = "\n".join(exit_reasons.readable(files.tail_log(GATEWAY, 10)))
+            raise BackendError(f"The gateway on port {port} did not take the new routes within 30 s ({body})."
+                               + (f" Its last log lines:\n{tail}" if tail else ""))
         return GatewayStatus(self._gateway_url(port), port, version, body.get("status") == "ready", moved_from)
 
     def gateway(self, deployment: Deployment) -> GatewayStatus | None:

@@ -24,6 +24,7 @@ from typing import Any
 from deployments.backends.replica_id import ReplicaId
 
 GATEWAY = "gateway"
+TAIL_WINDOW = 64 * 1024  # bytes read from the end of a log for its last lines
 
 
 @dataclass(frozen=True)
@@ -156,16 +157,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def tail_file(path: Path, lines: int) -> list[str]:
-    """The last `lines` lines of a file (of its last 64 KiB); [] when it does not exist."""
+def tail_file(path: Path, lines: int, window: int = TAIL_WINDOW) -> list[str]:
+    """The last `lines` whole lines of a file (of its last `window` bytes); [] when it does not exist.
+
+    Only whole lines: not the one the process is still writing (no newline yet), nor the one
+    the window starts inside of."""
     if not path.exists():
         return []
     with path.open("rb") as handle:
         handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64 * 1024))
-        text = handle.read().decode(errors="replace")
-    return text.splitlines()[-lines:]
+        start = max(0, handle.tell() - window - 1)  # one byte more: is the first line whole?
+        handle.seek(start)
+        data = handle.read()
+    if start > 0:
+        data = data.partition(b"\n")[2]
+    data = data[: data.rfind(b"\n") + 1]
+    return data.decode(errors="replace").splitlines()[-lines:]
 
 
 def follow_file(path: Path, poll_s: float) -> Iterator[str]:
