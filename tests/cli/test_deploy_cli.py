@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentStatus, EventKind, Rollout, RolloutAction, RolloutEvent
+from deployments.backends.base import ReplicaState, ReplicaStatus
+from deployments.backends.replica_id import desired_replicas
+from deployments.models import (
+    Deployment,
+    DeploymentStatus,
+    EventKind,
+    Rollout,
+    RolloutAction,
+    RolloutEvent,
+    RolloutStatus,
+)
 from deployments.models.instance_type import ensure_catalog
-from deployments.rollouts.spec import DeploySpec
+from deployments.rollouts.spec import DeploySpec, validate_spec
+from deployments.state.observer import observe
 from tests.cli.run import berth
 from tests.deploy.conftest import wait_for_rollout
 from tests.fixtures.builds import IRIS_ROW
@@ -143,6 +156,34 @@ def test_status_and_list_describe_the_deployment(live_console, iris_model, alice
     assert header.split() == ["ID", "MODEL_ID", "ENVIRONMENT", "STATUS", "REVISION", "ENDPOINT_URL", "UPDATED"]
     assert row.split()[:5] == [str(deployment.pk), "iris", "production", "running", "1"]
     assert as_json.json()["replicas"]["desired"] == 2
+
+
+class StartingRuntime:
+    """The runtime as it looks while a rollout's replicas load the model: each one is starting."""
+
+    def __init__(self, spec: DeploySpec) -> None:
+        self.spec = spec
+
+    def replicas(self, deployment: Deployment) -> list[ReplicaStatus]:
+        return [ReplicaStatus(id=rid, endpoint="unix:/tmp/server.sock", state=ReplicaState.STARTING,
+                              reason="loading the model (3 s so far)")
+                for rid in desired_replicas(deployment.pk, self.spec)]
+
+
+def test_status_counts_the_replicas_a_first_rollout_starts_and_says_what_they_do(live_console, iris_model, alice):
+    spec = validate_spec(iris_model, {"variations": [variation(a_ready_build(iris_model), replicas=2)]})
+    deployment = Deployment.objects.create(model=iris_model)
+    Rollout.objects.create(deployment=deployment, revision=1, spec=spec.to_json(), status=RolloutStatus.IN_PROGRESS,
+                           started_at=timezone.now())
+    observe(deployment, StartingRuntime(spec))  # type: ignore[arg-type]
+
+    status = berth("deployments", "status", "--model-id", "iris", url=live_console, token=token_for(alice))
+
+    assert status.code == 0, status.err
+    assert re.search(r"^Replicas ready +0/2 of revision 1 \(2 starting\)$", status.out, re.MULTILINE), status.out
+    rows = [line.split()[:3] for line in status.out.splitlines() if line.startswith("default ")]
+    assert [row[1] for row in rows] == ["0/2", "0/2"]
+    assert all(row[2].startswith("default-") for row in rows)
 
 
 def test_scale_rollback_and_undeploy_queue_rollouts(celery_worker, live_console, iris_model, alice):

@@ -8,11 +8,14 @@ rollout's events and exits non-zero when it fails.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from typing import Any
 
 from berth import deploy_client as api
 from berth.cli.base import Groups, emit, facts, fail, short_time
 from berth.client import BerthClient, BerthError
+
+STATE_WORDS = {"starting": "starting", "not_ready": "not ready", "crashed": "crashing", "stopped": "stopped"}
 
 # flag -> field of the variation spec (only flags given are sent; the rest keep their values)
 VARIATION_FLAGS = {
@@ -164,22 +167,54 @@ def deployment_status(args: argparse.Namespace, client: BerthClient) -> int:
     if args.json:
         emit(args, deployment)
         return 0
-    replicas = deployment["replicas"]
-    active = deployment["active_rollout"]
+    replicas, active = deployment["replicas"], deployment["active_rollout"]
     print(facts([
         ("Model", deployment["model_id"]), ("Environment", deployment["environment"]),
         ("Status", deployment["status"]), ("Why", deployment["status_reason"]),
         ("Endpoint", deployment["endpoint_url"]), ("Serving revision", deployment["current_revision"]),
-        ("Replicas ready", f"{replicas['ready']}/{replicas['desired']}"
-         + (f", {replicas['crashing']} crashing" if replicas["crashing"] else "")),
+        ("Replicas ready", replica_counts(replicas, active)),
         ("Rollout", f"revision {active['revision']} ({active['action']}) is {active['status']}" if active else None),
     ]))
-    rows = [{"variation": v["name"], "ready": f"{v['ready']}/{v['desired']}", "replica": r["name"],
+    rows = [{"variation": v["name"], "ready": _variation_count(v), "replica": r["name"],
              "state": r["state"], "reason": r["reason"]} for v in replicas["variations"] for r in v["replicas"]]
     if rows:
         print()
         emit(args, rows, ["variation", "ready", "replica", "state", "reason"])
     return 0
+
+
+def replica_counts(replicas: dict[str, Any], active: dict[str, Any] | None) -> str:
+    """`2/2`; while a revision rolls out also its count and what its replicas are doing:
+    `0/2 of revision 1 (2 starting)`, or `1/1 serving; 1/2 of revision 2 (1 starting)`."""
+    serving = f"{replicas['ready']}/{replicas['desired']}"
+    crashing = f", {replicas['crashing']} crashing" if replicas["crashing"] else ""
+    rolling = replicas.get("rolling_out")
+    if not rolling or not active:
+        return serving + crashing
+    new = f"{rolling['ready']}/{rolling['desired']} of revision {active['revision']} ({_happening(replicas, rolling)})"
+    return (f"{serving} serving; {new}" if replicas["desired"] else new) + crashing
+
+
+def _variation_count(variation: dict[str, Any]) -> str:
+    """`2/2`; `1/1 → 3` while a rollout changes its count; `0/2` while its first replicas start."""
+    target = variation.get("target")
+    if target is None or target == variation["desired"]:
+        return f"{variation['ready']}/{variation['desired']}"
+    if variation["desired"] == 0:
+        started = sum(1 for r in variation["replicas"] if r["role"] == "starting" and r["state"] == "ready")
+        return f"{started}/{target}"
+    return f"{variation['ready']}/{variation['desired']} → {target}"
+
+
+def _happening(replicas: dict[str, Any], rolling: dict[str, Any]) -> str:
+    """What the replicas a rollout waits for are doing: `1 starting, 1 not started yet`."""
+    waiting = Counter(r["state"] for v in replicas["variations"] for r in v["replicas"]
+                      if r["role"] == "starting" and r["state"] != "ready")
+    words = [f"{count} {STATE_WORDS.get(state, state)}" for state, count in waiting.items()]
+    missing = rolling["desired"] - rolling["ready"] - sum(waiting.values())
+    if missing > 0:
+        words.append(f"{missing} not started yet")
+    return ", ".join(words) or "all ready; switching traffic"
 
 
 def list_deployments(args: argparse.Namespace, client: BerthClient) -> None:
