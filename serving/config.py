@@ -33,6 +33,8 @@ class ServerConfig:
     max_body_bytes: int = 8 * MB
     access_log: bool = True
     graceful_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
     @property
     def timeout_s(self) -> float:
@@ -122,6 +124,12 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("access_log", "BERTH_ACCESS_LOG", parse_bool, "one JSON log line per request (default true)"),
     _Setting("graceful_timeout_s", "BERTH_GRACEFUL_TIMEOUT_S", parse_float,
              "on SIGTERM, how long in-flight requests may finish (default 30)"),
+    _Setting("header_timeout_s", "BERTH_HEADER_TIMEOUT_S", lambda t: parse_float(t, minimum=0.01),
+             "a request's headers must arrive within this many seconds of its first byte (of the "
+             "connection, for its first request), else 408 and the connection closes (default 10)"),
+    _Setting("body_timeout_s", "BERTH_BODY_TIMEOUT_S", lambda t: parse_float(t, minimum=0.01),
+             "a request's body must arrive within this many seconds of its headers, else 408 and "
+             "the connection closes (default 30)"),
 )
 
 

@@ -5,6 +5,14 @@ POST /v1/models/<model_id>/<variation>/predict → that variation
 GET  /health/live, /health/ready              → ready once a live variation has replicas;
                                                  the body names the routing config version
 
+Answers look like the model server's: errors are `{"error": …, "status": …}`, a 405 says
+`Allow`, and a replica's answer comes back with its status, body, Content-Type and
+X-Request-Id (plus X-Berth-Variation).
+
+What clients may hold is bounded (serving/gateway_http.py `Limits`, flags below, each also an
+env var): read timeouts for headers and body, open connections, and requests waiting for a
+replica (`--max-pending`: past it a request gets a fast 503 with Retry-After).
+
 Bodies pass through as bytes over pooled keep-alive connections, one pool per replica
 (serving/upstream.py), made on first use and closed once the replica has left the routes
 (its requests in flight still finish). A connection failure is retried once on another
@@ -20,16 +28,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import resource
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from serving.config import ConfigError, parse_float, parse_int
 from serving.endpoints import Endpoint
-from serving.gateway_http import ClientConnection, Headers
+from serving.gateway_http import JSON, RETRY_AFTER_S, ClientConnection, Headers, Limits, error_body
 from serving.gateway_routes import (
     Route,
     RoutesError,
@@ -39,9 +51,6 @@ from serving.gateway_routes import (
 )
 from serving.logs import configure_stdlib_logging, log_event
 from serving.upstream import ConnectionFailed, Pool, Response, TimedOut, UpstreamError
-
-if TYPE_CHECKING:
-    pass
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -53,17 +62,22 @@ WATCH_S = 1.0
 # than the variation's timeout so that the replica's own answer comes through.
 TIMEOUT_GRACE_S = 5.0
 PREDICT_PATH = b"/v1/predict"
+HEALTH_ALLOW = [JSON, (b"allow", b"GET, HEAD")]
 
 
 class Reply(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    """The gateway's own answer to a request it does not forward: a JSON error."""
+
+    def __init__(self, status: int, message: str, *headers: tuple[bytes, bytes]) -> None:
         super().__init__(message)
-        self.status, self.body = status, orjson.dumps({"error": message, **extra})
+        self.status, self.body, self.headers = status, error_body(status, message), [JSON, *headers]
 
 
 class Gateway:
-    def __init__(self, routes_path: Path) -> None:
+    def __init__(self, routes_path: Path, limits: Limits | None = None) -> None:
         self.routes_path = routes_path
+        self.limits = limits or Limits()
+        self.pending = 0  # requests waiting for a replica's answer
         self.table: RoutingTable | None = None
         self.mtime = 0.0
         self.pools: dict[str, Pool] = {}
@@ -93,11 +107,11 @@ class Gateway:
     # --- requests ----------------------------------------------------------------------
 
     async def answer(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
-        """Status, JSON body and extra headers for one request; every refusal is a JSON error."""
+        """Status, body and headers (Content-Type first) for one request; every refusal is a JSON error."""
         try:
             return await self._handle(method, path, headers, body)
         except Reply as reply:
-            return reply.status, reply.body, []
+            return reply.status, reply.body, reply.headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI, for uvicorn's lifespan only: requests come through ClientConnection."""
@@ -121,18 +135,17 @@ class Gateway:
                 return
 
     async def _handle(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
-        if path == "/health/live":
-            return 200, b'{"status":"alive"}', []
-        if path == "/health/ready":
-            table = self.table
-            ready = table is not None and table.ready
-            answer = {"status": "ready" if ready else "not_ready", "config_version": table.version if table else None}
-            return (200 if ready else 503), orjson.dumps(answer), []
+        if path in ("/health/live", "/health/ready"):
+            return self._health(method, path)
         parts = path.strip("/").split("/")
         if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
             raise Reply(404, f"no route {path}; POST /v1/models/<model_id>/predict")
         if method != b"POST":
-            raise Reply(405, f"{path} takes POST")
+            raise Reply(405, f"{path} answers POST only, not {method.decode('latin-1')}", (b"allow", b"POST"))
+        if self.pending >= self.limits.max_pending:
+            raise Reply(503, f"the gateway holds its most requests waiting for replicas ({self.pending}); "
+                             "retry shortly",
+                        (b"retry-after", b"%d" % RETRY_AFTER_S))
         table = self.table
         if table is None:
             raise Reply(503, "the gateway has no routes yet")
@@ -149,7 +162,21 @@ class Gateway:
         if len(parts) == 4:
             for mirror in table.mirrors():
                 self._spawn(self._mirror(mirror, body, forwarded))
-        return await self._forward(route, body, forwarded, hashed)
+        self.pending += 1
+        try:
+            return await self._forward(route, body, forwarded, hashed)
+        finally:
+            self.pending -= 1
+
+    def _health(self, method: bytes, path: str) -> Answer:
+        if method not in (b"GET", b"HEAD"):
+            return 405, error_body(405, f"{path} answers GET only, not {method.decode('latin-1')}"), HEALTH_ALLOW
+        if path == "/health/live":
+            return 200, b'{"status":"alive"}', [JSON]
+        table = self.table
+        ready = table is not None and table.ready
+        answer = {"status": "ready" if ready else "not_ready", "config_version": table.version if table else None}
+        return (200 if ready else 503), orjson.dumps(answer), [JSON]
 
     def _route(self, table: RoutingTable, variation: str | None, hashed: int | None) -> Route:
         if variation is None:
@@ -179,12 +206,18 @@ class Gateway:
                 if attempt + 1 == len(candidates):
                     raise Reply(502, f"no replica of variation {route.name} could be reached") from None
                 continue
-            return response.status, response.body, [(b"x-berth-variation", route.name.encode())]
+            return response.status, response.body, [*response.headers, (b"x-berth-variation", route.name.encode())]
         raise AssertionError("unreachable")
 
     async def _mirror(self, route: Route, body: bytes, headers: Headers) -> None:
-        with contextlib.suppress(UpstreamError):
-            await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + TIMEOUT_GRACE_S)
+        if self.pending >= self.limits.max_pending:  # a copy is the first thing to drop when busy
+            return
+        self.pending += 1
+        try:
+            with contextlib.suppress(UpstreamError):
+                await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + TIMEOUT_GRACE_S)
+        finally:
+            self.pending -= 1
 
     # --- upstreams -----------------------------------------------------------------------
 
@@ -212,19 +245,63 @@ class Gateway:
         task.add_done_callback(self.background.discard)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _setting(env: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type that parses strictly; its default comes from `env` when set."""
+
+    def parse_flag(text: str) -> Any:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (flag or {env})") from None
+
+    return parse_flag
+
+
+LIMIT_FLAGS = (  # flag, env var, parser, help; defaults are Limits'
+    ("--header-timeout-s", "BERTH_GATEWAY_HEADER_TIMEOUT_S", lambda t: parse_float(t, minimum=0.01),
+     "a request's headers must arrive within this many seconds of its first byte, else 408"),
+    ("--body-timeout-s", "BERTH_GATEWAY_BODY_TIMEOUT_S", lambda t: parse_float(t, minimum=0.01),
+     "a request's body must arrive within this many seconds of its headers, else 408"),
+    ("--max-connections", "BERTH_GATEWAY_MAX_CONNECTIONS", lambda t: parse_int(t, minimum=1),
+     "open client connections past which requests other than health checks get 503"),
+    ("--max-pending", "BERTH_GATEWAY_MAX_PENDING", lambda t: parse_int(t, minimum=1),
+     "requests waiting for replicas past which a request gets 503"),
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m serving.gateway", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="routes JSON file written by the backend")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--graceful-timeout-s", type=int, default=30)
-    args = parser.parse_args(argv)
+    defaults = Limits()
+    for flag, env, parse, text in LIMIT_FLAGS:
+        field = flag[2:].replace("-", "_")
+        default = os.environ.get(env, str(getattr(defaults, field)))
+        parser.add_argument(flag, dest=field, type=_setting(env, parse), default=default,
+                            help=f"{text} (default {getattr(defaults, field)}) [env {env}]")
+    return parser.parse_args(argv)
+
+
+def _raise_file_limit() -> None:
+    """Every connection is a file descriptor: allow as many as the hard limit does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    limits = Limits(args.header_timeout_s, args.body_timeout_s, args.max_connections, args.max_pending)
     configure_stdlib_logging()
+    _raise_file_limit()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop installs the reload handler
     import uvicorn
 
-    log_event("gateway_startup", host=args.host, port=args.port, routes=str(args.config))
-    uvicorn.run(Gateway(args.config), host=args.host, port=args.port, http=ClientConnection, loop="uvloop",
+    log_event("gateway_startup", host=args.host, port=args.port, routes=str(args.config), **asdict(limits))
+    uvicorn.run(Gateway(args.config, limits), host=args.host, port=args.port, http=ClientConnection, loop="uvloop",
                 lifespan="on", access_log=False, proxy_headers=False, server_header=False, log_config=None,
                 timeout_keep_alive=75, backlog=2048, timeout_graceful_shutdown=args.graceful_timeout_s)
     return 0

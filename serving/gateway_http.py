@@ -6,12 +6,21 @@ gateway, and the gateway shares its cores with the replicas. uvicorn still makes
 `ClientConnection` per connection (`http=ClientConnection`), tracks it and stops it; this
 relies on the interface uvicorn's own protocols use (pinned uvicorn: run
 tests/serving/test_gateway_connection.py after an upgrade).
+
+A client can't hold the gateway: a request's headers must arrive within `header_timeout_s` of
+its first byte (or of the connection, for its first request) and its body within
+`body_timeout_s` of its headers, else it gets 408 and the connection closes; a request is only
+handed on once its body is whole. A timer is armed only for a request that did not arrive in
+one read, so the usual small request costs none. Past `max_connections` open connections a
+new one is still read, but any request on it other than a health check gets a fast 503 with
+`Retry-After` and the connection closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import unquote
@@ -31,6 +40,25 @@ Headers = list[tuple[bytes, bytes]]
 MAX_BODY = 64 * 1024 * 1024
 STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+JSON = (b"content-type", b"application/json")
+HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
+RETRY_AFTER_S = 1
+IDLE, HEADERS, BODY = 0, 1, 2  # what a connection is reading
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may hold of the gateway; set by `python -m serving.gateway` flags."""
+
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 4096
+    max_pending: int = 1024  # requests waiting for replicas (serving/gateway.py)
+
+
+def error_body(status: int, message: str) -> bytes:
+    """The model server's error shape (serving/rest.py error_response)."""
+    return orjson.dumps({"error": message, "status": status})
 
 
 class Request(NamedTuple):
@@ -50,6 +78,7 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.gateway = cast("Gateway", config.app)
+        self.limits: Limits = self.gateway.limits
         self.server = server_state
         self.connections: set[Any] = server_state.connections  # uvicorn types it as its own protocols
         self.keep_alive_s = config.timeout_keep_alive
@@ -61,6 +90,10 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False  # close once the requests already read are answered
         self.broken = False  # nothing more is read: malformed, too large or upgraded
         self.idle_timer: asyncio.TimerHandle | None = None
+        self.reading = HEADERS  # a new connection owes its first request's headers
+        self.read_timer: asyncio.TimerHandle | None = None
+        self.timed = IDLE  # what read_timer waits for
+        self.over_capacity = False  # opened past max_connections: only health checks are answered
         self.oversized = False  # a body went over MAX_BODY: nothing after it is answered
         # the request being read
         self.url = b""
@@ -73,14 +106,17 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.over_capacity = len(self.connections) >= self.limits.max_connections
         self.connections.add(self)
-        self._idle()
+        self._time_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
         self.closing = self.broken = True
         if self.idle_timer is not None:
             self.idle_timer.cancel()
+        if self.read_timer is not None:
+            self.read_timer.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self.idle_timer is not None:
@@ -98,6 +134,8 @@ class ClientConnection(asyncio.Protocol):
             self._refuse(400, "malformed HTTP request")
         if self.oversized:
             self._refuse(413, f"request body larger than {MAX_BODY} bytes")
+        elif self.reading != self.timed:
+            self._time_reading()
 
     def shutdown(self) -> None:
         """uvicorn is stopping."""
@@ -109,6 +147,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.size, self.expect = b"", [], [], 0, False
+        self.reading = HEADERS
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -120,6 +159,7 @@ class ClientConnection(asyncio.Protocol):
             self.expect = True
 
     def on_headers_complete(self) -> None:
+        self.reading = BODY
         if self.expect and not self.busy and self.transport is not None:
             self.transport.write(CONTINUE)
 
@@ -131,6 +171,10 @@ class ClientConnection(asyncio.Protocol):
             self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading = IDLE
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer, self.timed = None, IDLE
         if self.oversized:
             return
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
@@ -151,12 +195,17 @@ class ClientConnection(asyncio.Protocol):
         task.add_done_callback(self.server.tasks.discard)
 
     async def _answer(self, request: Request) -> None:
+        path = _path(request.url)
+        if self.over_capacity and path not in HEALTH_PATHS:
+            self.closing = True
+            message = f"the gateway holds its most connections ({self.limits.max_connections}); retry shortly"
+            self._write(503, error_body(503, message), [JSON, (b"retry-after", b"%d" % RETRY_AFTER_S)], False)
+            return
         try:
-            status, body, headers = await self.gateway.answer(request.method, _path(request.url),
-                                                              request.headers, request.body)
+            status, body, headers = await self.gateway.answer(request.method, path, request.headers, request.body)
         except Exception as exc:  # a bug: say so in the log and to the caller, keep serving
             log_event("gateway_error", level="error", error=f"{type(exc).__name__}: {exc}")
-            status, body, headers = 500, b'{"error":"the gateway failed; its log says why"}', []
+            status, body, headers = 500, error_body(500, "the gateway failed; its log says why"), [JSON]
         self._write(status, body, headers, request.keep_alive, head=request.method == b"HEAD")
 
     def _write(self, status: int, body: bytes, headers: Headers, keep_alive: bool, head: bool = False) -> None:
@@ -168,7 +217,7 @@ class ClientConnection(asyncio.Protocol):
         transport.write(b"".join([
             STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status,
             *[b"%s: %s\r\n" % header for header in self.server.default_headers],
-            b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
+            b"content-length: %d\r\n" % len(body),
             *[b"%s: %s\r\n" % header for header in headers],
             b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
             b"" if head else body,
@@ -187,7 +236,32 @@ class ClientConnection(asyncio.Protocol):
         being worked out, let that one go out last and close after it."""
         self.broken = self.closing = True
         if not self.busy:
-            self._write(status, orjson.dumps({"error": message}), [], keep_alive=False)
+            self._write(status, error_body(status, message), [JSON], keep_alive=False)
+
+    # --- timers: one at a time, armed per connection or per request, never per byte -----
+
+    def _time_reading(self) -> None:
+        """Arm the deadline of what is being read now (none between requests)."""
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+        self.timed = self.reading
+        if self.reading != IDLE:
+            limit = self.limits.header_timeout_s if self.reading == HEADERS else self.limits.body_timeout_s
+            self.read_timer = self.loop.call_later(limit, self._read_timed_out)
+
+    def _read_timed_out(self) -> None:
+        self.read_timer = None
+        if self.broken:
+            return
+        if self.waiting:  # reading paused until the requests ahead are answered: not the client's fault
+            self.timed = IDLE
+            self._time_reading()
+            return
+        if self.timed == HEADERS:
+            self._refuse(408, f"the request's headers did not arrive within {self.limits.header_timeout_s:g} s")
+        else:
+            self._refuse(408, f"the request's body did not arrive within {self.limits.body_timeout_s:g} s")
 
     def _idle(self) -> None:
         if self.closing:

@@ -385,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(config: ServerConfig, workdir: Path, multiproc_dir: str) -> int:
+    from serving.http_protocol import set_read_timeouts
+
+    set_read_timeouts(config.header_timeout_s, config.body_timeout_s)  # before any process serving HTTP forks
     bundle_dir = resolve_build(config.build, workdir)
     listener = _listen(config)
     try:
@@ -392,7 +395,8 @@ def _serve(config: ServerConfig, workdir: Path, multiproc_dir: str) -> int:
                  else {"host": config.host, "port": listener.sock.getsockname()[1]})
         log_event("startup", **where, workers=config.workers, build=str(bundle_dir),
                   max_batch_size=config.max_batch_size, max_batch_wait_ms=config.max_batch_wait_ms,
-                  timeout_ms=config.timeout_ms)
+                  timeout_ms=config.timeout_ms, header_timeout_s=config.header_timeout_s,
+                  body_timeout_s=config.body_timeout_s)
         code = Supervisor(config, listener, bundle_dir, multiproc_dir).run()
     finally:
         listener.close()

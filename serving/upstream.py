@@ -4,7 +4,8 @@ One `Pool` per endpoint (`http://host:port` or `unix:/path/server.sock`, serving
 keeps up to `max_connections` connections. A request takes the most recently used idle
 connection, else opens one, else waits in line for one to come back. It is written as one
 buffer with its Content-Length; the answer is parsed by httptools (Content-Length or chunked).
-A connection goes back to the pool after a complete answer, and is closed instead when the
+The answer's status, body, Content-Type (application/json when the replica gave none) and
+X-Request-Id are kept. A connection goes back to the pool after a complete answer, and is closed instead when the
 replica said `Connection: close`, when anything failed, or when the pool has been closed.
 
 Two failures, which the gateway treats differently: `ConnectionFailed` (no connection could
@@ -30,6 +31,7 @@ CONNECT_TIMEOUT_S = 2.0
 # 75 s keep-alive, so a reused connection has not just been closed by the replica.
 MAX_IDLE_S = 60.0
 MAX_CONNECTIONS = 256
+JSON = (b"content-type", b"application/json")
 
 
 class UpstreamError(Exception):
@@ -47,6 +49,7 @@ class TimedOut(UpstreamError):
 class Response(NamedTuple):
     status: int
     body: bytes
+    headers: list[tuple[bytes, bytes]]  # Content-Type first, then X-Request-Id if the replica sent one
 
 
 class _Connection(asyncio.Protocol):
@@ -58,6 +61,8 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.answer: asyncio.Future[Response] | None = None
         self.body: list[bytes] = []
+        self.content_type = JSON
+        self.request_id: tuple[bytes, bytes] | None = None
         self.status = 0
         self.keep_alive = True
         self.lost = False
@@ -102,6 +107,16 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks -------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        self.content_type, self.request_id = JSON, None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-type":
+            self.content_type = (name, value)
+        elif name == b"x-request-id":
+            self.request_id = (name, value)
+
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
@@ -116,7 +131,8 @@ class _Connection(asyncio.Protocol):
         if answer is None:  # an answer to nothing asked: this connection can't be trusted
             self.close()
         elif not answer.done():
-            answer.set_result(Response(self.status, b"".join(body)))
+            headers = [self.content_type] if self.request_id is None else [self.content_type, self.request_id]
+            answer.set_result(Response(self.status, b"".join(body), headers))
 
     def _fail(self, error: UpstreamError) -> None:
         answer, self.answer = self.answer, None

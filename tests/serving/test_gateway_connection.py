@@ -12,7 +12,7 @@ import pytest
 from uvicorn.server import ServerState
 
 from serving import gateway_http as gateway_module
-from serving.gateway_http import ClientConnection, Headers
+from serving.gateway_http import JSON, ClientConnection, Headers, Limits
 from tests.serving.test_gateway_upstream import run
 
 POST = b"POST /v1/models/iris/predict HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 3\r\n\r\n[%d]"
@@ -46,7 +46,8 @@ class Transport:
 class Gateway:
     """Answers each request with its path and body once `gate` is open; raises on /boom."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self.gate = asyncio.Event()
         self.gate.set()
         self.calls: list[tuple[bytes, str, Headers, bytes]] = []
@@ -56,11 +57,11 @@ class Gateway:
         await self.gate.wait()
         if path == "/boom":
             raise RuntimeError("a bug")
-        return 200, body, [(b"x-berth-variation", b"default")]
+        return 200, body, [JSON, (b"x-berth-variation", b"default")]
 
 
 def ok(body: bytes, close: bool = False) -> bytes:
-    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nx-berth-variation: default\r\n"
+    return (b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\ncontent-type: application/json\r\nx-berth-variation: default\r\n"
             b"%s\r\n%s" % (len(body), b"connection: close\r\n" if close else b"", body))
 
 
@@ -125,7 +126,8 @@ def test_a_body_over_the_cap_gets_413_and_the_connection_closes(monkeypatch):
         connection.data_received(b"5,6,7,8,9]")
         await settle()
         assert transport.written.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
-        assert orjson.loads(transport.written.split(b"\r\n\r\n", 1)[1]) == {"error": "request body larger than 10 bytes"}
+        assert orjson.loads(transport.written.split(b"\r\n\r\n", 1)[1]) == {"error": "request body larger than 10 bytes",
+                                                                             "status": 413}
         assert transport.closed
         assert gateway.calls == []
 
@@ -137,7 +139,7 @@ def test_a_malformed_request_gets_400_and_the_connection_closes():
         connection, transport, _ = connect(Gateway())
         connection.data_received(b"POST /v1/models/iris/predict HTTP/1.1\r\ncontent-length: x\r\n\r\n")
         assert transport.written.startswith(b"HTTP/1.1 400 Bad Request\r\n")
-        assert transport.written.endswith(b'{"error":"malformed HTTP request"}')
+        assert transport.written.endswith(b'{"error":"malformed HTTP request","status":400}')
         assert transport.closed
 
     run(scenario())
@@ -162,7 +164,7 @@ def test_a_failure_inside_the_gateway_is_a_json_500_and_the_connection_goes_on()
         await settle()
         failed, rest = transport.written.split(b"HTTP/1.1 200 OK", 1)
         assert failed.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
-        assert failed.endswith(b'{"error":"the gateway failed; its log says why"}')
+        assert failed.endswith(b'{"error":"the gateway failed; its log says why","status":500}')
         assert b"HTTP/1.1 200 OK" + rest == ok(b"[1]")
 
     run(scenario())

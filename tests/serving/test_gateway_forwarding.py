@@ -49,7 +49,7 @@ def test_requests_are_split_between_live_variations_and_say_which_answered(socke
             secret = (b"authorization", b"Bearer s3cret")
             answers = [await gateway.answer(b"POST", PREDICT, [*FORWARDED, secret], b"[%d]" % n) for n in range(40)]
             assert [(status, body) for status, body, _ in answers] == [(200, b"[%d]" % n) for n in range(40)]
-            assert {headers[0] for _, _, headers in answers} == {(b"x-berth-variation", b"default"),
+            assert {headers[-1] for _, _, headers in answers} == {(b"x-berth-variation", b"default"),
                                                                 (b"x-berth-variation", b"challenger")}
             head = a.requests[0][0]
             assert b"x-request-id: r-1" in head
@@ -84,7 +84,8 @@ def test_a_replica_too_slow_answers_504_and_the_request_is_not_sent_again(socket
             gateway = started(write_routes(tmp_path / "routes.json", "v1",
                                            default=(100, [stuck.endpoint, a.endpoint], False)))
             status, body, _ = await gateway.answer(b"POST", PREDICT, FORWARDED, b"[1]")  # round robin starts at the first
-            assert (status, orjson.loads(body)) == (504, {"error": "variation default did not answer in time"})
+            assert (status, orjson.loads(body)) == (504, {"error": "variation default did not answer in time",
+                                                         "status": 504})
             assert a.requests == []
             await stuck.wait_closed()
 
@@ -101,7 +102,8 @@ def test_a_shadow_variation_gets_a_copy_and_its_answer_is_dropped(sockets, tmp_p
             gateway = started(write_routes(tmp_path / "routes.json", "v1", default=(100, [a.endpoint], False),
                                            candidate=(100, [shadow.endpoint], True)))
             status, body, headers = await gateway.answer(b"POST", PREDICT, FORWARDED, b"[7]")
-            assert (status, body, headers) == (200, b"[7]", [(b"x-berth-variation", b"default")])
+            assert (status, body, headers) == (200, b"[7]", [(b"content-type", b"application/json"),
+                                                             (b"x-berth-variation", b"default")])
             for _ in range(100):
                 if shadow.requests:
                     break
@@ -133,7 +135,7 @@ def test_a_replica_leaving_the_routes_finishes_its_requests_then_its_connections
 @pytest.mark.parametrize(("method", "path", "status", "error"), [
     (b"POST", "/v1/models/churn/predict", 404, "this gateway serves model iris, not churn"),
     (b"POST", "/v1/models/iris/canary/predict", 404, "no variation 'canary'; this deployment has: default"),
-    (b"GET", PREDICT, 405, f"{PREDICT} takes POST"),
+    (b"GET", PREDICT, 405, f"{PREDICT} answers POST only, not GET"),
     (b"POST", "/predict", 404, "no route /predict; POST /v1/models/<model_id>/predict"),
 ])
 def test_requests_the_gateway_cannot_route_get_a_json_error(sockets, tmp_path, method, path, status, error):
@@ -141,7 +143,7 @@ def test_requests_the_gateway_cannot_route_get_a_json_error(sockets, tmp_path, m
         async with FakeReplica(sockets / "a.sock") as a:
             gateway = started(write_routes(tmp_path / "routes.json", "v1", default=(100, [a.endpoint], False)))
             answer = await gateway.answer(method, path, FORWARDED, b"[1]")
-            assert (answer[0], orjson.loads(answer[1])) == (status, {"error": error})
+            assert (answer[0], orjson.loads(answer[1])) == (status, {"error": error, "status": status})
             assert a.requests == []
 
     run(scenario())

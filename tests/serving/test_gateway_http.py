@@ -34,8 +34,10 @@ class GatewayProcess:
                  for name, (percent, endpoints) in variations.items()]
         self.routes.write_text(json.dumps({"version": version, "model_id": "echo", "variations": items}))
 
-    def start(self) -> GatewayProcess:
-        command = [sys.executable, "-m", "serving.gateway", "--config", str(self.routes), "--port", str(self.port)]
+    def start(self, *args: str) -> GatewayProcess:
+        """Run the gateway with these extra flags, until it serves the routes written."""
+        command = [sys.executable, "-m", "serving.gateway", "--config", str(self.routes), "--port", str(self.port),
+                   *args]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - this Python running our own gateway
                 command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -149,7 +151,7 @@ def test_a_variation_with_no_reachable_replica_answers_502_and_the_gateway_stays
     try:
         response = gateway.predict()
         assert response.status_code == 502
-        assert response.json() == {"error": "no replica of variation default could be reached"}
+        assert response.json() == {"error": "no replica of variation default could be reached", "status": 502}
         assert httpx.get(gateway.url("/health/live")).status_code == 200
     finally:
         gateway.stop()
