@@ -126,6 +126,30 @@ def test_it_takes_a_single_example_record(tmp_path: Path) -> None:
     assert read_bundle(root).examples == [{"x": 1.0}]
 
 
+def test_it_reads_what_input_schema_declares_per_field(tmp_path: Path) -> None:
+    declared = {"x": {"nullable": True, "model_dtype": "float32"}}
+    assert read_bundle(make_bundle(tmp_path / "b", EXAMPLE | {"input_schema": declared})).input_schema == declared
+
+
+@pytest.mark.parametrize(
+    ("input_schema", "message"),
+    [
+        ([{"name": "x"}], "input_schema must map field names to what they declare"),
+        ({"y": {"nullable": True}}, "input_schema declares field 'y', which example_input does not have; fields: x"),
+        ({"x": {"nullabel": True}}, "input_schema field 'x' must declare nullable and/or model_dtype"),
+        ({"x": {"nullable": "yes"}}, "input_schema field 'x': nullable must be true or false"),
+        ({"x": {"model_dtype": "float16"}}, "input_schema field 'x': model_dtype must be one of float32, float64, int32"),
+    ],
+)
+def test_it_explains_an_input_schema_it_cannot_use(tmp_path: Path, input_schema: object, message: str) -> None:
+    assert bundle_error(make_bundle(tmp_path / "b", EXAMPLE | {"input_schema": input_schema})).startswith(message)
+
+
+def test_input_schema_needs_example_input(tmp_path: Path) -> None:
+    manifest = {"framework": "sklearn", "model_file": "model.joblib", "input_schema": {"x": {"nullable": True}}}
+    assert "add example_input too" in bundle_error(make_bundle(tmp_path / "b", manifest))
+
+
 def test_it_refuses_a_requirement_pip_cannot_parse(tmp_path: Path) -> None:
     message = bundle_error(make_bundle(tmp_path / "b", EXAMPLE | {"requirements": ["scikit-learn=>1.3"]}))
     assert message.startswith("requirement 'scikit-learn=>1.3' is not a valid pip requirement")
