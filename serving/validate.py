@@ -93,12 +93,25 @@ def _predict_example(runtime: Runtime, spec: BundleSpec, timings: dict[str, floa
         with _timed(timings, "predict_s"):
             output = _predict(runtime, frame)
         output_schema = infer_output_schema(output)
+    _predict_declared_nulls(runtime, examples, input_schema)
     return {
         "example_input": examples,
         "input_schema": input_schema,
         "output_schema": output_schema,
         "example_output": _records(output.head(EXAMPLE_OUTPUT_ROWS)),
     }
+
+
+def _predict_declared_nulls(runtime: Runtime, examples: list[dict[str, Any]], input_schema: list[dict[str, Any]]) -> None:
+    """Number fields berth.yaml declares nullable, though the example never is null there: the
+    model must take them as NaN, or serving would answer 500 where the schema promised a value."""
+    declared = [field["name"] for field in input_schema if field["nullable"] and field["dtype"] == "number"
+                and all(record[field["name"]] is not None for record in examples)]
+    if not declared:
+        return
+    _say(f"predicting the example with null {', '.join(declared)} (declared nullable)…")
+    with _step(f"predict with null {', '.join(declared)} (declared nullable in input_schema)", runtime.bundle_dir):
+        _predict(runtime, coerce_frame([examples[0] | dict.fromkeys(declared)], input_schema))
 
 
 def _predict(runtime: Runtime, frame: pd.DataFrame) -> pd.DataFrame:

@@ -52,6 +52,33 @@ def test_it_validates_the_iris_classifier_and_reports_schemas_and_timings(iris_b
     assert "running model:IrisClassifier.build()" in validation.stderr
 
 
+NAN_AWARE_MODEL = """
+    import pandas as pd
+
+    class Model:
+        def predict(self, df):
+            if df["x"].isna().any() and not NAN_OK:
+                raise ValueError("x is missing")
+            return pd.DataFrame({"x": df["x"].fillna(0)})
+"""
+
+
+def test_a_field_declared_nullable_is_recorded_once_the_model_takes_a_null_there(python_bundle, run_validate) -> None:
+    bundle = python_bundle("NAN_OK = True\n" + NAN_AWARE_MODEL.replace("\n    ", "\n"),
+                           example_input=[{"x": 1.5, "n": 1}], input_schema={"x": {"nullable": True}})
+    validation = run_validate(bundle)
+    assert validation.returncode == 0, validation.stderr
+    assert validation.report["input_schema"] == [{"name": "x", "dtype": "number", "nullable": True},
+                                                 {"name": "n", "dtype": "integer", "nullable": False}]
+
+
+def test_a_field_declared_nullable_fails_the_build_when_the_model_raises_on_null(python_bundle, run_validate) -> None:
+    bundle = python_bundle("NAN_OK = False\n" + NAN_AWARE_MODEL.replace("\n    ", "\n"),
+                           example_input=[{"x": 1.5, "n": 1}], input_schema={"x": {"nullable": True}})
+    error = assert_failed(run_validate(bundle), "predict with null x (declared nullable in input_schema) failed")
+    assert "ValueError: x is missing" in error
+
+
 @pytest.mark.parametrize("name", ["sklearn", "xgboost", "lightgbm", "onnx"])
 def test_it_validates_every_framework(iris_bundle, run_validate, name: str) -> None:
     validation = run_validate(iris_bundle(name))
