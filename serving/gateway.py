@@ -78,6 +78,7 @@ class Gateway:
         self.routes_path = routes_path
         self.limits = limits or Limits()
         self.pending = 0  # requests waiting for a replica's answer
+        self.unproven_connections: dict[Any, None] = {}  # kept by serving/gateway_http.py ClientConnection
         self.table: RoutingTable | None = None
         self.mtime = 0.0
         self.pools: dict[str, Pool] = {}

@@ -11,9 +11,13 @@ A client can't hold the gateway: a request's headers must arrive within `header_
 its first byte (or of the connection, for its first request) and its body within
 `body_timeout_s` of its headers, else it gets 408 and the connection closes; a request is only
 handed on once its body is whole. A timer is armed only for a request that did not arrive in
-one read, so the usual small request costs none. Past `max_connections` open connections a
-new one is still read, but any request on it other than a health check gets a fast 503 with
-`Retry-After` and the connection closes.
+one read, so the usual small request costs none.
+
+At most `max_connections` connections are open. When a new one would go past that, the oldest
+connection that has not yet sent a whole request (an idle or slow client's: a flood's) is
+closed to make room. When every open connection has sent one, the new connection is still read,
+but any request on it other than a health check gets a fast 503 with `Retry-After` and the
+connection closes.
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ class ClientConnection(asyncio.Protocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.gateway = cast("Gateway", config.app)
         self.limits: Limits = self.gateway.limits
+        # connections that have not sent a whole request yet, oldest first: the first to make room
+        self.unproven: dict[ClientConnection, None] = self.gateway.unproven_connections
         self.server = server_state
         self.connections: set[Any] = server_state.connections  # uvicorn types it as its own protocols
         self.keep_alive_s = config.timeout_keep_alive
@@ -106,12 +112,15 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self.over_capacity = len(self.connections) >= self.limits.max_connections
+        if len(self.connections) >= self.limits.max_connections:
+            self.over_capacity = not self._make_room()
         self.connections.add(self)
+        self.unproven[self] = None
         self._time_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
+        self.unproven.pop(self, None)
         self.closing = self.broken = True
         if self.idle_timer is not None:
             self.idle_timer.cancel()
@@ -172,6 +181,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.reading = IDLE
+        self.unproven.pop(self, None)
         if self.read_timer is not None:
             self.read_timer.cancel()
             self.read_timer, self.timed = None, IDLE
@@ -237,6 +247,17 @@ class ClientConnection(asyncio.Protocol):
         self.broken = self.closing = True
         if not self.busy:
             self._write(status, error_body(status, message), [JSON], keep_alive=False)
+
+    def _make_room(self) -> bool:
+        """Close the oldest connection that has not sent a whole request; False if there is none."""
+        for victim in self.unproven:
+            if victim.transport is not None:
+                victim.broken = victim.closing = True
+                victim.transport.close()  # a client that says nothing gets no answer either
+            del self.unproven[victim]
+            self.connections.discard(victim)
+            return True
+        return False
 
     # --- timers: one at a time, armed per connection or per request, never per byte -----
 

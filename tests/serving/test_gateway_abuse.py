@@ -145,6 +145,20 @@ def test_past_the_connection_cap_a_prediction_gets_a_fast_503_while_health_check
     assert status == 200
 
 
+def test_a_new_client_past_the_connection_cap_displaces_the_oldest_connection_that_sent_nothing(start_gateway):
+    gateway = start_gateway("--max-connections", "4")
+    silent = [socket.create_connection(("127.0.0.1", gateway.port), timeout=WAIT_S) for _ in range(4)]
+    try:
+        assert gateway.predict().status_code == 200  # accepted after the four, in the backlog's order
+        assert silent[0].recv(65536) == b"", "the oldest silent connection was not closed"
+        silent[1].setblocking(False)
+        with pytest.raises(BlockingIOError):  # the next one is still open, waiting
+            silent[1].recv(65536)
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 def test_past_the_pending_cap_a_request_gets_a_fast_503_instead_of_waiting(start_gateway):
     gateway = start_gateway("--max-pending", "1")
 

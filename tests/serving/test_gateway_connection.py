@@ -48,6 +48,7 @@ class Gateway:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self.unproven_connections: dict[Any, None] = {}
         self.gate = asyncio.Event()
         self.gate.set()
         self.calls: list[tuple[bytes, str, Headers, bytes]] = []
