@@ -129,6 +129,13 @@ class Backend(ABC):
     def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
         """Follow one replica's log: yields new lines as they are written (blocking)."""
 
+    def gateway_problem(self, deployment: Deployment) -> str:
+        """Why the deployment's gateway does not answer, in words ("" when it does, or has none yet).
+
+        A runtime that restarts an unresponsive gateway itself (Kubernetes' liveness probe) may keep
+        this default."""
+        return ""
+
     def scale(self, deployment: Deployment, spec: DeploySpec) -> tuple[list[ReplicaId], list[ReplicaId]]:
         """Converge replica counts only (nothing else changed): start missing, then prune extra."""
         started = self.apply(deployment, spec)

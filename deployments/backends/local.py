@@ -164,6 +164,13 @@ class LocalBackend(Backend):
         return GatewayStatus(self._gateway_url(port), port, str(body.get("config_version", "")),
                              body.get("status") == "ready")
 
+    def gateway_problem(self, deployment: Deployment) -> str:
+        port = self.files(deployment).gateway_port()
+        if not port:
+            return ""
+        error = readiness.liveness(self._gateway_url(port))
+        return "" if error is None else f"the gateway on port {port} does not answer ({error})"
+
     # --- logs ----------------------------------------------------------------------------
 
     def tail_logs(self, deployment: Deployment, replica: str, lines: int = 100) -> list[str]:

@@ -17,6 +17,7 @@ from serving import endpoints
 from serving.endpoints import Endpoint, EndpointError
 
 STARTING_GRACE_S = 60
+LIVENESS_TIMEOUT_S = 2.0  # a gateway that takes longer to say it is alive is not serving either
 
 
 def probe(client: httpx.Client, endpoint: str) -> str | None:
@@ -50,6 +51,17 @@ def running_state(error: str | None, uptime_s: int) -> tuple[ReplicaState, str]:
     if uptime_s < STARTING_GRACE_S:
         return ReplicaState.STARTING, f"loading the model ({uptime_s} s so far)"
     return ReplicaState.NOT_READY, f"readiness check failing for {uptime_s} s: {error}"
+
+
+def liveness(url: str, timeout_s: float = LIVENESS_TIMEOUT_S) -> str | None:
+    """None when the server at `url` answers `GET /health/live` with 200, else what happened instead."""
+    try:
+        response = httpx.get(f"{url}/health/live", timeout=timeout_s)
+    except httpx.TimeoutException:
+        return f"no answer within {timeout_s:g} s"
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"
 
 
 def gateway_health(url: str) -> dict[str, object] | str:

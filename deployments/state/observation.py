@@ -3,6 +3,7 @@
 Written only by `deployments.state.observer`; read by pages, the API and the live socket, which never
 ask the runtime themselves. `at` is when the runtime last answered; when a later check could
 not reach it, `error` says why and `error_at` when, and the replicas stay as last seen.
+`gateway_error` says why the deployment's gateway did not answer when the runtime last did.
 """
 
 from __future__ import annotations
@@ -55,14 +56,15 @@ class Observation:
     replicas: tuple[ObservedReplica, ...] = ()
     error: str = ""                     # why the last check could not reach the runtime
     error_at: datetime | None = None
+    gateway_error: str = ""             # why the deployment's gateway did not answer the last check
     by_name: dict[str, ObservedReplica] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_name.update({r.name: r for r in self.replicas})
 
     @classmethod
-    def of(cls, statuses: list[ReplicaStatus], at: datetime) -> Observation:
-        return cls(at=at, replicas=tuple(ObservedReplica.of(s) for s in statuses))
+    def of(cls, statuses: list[ReplicaStatus], at: datetime, gateway_error: str = "") -> Observation:
+        return cls(at=at, replicas=tuple(ObservedReplica.of(s) for s in statuses), gateway_error=gateway_error)
 
     def unreachable(self, error: str, at: datetime) -> Observation:
         """The same replicas as last seen, with why the runtime did not answer now."""
@@ -73,7 +75,7 @@ class Observation:
 
     def to_json(self) -> dict[str, Any]:
         return {"at": _iso(self.at), "error": self.error, "error_at": _iso(self.error_at),
-                "replicas": [asdict(r) for r in self.replicas]}
+                "gateway_error": self.gateway_error, "replicas": [asdict(r) for r in self.replicas]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Observation:
@@ -81,6 +83,7 @@ class Observation:
         if "replicas" not in data:  # nothing observed yet
             return cls()
         return cls(at=_parse(data.get("at")), error=str(data.get("error") or ""), error_at=_parse(data.get("error_at")),
+                   gateway_error=str(data.get("gateway_error") or ""),
                    replicas=tuple(ObservedReplica.from_json(r) for r in data["replicas"]))
 
 

@@ -2,8 +2,9 @@
 
 `observe(deployment, backend)` is called by the rollout engine (every readiness poll) and by the
 periodic health check (between rollouts). It stores each replica's state, restarts, last exit,
-reason and last log lines with the time observed (deployments/state/observation.py), records an event
-for each restart, crash, first readiness and loss or return of the runtime, then lets
+reason and last log lines, and whether the deployment's gateway answers, with the time observed
+(deployments/state/observation.py), records an event for each restart, crash, first readiness
+and loss or return of the runtime, then lets
 `state.status.settle` decide the status. Pages, the API and the live socket read what it
 stored; they never ask the runtime.
 """
@@ -32,11 +33,17 @@ def observe(deployment: Deployment, backend: Backend, rollout: Rollout | None = 
     now = timezone.now()
     try:
         statuses = backend.replicas(deployment)
+        gateway_error = _gateway_problem(backend, deployment)
     except RUNTIME_ERRORS as exc:
         error = _error_text(exc)
         log.warning("the runtime did not answer for deployment %s: %s", deployment.pk, error)
         return _store(deployment, rollout, lambda previous: previous.unreachable(error, now))
-    return _store(deployment, rollout, lambda previous: Observation.of(statuses, now))
+    return _store(deployment, rollout, lambda previous: Observation.of(statuses, now, gateway_error))
+
+
+def _gateway_problem(backend: Backend, deployment: Deployment) -> str:
+    """Why the gateway does not answer ("" when it does); a stand-in for the runtime seam has no gateway."""
+    return backend.gateway_problem(deployment) if isinstance(backend, Backend) else ""
 
 
 def _store(deployment: Deployment, rollout: Rollout | None,
@@ -57,7 +64,7 @@ def _store(deployment: Deployment, rollout: Rollout | None,
 
 def _visible(observation: Observation) -> tuple[object, ...]:
     """What a page shows of an observation (not the time it was taken)."""
-    return (bool(observation.error), observation.replicas)
+    return (bool(observation.error), observation.gateway_error, observation.replicas)
 
 
 def _record_changes(deployment: Deployment, previous: Observation, now: Observation, rollout: Rollout | None) -> None:

@@ -91,9 +91,11 @@ def _serving(deployment: Deployment, observation: Observation) -> tuple[str, str
             problems.append(f"{rid.name}: not running")
         elif not seen.ready:
             problems.append(f"{rid.name}: {seen.reason or seen.state}")
-    if not problems:
+    reasons = [f"Not serving — {observation.gateway_error}."] if observation.gateway_error else []
+    reasons += ["Not ready — " + "; ".join(problems)] if problems else []
+    if not reasons:
         return DeploymentStatus.RUNNING, ""
-    return DeploymentStatus.DEGRADED, "Not ready — " + "; ".join(problems)
+    return DeploymentStatus.DEGRADED, " ".join(reasons)
 
 
 def _while_rolling_out(deployment: Deployment, observation: Observation, active: Rollout) -> tuple[str, str]:
