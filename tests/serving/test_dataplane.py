@@ -158,6 +158,18 @@ def test_a_value_a_float32_model_cannot_hold_is_a_422_before_the_model_sees_it(
     assert answers(plane, {**IRIS_RECORDS[0], "petal_length": 3.4e38})  # float32 holds this one
 
 
+def test_a_null_in_a_nullable_field_does_not_hide_a_value_out_of_range(iris_bundle: Callable[[str], Path]) -> None:
+    bundle = iris_bundle("sklearn")  # a forest: it takes NaN, and computes in float32
+    manifest = yaml.safe_load((bundle / "berth.yaml").read_text())
+    manifest["input_schema"] = {"sepal_width": {"nullable": True}}
+    (bundle / "berth.yaml").write_text(yaml.safe_dump(manifest))
+    plane = started(bundle)
+    assert answers(plane, {**IRIS_RECORDS[0], "sepal_width": None}) == [[{"prediction": 0}]]
+    body = [{**IRIS_RECORDS[0], "sepal_width": None}, {**IRIS_RECORDS[1], "sepal_width": 1e39}]
+    with pytest.raises(SchemaError, match=r"field 'sepal_width' is out of range for float32 in row 2: 1e\+39"):
+        answers(plane, body)
+
+
 @pytest.mark.parametrize("name", ["lightgbm", "python"])
 def test_a_model_that_computes_in_float64_gets_any_json_number(iris_bundle: Callable[[str], Path], name: str) -> None:
     [result] = answers(started(iris_bundle(name)), {**IRIS_RECORDS[0], "petal_length": 1e308})
