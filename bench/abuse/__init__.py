@@ -1,0 +1,1 @@
+"""The gateway under attack: `python -m bench.abuse` (see __main__.py)."""
