@@ -317,7 +317,7 @@ def _check_split_names(names: list[Any], columns: Columns) -> None:
             raise SchemaError(f"unexpected field '{echo(name)}' in \"columns\"; expected {', '.join(columns.names)}")
     if len(set(names)) != len(names):
         twice = next(name for i, name in enumerate(names) if name in names[:i])
-        raise SchemaError(f"field '{twice}' is named twice in \"columns\"; name each field once")
+        raise SchemaError(f"field '{echo(twice)}' is named twice in \"columns\"; name each field once")
     for name in columns.names:
         if name not in names:
             raise SchemaError(f"missing field '{name}' in \"columns\"")

@@ -168,7 +168,17 @@ def _columns(bundle_dir: Path, spec: BundleSpec) -> codec.Columns:
     if report.is_file():
         recorded = json.loads(report.read_text(encoding="utf-8")).get("input_schema")
         if recorded:
+            recorded = _nullable_where_the_example_is_null(recorded, spec.examples or [])
             return codec.Columns(Schema.from_list(refine(recorded, spec.input_schema)))
     if not spec.examples:
         raise ServingError("the build has no input schema and no example_input; add example_input to berth.yaml")
     return codec.Columns(Schema.from_list(infer_input_schema(spec.examples, spec.input_schema)))
+
+
+def _nullable_where_the_example_is_null(recorded: list[dict[str, Any]], examples: list[dict[str, Any]]
+                                        ) -> list[dict[str, Any]]:
+    """Schemas recorded before fields said whether they are `nullable`: a field null in the example
+    is (so such a build still answers its own example, as it did)."""
+    nulls = {name for record in examples for name, value in record.items() if value is None}
+    return [item | {"nullable": True} if "nullable" not in item and item["name"] in nulls else item
+            for item in recorded]

@@ -194,7 +194,7 @@ def _check_content_type(content_type: bytes | None) -> None:
     media = content_type.split(b";", 1)[0].strip().lower()
     if media != JSON and not media.endswith(b"+json"):
         raise ServingError(
-            f"unsupported Content-Type {media.decode('latin-1')!r}; send JSON with "
+            f"unsupported Content-Type {echo(media.decode('latin-1'))!r}; send JSON with "
             "'Content-Type: application/json'", 415)
 
 
@@ -202,7 +202,7 @@ def _check_accept(accept: bytes | None) -> None:
     if accept is None or _accepts_json(accept):
         return
     raise ServingError(
-        f"can't answer in {accept.decode('latin-1')!r}; this server answers application/json", 406)
+        f"can't answer in {echo(accept.decode('latin-1'))!r}; this server answers application/json", 406)
 
 
 def _accepts_json(accept: bytes) -> bool:

@@ -170,6 +170,24 @@ def test_a_null_in_a_nullable_field_does_not_hide_a_value_out_of_range(iris_bund
         answers(plane, body)
 
 
+def test_a_build_recorded_before_fields_said_nullable_still_takes_the_nulls_of_its_example(
+        python_bundle: Callable[..., Path]) -> None:
+    bundle = python_bundle("""
+        import pandas as pd
+
+        class Model:
+            def predict(self, df):
+                return pd.DataFrame({"x_missing": df["x"].isna()})
+    """, example_input=[{"x": None, "n": 1}, {"x": 1.5, "n": 2}])
+    (bundle / ".berth").mkdir()
+    recorded = [{"name": "x", "dtype": "number"}, {"name": "n", "dtype": "integer"}]
+    (bundle / ".berth" / "report.json").write_text(orjson.dumps({"ok": True, "input_schema": recorded}).decode())
+    plane = started(bundle)
+    assert answers(plane, {"x": None, "n": 3}) == [[{"x_missing": True}]]
+    with pytest.raises(SchemaError, match="field 'n' is null in row 1"):
+        answers(plane, {"x": 1.0, "n": None})
+
+
 @pytest.mark.parametrize("name", ["lightgbm", "python"])
 def test_a_model_that_computes_in_float64_gets_any_json_number(iris_bundle: Callable[[str], Path], name: str) -> None:
     [result] = answers(started(iris_bundle(name)), {**IRIS_RECORDS[0], "petal_length": 1e308})

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 import yaml
 
@@ -80,8 +81,6 @@ def test_a_number_a_float32_model_cannot_hold_is_a_422_not_a_500(forest: ServerP
 
 
 def test_the_schema_in_metadata_says_which_fields_may_be_null(missing_aware: ServerProcess) -> None:
-    import httpx
-
     schema = httpx.get(missing_aware.url("/v1/metadata"), timeout=10).json()["input_schema"]
     assert [(field["name"], field["nullable"]) for field in schema] == [("x", True), ("n", False), ("name", True)]
 
