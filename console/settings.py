@@ -214,6 +214,8 @@ BERTH_BUILD_TIMEOUT_S = envint("BERTH_BUILD_TIMEOUT_S", 600, minimum=1)
 BERTH_BUILD_MEMORY_MB = envint("BERTH_BUILD_MEMORY_MB", 4096, minimum=256)
 BERTH_BUILD_MAX_ATTEMPTS = envint("BERTH_BUILD_MAX_ATTEMPTS", 3, minimum=1)
 BERTH_MAX_UNPACKED_MB = envint("BERTH_MAX_UNPACKED_MB", 4096, minimum=1)
+# The total unpacked size of one project's builds; an upload past it is refused.
+BERTH_PROJECT_STORAGE_MB = envint("BERTH_PROJECT_STORAGE_MB", 5120, minimum=1)
 # Failed builds (row, log, files) are deleted this many days after they failed; 0 keeps them.
 BERTH_FAILED_BUILD_RETENTION_DAYS = envint("BERTH_FAILED_BUILD_RETENTION_DAYS", 14, minimum=0)
 # The sandbox model code runs in (build validation and replicas): docs/runtime.md, "Security model".

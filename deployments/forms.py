@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib.auth.models import User
 
 from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.models import Model, Project, Role
-from deployments.projects.memberships import find_user
 
 
 class ProjectForm(forms.ModelForm):
@@ -27,11 +25,14 @@ class ModelForm(forms.ModelForm):
 
 
 class InviteForm(forms.Form):
-    user = forms.CharField(label="Username or email", max_length=150)
+    """Who to invite, taken as typed: whether such an account exists is never checked here, nor said."""
+
+    invitee = forms.CharField(label="Username or email", max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def clean_user(self) -> User:
-        return find_user(self.cleaned_data["user"])
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
 
 
 def parse_example_input(raw: str) -> list | None:

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.models import Build, BuildStatus, Membership, Model, Project
+from deployments.models import Build, BuildStatus, Invitation, Membership, Model, Project, Role
 from tests.api.client import api_as, results
 from tests.cli.run import berth
 from tests.fixtures.builds import python_bundle_files, tar_gz
@@ -34,6 +34,7 @@ def two_teams(iris_model: Model, other_project: Project, alice: User) -> None:
                          source_name="iris.tar.gz", created_by=alice, log="fraud's validation log")
     ltv = Model.objects.create(project=other_project, model_id="ltv", name="Lifetime value")
     Build.objects.create(build_id=LTV_BUILD, model=ltv, status=BuildStatus.READY, source_name="ltv.tar.gz")
+    Invitation.objects.create(project=iris_model.project, invitee="someone", role=Role.VIEWER, invited_by=alice)
 
 
 def fraud_state() -> list[object]:
@@ -42,15 +43,17 @@ def fraud_state() -> list[object]:
     return [
         (project.name, project.description),
         sorted(project.memberships.values_list("user__username", "role")),
+        sorted(Invitation.objects.filter(project=project).values_list("invitee", "role")),
         sorted(Model.objects.filter(project=project).values_list("model_id", "name", "description")),
         sorted(Build.objects.filter(model__project=project).values_list("build_id", "status")),
     ]
 
 
 def real_url(url: str) -> str:
-    """Fill in the id of a real membership of fraud, so a 404 cannot come from a made-up id."""
+    """Fill in the ids of a real membership and invitation of fraud, so a 404 cannot come from a made-up id."""
     alice_in_fraud = Membership.objects.get(project__slug="fraud", user__username="alice").pk
-    return url.format(alice_in_fraud=alice_in_fraud)
+    invitation = Invitation.objects.get(project__slug="fraud").pk
+    return url.format(alice_in_fraud=alice_in_fraud, invitation=invitation)
 
 
 def a_bundle() -> SimpleUploadedFile:
@@ -68,8 +71,10 @@ UI_READS = [
 ]
 UI_WRITES = [
     ("/projects/fraud/models/new/", {"model_id": "sneaky", "name": "Sneaky"}),
-    ("/projects/fraud/invite/", {"user": "charlie", "role": "admin"}),
+    ("/projects/fraud/invite/", {"invitee": "charlie", "role": "admin"}),
+    ("/projects/fraud/members/{alice_in_fraud}/role/", {"role": "viewer"}),
     ("/projects/fraud/members/{alice_in_fraud}/remove/", {}),
+    ("/projects/fraud/invitations/{invitation}/revoke/", {}),
     ("/models/iris/builds/upload/", {"file": a_bundle}),
 ]
 
@@ -126,6 +131,7 @@ def test_the_live_builds_socket_of_another_project_refuses_me(two_teams, charlie
 API_READS = [
     "/api/v1/projects/fraud/",
     "/api/v1/projects/fraud/members/",
+    "/api/v1/projects/fraud/invitations/",
     "/api/v1/models/iris/",
     "/api/v1/models/iris/builds/",
     f"/api/v1/builds/{IRIS_BUILD}/",
@@ -133,7 +139,9 @@ API_READS = [
 API_WRITES = [
     ("patch", "/api/v1/projects/fraud/", {"name": "Mine now"}),
     ("delete", "/api/v1/projects/fraud/", None),
-    ("post", "/api/v1/projects/fraud/members/", {"username": "charlie", "role": "admin"}),
+    ("post", "/api/v1/projects/fraud/invitations/", {"invitee": "charlie", "role": "admin"}),
+    ("delete", "/api/v1/projects/fraud/invitations/{invitation}/", None),
+    ("patch", "/api/v1/projects/fraud/members/{alice_in_fraud}/", {"role": "viewer"}),
     ("delete", "/api/v1/projects/fraud/members/{alice_in_fraud}/", None),
     ("patch", "/api/v1/models/iris/", {"name": "Mine now"}),
     ("patch", "/api/v1/models/iris/", {"project": "growth"}),

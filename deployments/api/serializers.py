@@ -2,21 +2,20 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from console.models import ApiToken
 from deployments.api.strict import StrictInput
 from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
 from deployments.forms import parse_example_input
-from deployments.models import Build, Membership, Model, Project, Role
-from deployments.models.model import MODEL_ID_RULE
+from deployments.models import Build, Invitation, Membership, Model, Project, Role
+from deployments.models.model import MODEL_ID_RULE, model_id_not_available
 from deployments.models.project import SLUG_RULE
-from deployments.projects.memberships import find_user
 
 # DRF refuses a name that is blank once trimmed; saying so as a pattern puts the rule in the schema too.
 NOT_BLANK = RegexValidator(r"\S", "This field may not be blank.")
@@ -65,16 +64,54 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 class MembershipSerializer(StrictInput, serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
-    username = serializers.CharField(write_only=True, help_text="Username or email of an existing account.")
     role = serializers.ChoiceField(choices=Role.choices)
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "username", "role", "created_at"]
+        fields = ["id", "user", "role", "created_at"]
         read_only_fields = ["id", "created_at"]
 
-    def validate_username(self, value: str) -> User:
-        return find_user(value)
+
+class InvitationSerializer(StrictInput, serializers.ModelSerializer):
+    """A project's pending invitation as its admins see it: what they typed, never the account it names."""
+
+    invitee = serializers.CharField(max_length=254, validators=[NOT_BLANK],
+                                    help_text="Username or email of the person to invite.")
+    role = serializers.ChoiceField(choices=Role.choices)
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "invitee", "role", "invited_by", "created_at"]
+        read_only_fields = ["id", "invited_by", "created_at"]
+
+
+class InvitationSentSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="The same words whether or not the invitee has an account.")
+
+
+class MyInvitationSerializer(serializers.ModelSerializer):
+    """An invitation waiting for the caller's answer."""
+
+    project = serializers.CharField(source="project.slug", read_only=True)
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "project", "project_name", "role", "invited_by", "created_at"]
+        read_only_fields = fields
+
+
+class JoinedSerializer(serializers.ModelSerializer):
+    """The membership an accepted invitation made (or the higher role the caller already had)."""
+
+    project = serializers.CharField(source="project.slug", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["project", "role", "created_at"]
+        read_only_fields = fields
 
 
 def project_field(queryset: QuerySet[Project]) -> serializers.SlugRelatedField:
@@ -92,13 +129,18 @@ class ModelSerializer(StrictInput, serializers.ModelSerializer):
         extra_kwargs = {**NAMED, "model_id": EXACT}
 
     def validate_model_id(self, value: str) -> str:
-        return whole_match(MODEL_ID_RULE, value)
+        value = whole_match(MODEL_ID_RULE, value)
+        if self.instance is None and Model.objects.filter(model_id=value).exists():
+            raise serializers.ValidationError(model_id_not_available(value).messages)
+        return value
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None and not fields["project"].read_only:  # other teams' projects are not even named in errors
             fields["project"] = project_field(Project.objects.for_user(request.user))
+        fields["model_id"].validators = [v for v in fields["model_id"].validators  # validate_model_id words it
+                                         if not isinstance(v, UniqueValidator)]
         return fields
 
 

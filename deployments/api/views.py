@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import cast
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,12 +30,16 @@ from deployments.api.pagination import paginated
 from deployments.api.schema import CONFLICT
 from deployments.builds.upload import store_build
 from deployments.filtersets import BuildFilterSet, ModelFilterSet
-from deployments.models import Build, Membership, Model, Project, Role, Variation
-from deployments.projects.memberships import create_project, remove_member, set_role
+from deployments.models import Build, Invitation, Membership, Model, Project, Role, Variation
+from deployments.models.model import create_model
+from deployments.projects import memberships
 
 UNDEPLOY_FIRST = extend_schema(responses={204: None, 409: CONFLICT})
 # The builds action lists Build rows, whose own `model_id` is the foreign key's number.
 MODEL_ID = OpenApiParameter("model_id", str, OpenApiParameter.PATH)
+MEMBER_ID = OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+INVITATION_ID = OpenApiParameter("invitation_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+LAST_ADMIN_400 = OpenApiResponse(description="It would leave the project without an admin.")
 
 
 class ModelBuildFilterSet(BuildFilterSet):
@@ -94,33 +99,82 @@ class ProjectViewSet(ApiDefaults, viewsets.ModelViewSet):
         return project
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = create_project(_user(self.request), **serializer.validated_data)
+        serializer.instance = memberships.create_project(_user(self.request), **serializer.validated_data)
 
     def perform_destroy(self, instance: Project) -> None:
         delete_unless_deployed(instance, f"Project {instance.slug}")
 
-    @extend_schema(methods=["GET"], responses=s.MembershipSerializer(many=True))
-    @extend_schema(methods=["POST"], request=s.MembershipSerializer, responses={201: s.MembershipSerializer})
-    @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer, filter_backends=[])
+    @extend_schema(responses=s.MembershipSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=s.MembershipSerializer, filter_backends=[])
     def members(self, request: Request, slug: str) -> Response:
-        """List members, or invite one: {"username": "...", "role": "viewer|deployer|admin"}."""
-        needed = Role.VIEWER if request.method == "GET" else Role.ADMIN
-        project, _ = get_project_for_user(request.user, slug, needed)
-        if request.method == "POST":
-            serializer = s.MembershipSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            membership = set_role(project, serializer.validated_data["username"], serializer.validated_data["role"])
-            return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        """List the project's members. New ones join by invitation (`/projects/<slug>/invitations/`)."""
+        project, _ = get_project_for_user(request.user, slug)
         return paginated(self, project.memberships.select_related("user"), s.MembershipSerializer)
 
-    @extend_schema(request=None, parameters=[OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-                   responses={204: None, 400: OpenApiResponse(description="It would leave the project without "
-                                                                          "an admin.")})
-    @action(detail=True, methods=["delete"], url_path=r"members/(?P<member_id>[0-9]+)")
-    def remove_member(self, request: Request, slug: str, member_id: str) -> Response:
+    @extend_schema(methods=["PATCH"], parameters=[MEMBER_ID], request=s.MembershipSerializer,
+                   responses={200: s.MembershipSerializer, 400: LAST_ADMIN_400})
+    @extend_schema(methods=["DELETE"], parameters=[MEMBER_ID], request=None, responses={204: None, 400: LAST_ADMIN_400})
+    @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<member_id>[0-9]+)",
+            serializer_class=s.MembershipSerializer, filter_backends=[])
+    def member(self, request: Request, slug: str, member_id: str) -> Response:
+        """Change a member's role (`{"role": "deployer"}`), or remove them from the project."""
         project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
-        member = get_object_or_404(Membership, project=project, pk=member_id)
-        remove_member(member)
+        member = memberships.member_of(project, member_id)
+        if request.method == "DELETE":
+            memberships.remove_member(member)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = s.MembershipSerializer(member, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "role" in serializer.validated_data:
+            memberships.change_role(member, serializer.validated_data["role"])
+        return Response(s.MembershipSerializer(member).data)
+
+    @extend_schema(methods=["GET"], responses=s.InvitationSerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.InvitationSerializer, responses={202: s.InvitationSentSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=s.InvitationSerializer, filter_backends=[])
+    def invitations(self, request: Request, slug: str) -> Response:
+        """Admins: the invitations waiting for an answer, or invite someone (`{"invitee": "bob", "role": "viewer"}`).
+
+        Inviting answers 202 with the same words whether or not the invitee has an account.
+        """
+        project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
+        if request.method == "GET":
+            return paginated(self, Invitation.objects.filter(project=project).select_related("invited_by"), s.InvitationSerializer)
+        serializer = s.InvitationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = memberships.invite(project, _user(request), serializer.validated_data["invitee"],
+                                        serializer.validated_data["role"])
+        return Response({"detail": memberships.invitation_sent(invitation)}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, parameters=[INVITATION_ID], responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"invitations/(?P<invitation_id>[0-9]+)")
+    def revoke_invitation(self, request: Request, slug: str, invitation_id: str) -> Response:
+        """Admins: take back an invitation nobody has answered yet."""
+        project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
+        memberships.revoke_invitation(project, invitation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationViewSet(ApiDefaults, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Invitations waiting for your answer: accept to join the project with the role offered, or decline."""
+
+    serializer_class = s.MyInvitationSerializer
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if _schema_only(self):
+            return Invitation.objects.none()
+        return memberships.pending_invitations(_user(self.request))
+
+    @extend_schema(request=None, responses={200: s.JoinedSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        membership = memberships.accept_invitation(_user(request), pk)
+        return Response(s.JoinedSerializer(membership).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str) -> Response:
+        memberships.decline_invitation(_user(request), pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -144,9 +198,10 @@ class ModelViewSet(ApiDefaults, viewsets.ModelViewSet):
         return model
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        project = serializer.validated_data["project"]
+        fields = dict(serializer.validated_data)
+        project = fields.pop("project")
         get_project_for_user(_user(self.request), project.slug, Role.DEPLOYER)
-        serializer.save()
+        serializer.instance = create_model(project, **fields)
 
     def perform_destroy(self, instance: Model) -> None:
         delete_unless_deployed(instance, f"Model {instance.model_id}")
@@ -166,7 +221,10 @@ class ModelViewSet(ApiDefaults, viewsets.ModelViewSet):
         upload = s.BuildUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
+        try:
+            build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
+        except DjangoValidationError as refused:  # the project's storage quota: the form's words, on the file
+            raise ValidationError({"file": refused.messages}) from None
         return Response(s.BuildSerializer(build).data, status=status.HTTP_201_CREATED)
 
 

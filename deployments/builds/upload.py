@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
+import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 from django.conf import settings
@@ -12,11 +15,12 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Sum
 
 from deployments.builds.validation import is_archive
-from deployments.models import Build, Model
+from deployments.models import Build, Model, Project
 from deployments.tasks import validate_build
-from serving.bundle import FRAMEWORKS, BundleError, check_archive
+from serving.bundle import ARCHIVE_ERRORS, FRAMEWORKS, BundleError, check_archive
 
 SINGLE_FILE_FRAMEWORKS = tuple(f for f in FRAMEWORKS if f != "python")
 
@@ -79,7 +83,11 @@ class _as_local_file:
 def store_build(
     model: Model, upload: UploadedFile, framework: str, example_input: list | None, user: object
 ) -> Build:
-    """Create the Build row and its stored file together; validation starts after commit."""
+    """Create the Build row and its stored file together, or neither; validation starts after commit.
+
+    A build past the project's storage quota is refused here, with the project locked, so two
+    uploads at once cannot both squeeze into the last of it.
+    """
     build = Build(
         model=model, source_name=safe_file_name(upload.name or "model"), framework=framework or "",
         example_input=example_input, created_by=user if isinstance(user, User) else None,
@@ -87,6 +95,8 @@ def store_build(
     try:
         with transaction.atomic():
             build.size_bytes, build.sha256 = _write_source(upload, build.source_path)
+            build.unpacked_bytes = unpacked_size(build.source_path)
+            _check_quota(model.project, build.unpacked_bytes)
             build.save()
             transaction.on_commit(lambda: validate_build.delay(str(build.build_id)))
     except BaseException:
@@ -105,3 +115,37 @@ def _write_source(upload: UploadedFile, dest: Path) -> tuple[int, str]:
             size += len(chunk)
             out.write(chunk)
     return size, digest.hexdigest()
+
+
+def unpacked_size(source: Path) -> int:
+    """What a stored upload unpacks to: its files' sizes from the archive's headers, or its own size."""
+    if not is_archive(source.name):
+        return source.stat().st_size
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as zipped:
+                return sum(info.file_size for info in zipped.infolist() if not info.is_dir())
+        with tarfile.open(source, "r:*") as tarred:
+            return sum(member.size for member in tarred if member.isreg())
+    except ARCHIVE_ERRORS:  # not an archive after all: validation fails the build and says why
+        return source.stat().st_size
+
+
+def storage_used(project: Project) -> int:
+    """Bytes the project's builds unpack to, all of them, whatever their status."""
+    return Build.objects.filter(model__project=project).aggregate(total=Sum("unpacked_bytes"))["total"] or 0
+
+
+def _check_quota(project: Project, needed: int) -> None:
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    used, limit = storage_used(project), settings.BERTH_PROJECT_STORAGE_MB * 2**20
+    if used + needed > limit:
+        raise ValidationError(
+            f"This build unpacks to {_mb(needed)} MB, and this project uses {_mb(used)} MB of its "
+            f"{settings.BERTH_PROJECT_STORAGE_MB} MB build storage; delete models you no longer need (their builds "
+            "go with them) or ask an admin to raise BERTH_PROJECT_STORAGE_MB.", code="quota")
+
+
+def _mb(size: int) -> str:
+    """Megabytes to one decimal, rounded up: a small build is 0.1 MB, never 0."""
+    return f"{math.ceil(size * 10 / 2**20) / 10:g}"

@@ -1,6 +1,7 @@
 from deployments.models.build import Build, BuildStatus
 from deployments.models.deployment import Deployment, DeploymentStatus
 from deployments.models.instance_type import InstanceType
+from deployments.models.invitation import Invitation
 from deployments.models.model import Model
 from deployments.models.project import Membership, Project, Role
 from deployments.models.rollout import (
@@ -15,6 +16,6 @@ from deployments.models.variation import Variation
 
 __all__ = [
     "Build", "BuildStatus", "Deployment", "DeploymentStatus", "EventKind", "EventLevel", "InstanceType",
-    "Membership", "Model", "Project", "Role", "Rollout", "RolloutAction", "RolloutEvent", "RolloutStatus",
-    "Variation",
+    "Invitation", "Membership", "Model", "Project", "Role", "Rollout", "RolloutAction", "RolloutEvent",
+    "RolloutStatus", "Variation",
 ]

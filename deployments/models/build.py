@@ -39,6 +39,8 @@ class Build(models.Model):
     framework = models.CharField(max_length=16, blank=True)
     source_name = models.CharField(max_length=255, help_text="Name of the uploaded file.")
     size_bytes = models.BigIntegerField(default=0)
+    unpacked_bytes = models.BigIntegerField(
+        default=0, help_text="What the upload unpacks to: what it counts against BERTH_PROJECT_STORAGE_MB.")
     sha256 = models.CharField(max_length=64, blank=True)
     requirements = models.JSONField(default=list, blank=True)
     example_input = models.JSONField(null=True, blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -22,9 +23,13 @@ def build_upload(request: AuthenticatedHttpRequest, model_id: str) -> HttpRespon
     form = BuildUploadForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
-        build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
-        messages.success(request, f"Build {build.short_id} uploaded.")  # its row shows validation live
-        return redirect("model-detail", model_id=model.model_id)
+        try:
+            build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
+        except ValidationError as refused:  # the project's storage quota
+            form.add_error("file", refused)
+        else:
+            messages.success(request, f"Build {build.short_id} uploaded.")  # its row shows validation live
+            return redirect("model-detail", model_id=model.model_id)
     context = {"model": model, "project": model.project, "membership": membership,
                "builds": model.builds.select_related("created_by"), "upload_form": form}
     return render(request, "deployments/model_detail.html", context, status=400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
@@ -11,6 +12,7 @@ from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_model_for_user, get_project_for_user
 from deployments.forms import BuildUploadForm, ModelForm
 from deployments.models import Role
+from deployments.models.model import create_model
 
 
 @login_required
@@ -18,11 +20,13 @@ def model_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project, _ = get_project_for_user(request.user, slug, Role.DEPLOYER)
     form = ModelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        model = form.save(commit=False)
-        model.project = project
-        model.save()
-        messages.success(request, f"Model {model.model_id} created. Upload a build to deploy it.")
-        return redirect("model-detail", model_id=model.model_id)
+        try:
+            model = create_model(project, **form.cleaned_data)
+        except ValidationError as taken:  # by a create that won the race since the form's check
+            form.add_error("model_id", taken)
+        else:
+            messages.success(request, f"Model {model.model_id} created. Upload a build to deploy it.")
+            return redirect("model-detail", model_id=model.model_id)
     return render(request, "deployments/model_form.html", {"form": form, "project": project},
                   status=400 if form.errors else 200)
 

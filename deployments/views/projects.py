@@ -1,4 +1,4 @@
-"""Projects: list, create, detail (models and members), invite, remove member."""
+"""Projects: list (with invitations waiting for you), create, detail (models, members, invitations)."""
 
 from __future__ import annotations
 
@@ -6,77 +6,124 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_project_for_user
-from deployments.forms import InviteForm, ProjectForm
-from deployments.models import Membership, Project, Role
-from deployments.projects.memberships import create_project, remove_member, set_role
+from deployments.forms import InviteForm, ProjectForm, RoleForm
+from deployments.models import Invitation, Membership, Project, Role
+from deployments.projects import memberships
 
 
 @login_required
 def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     projects = Project.objects.for_user(request.user).prefetch_related("models")
-    memberships = {m.project_id: m.role for m in Membership.objects.filter(user=request.user)}
-    rows = [(p, memberships.get(p.pk)) for p in projects]
-    return render(request, "deployments/project_list.html", {"rows": rows})
+    roles = {m.project_id: m.role for m in Membership.objects.filter(user=request.user)}
+    context = {"rows": [(p, roles.get(p.pk)) for p in projects],
+               "invitations": memberships.pending_invitations(request.user)}
+    return render(request, "deployments/project_list.html", context)
 
 
 @login_required
 def project_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        project = create_project(request.user, **form.cleaned_data)
+        project = memberships.create_project(request.user, **form.cleaned_data)
         messages.success(request, f"Project {project.name} created. You are its admin.")
         return redirect("project-detail", slug=project.slug)
     return render(request, "deployments/project_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@login_required
-def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
-    project, membership = get_project_for_user(request.user, slug)
+def _detail(request: AuthenticatedHttpRequest, project: Project, membership: Membership,
+            invite_form: InviteForm | None = None, status: int = 200) -> HttpResponse:
+    is_admin = membership.allows(Role.ADMIN)
     context = {
         "project": project,
         "membership": membership,
         "models": project.models.all(),
         "members": project.memberships.select_related("user"),
-        "invite_form": InviteForm() if membership.allows(Role.ADMIN) else None,
+        "roles": Role.choices,
+        "invite_form": (invite_form or InviteForm()) if is_admin else None,
+        "invitations": Invitation.objects.filter(project=project).select_related("invited_by") if is_admin else None,
     }
-    return render(request, "deployments/project_detail.html", context)
+    return render(request, "deployments/project_detail.html", context, status=status)
+
+
+@login_required
+def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request.user, slug)
+    return _detail(request, project, membership)
 
 
 @login_required
 @require_POST
 def project_invite(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
-    project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
+    project, membership = get_project_for_user(request.user, slug, Role.ADMIN)
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
-            membership = set_role(project, form.cleaned_data["user"], form.cleaned_data["role"])
+            invitation = memberships.invite(project, request.user, form.cleaned_data["invitee"],
+                                            form.cleaned_data["role"])
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_error("invitee", exc)
         else:
-            messages.success(request, f"{membership.user} is now {membership.role} in {project.name}.")
+            messages.success(request, memberships.invitation_sent(invitation))
             return redirect("project-detail", slug=project.slug)
-    context = {
-        "project": project, "membership": project.memberships.get(user=request.user),
-        "models": project.models.all(), "members": project.memberships.select_related("user"),
-        "invite_form": form,
-    }
-    return render(request, "deployments/project_detail.html", context, status=400)
+    return _detail(request, project, membership, invite_form=form, status=400)
+
+
+@login_required
+@require_POST
+def project_revoke_invitation(request: AuthenticatedHttpRequest, slug: str, invitation_pk: int) -> HttpResponse:
+    project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
+    invitation = memberships.revoke_invitation(project, invitation_pk)
+    messages.success(request, f"Invitation to {invitation.invitee} revoked.")
+    return redirect("project-detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def project_member_role(request: AuthenticatedHttpRequest, slug: str, member_pk: int) -> HttpResponse:
+    project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
+    member = memberships.member_of(project, member_pk)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose a role: viewer, deployer or admin.")
+        memberships.change_role(member, form.cleaned_data["role"])
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"{member.user} is now {member.role} in {project.name}.")
+    return redirect("project-detail", slug=project.slug)
 
 
 @login_required
 @require_POST
 def project_remove_member(request: AuthenticatedHttpRequest, slug: str, member_pk: int) -> HttpResponse:
     project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
-    member = get_object_or_404(Membership, project=project, pk=member_pk)
+    member = memberships.member_of(project, member_pk)
     try:
-        remove_member(member)
+        memberships.remove_member(member)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, f"{member.user} no longer has access to {project.name}.")
     return redirect("project-detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def invitation_accept(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    membership = memberships.accept_invitation(request.user, pk)
+    messages.success(request, f"You joined {membership.project.name} as {membership.role}.")
+    return redirect("project-detail", slug=membership.project.slug)
+
+
+@login_required
+@require_POST
+def invitation_decline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    invitation = memberships.decline_invitation(request.user, pk)
+    messages.success(request, f"Invitation to {invitation.project.name} declined.")
+    return redirect("project-list")

@@ -102,7 +102,7 @@ def test_a_duplicate_model_id_is_refused_naming_the_field(iris_model, other_proj
     response = api_as(charlie).post(MODELS, new_model(project="growth", model_id="iris"), format="json")
 
     assert response.status_code == 400
-    assert "already exists" in response.json()["model_id"][0]
+    assert response.json()["model_id"] == ["Model ID 'iris' is not available; choose another."]
     assert Model.objects.filter(model_id="iris").count() == 1
 
 

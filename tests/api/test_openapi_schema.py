@@ -62,11 +62,13 @@ def test_limit_and_offset_are_documented_with_their_bounds(schema):
     assert parameters["offset"] == {"type": "integer", "minimum": 0, "maximum": 2_147_483_647, "default": 0}
 
 
-def test_a_member_invitation_answers_the_one_membership_it_made(schema):
-    invite = schema["paths"]["/api/v1/projects/{slug}/members/"]["post"]
+def test_an_invitation_answers_202_with_words_alone_and_members_are_not_added_directly(schema):
+    invite = schema["paths"]["/api/v1/projects/{slug}/invitations/"]["post"]
 
-    assert answer_schema(invite, "201") == {"$ref": "#/components/schemas/Membership"}
+    assert answer_schema(invite, "202") == {"$ref": "#/components/schemas/InvitationSent"}
+    assert list(component(schema, "InvitationSent")["properties"]) == ["detail"]
     assert "parameters" not in invite or all(p["in"] == "path" for p in invite["parameters"])
+    assert "post" not in schema["paths"]["/api/v1/projects/{slug}/members/"]
 
 
 @pytest.mark.parametrize(("name", "field"), [

@@ -52,7 +52,7 @@ def test_a_duplicate_or_invalid_model_id_is_explained_and_nothing_is_created(iri
     invalid = client.post("/projects/fraud/models/new/", CHURN | {"model_id": "Churn Model"})
 
     assert duplicate.status_code == 400
-    assert "already exists" in duplicate.content.decode()
+    assert "Model ID &#x27;iris&#x27; is not available; choose another." in duplicate.content.decode()
     assert invalid.status_code == 400
     assert "lowercase letters" in invalid.content.decode()
     assert list(Model.objects.values_list("model_id", flat=True)) == ["iris"]
