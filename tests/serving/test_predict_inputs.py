@@ -128,3 +128,9 @@ def test_a_body_that_is_not_utf8_gets_a_400_saying_so_and_where(forest: ServerPr
     assert error == ("the request body is not valid UTF-8 (byte 0xff at position 19); "
                      "send JSON encoded as UTF-8")
     assert post(forest, SETOSA).status_code == 200
+
+
+def test_a_number_beyond_any_double_is_a_400_saying_so_not_a_500(forest: ServerProcess) -> None:
+    error = refused(forest, b'{"sepal_length": 5.1, "sepal_width": 1e400, "petal_length": 1.4, "petal_width": 0.2}',
+                    status=400)
+    assert error.startswith("request body is not valid JSON: number is infinity when parsed as double")
