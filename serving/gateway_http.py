@@ -113,7 +113,8 @@ class ClientConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         if len(self.connections) >= self.limits.max_connections:
-            self.over_capacity = not self._make_room()
+            # past the cap with no room to make: one answer (a health check's), then close
+            self.over_capacity = self.closing = not self._make_room()
         self.connections.add(self)
         self.unproven[self] = None
         self._time_reading()

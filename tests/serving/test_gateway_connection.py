@@ -201,3 +201,67 @@ def test_an_idle_connection_closes_after_the_keep_alive_time():
         assert transport.closed
 
     run(scenario())
+
+
+def test_a_request_that_arrives_in_one_read_arms_no_read_timer():
+    async def scenario() -> None:
+        connection, transport, _ = connect(Gateway())
+        assert connection.read_timer is not None  # a new connection owes its first request's headers
+        connection.data_received(POST % 1)
+        assert connection.read_timer is None
+        await settle()
+        connection.data_received(POST % 2)
+        assert connection.read_timer is None
+        await settle()
+        assert transport.written == ok(b"[1]") + ok(b"[2]")
+
+    run(scenario())
+
+
+def test_a_request_split_over_reads_is_timed_for_its_headers_then_for_its_body():
+    async def scenario() -> None:
+        connection, transport, _ = connect(Gateway(Limits(header_timeout_s=0.05, body_timeout_s=5)))
+        connection.data_received(b"POST /v1/models/iris/predict HTTP/1.1\r\ncontent-length: 3\r\n")
+        headers_timer = connection.read_timer
+        connection.data_received(b"\r\n[1")
+        assert connection.read_timer is not None
+        assert connection.read_timer is not headers_timer
+        await asyncio.sleep(0.2)  # past the header timeout, well within the body's
+        assert not transport.closed
+        connection.data_received(b"]")
+        assert connection.read_timer is None
+        await settle()
+        assert transport.written == ok(b"[1]")
+
+    run(scenario())
+
+
+def test_half_a_request_gets_408_once_its_time_is_up():
+    async def scenario() -> None:
+        connection, transport, _ = connect(Gateway(Limits(header_timeout_s=5, body_timeout_s=0.05)))
+        connection.data_received(b"POST /v1/models/iris/predict HTTP/1.1\r\ncontent-length: 3\r\n\r\n[1")
+        await asyncio.sleep(0.2)
+        assert transport.written.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        assert orjson.loads(transport.written.split(b"\r\n\r\n", 1)[1]) == {
+            "error": "the request's body did not arrive within 0.05 s", "status": 408}
+        assert transport.closed
+
+    run(scenario())
+
+
+def test_a_request_waiting_behind_a_slow_answer_is_not_timed_out_for_it():
+    async def scenario() -> None:
+        gateway = Gateway(Limits(header_timeout_s=0.05, body_timeout_s=0.05))
+        gateway.gate.clear()
+        connection, transport, _ = connect(gateway)
+        connection.data_received(POST % 1 + POST % 2 + b"POST /v1/models/iris/predict HTTP/1.1\r\n")
+        await asyncio.sleep(0.2)  # reading is paused: the half request behind them is not the client's delay
+        assert (transport.written, transport.closed) == (b"", False)
+        gateway.gate.set()
+        await settle()
+        assert transport.written == ok(b"[1]") + ok(b"[2]")
+        await asyncio.sleep(0.2)  # reading again: now its headers are late
+        assert transport.written.endswith(b'"status":408}')
+        assert transport.closed
+
+    run(scenario())
