@@ -112,7 +112,7 @@ class Gateway:
         try:
             return await self._handle(method, path, headers, body)
         except Reply as reply:
-            return reply.status, reply.body, reply.headers
+            return reply.status, reply.body, [*reply.headers, request_id(headers)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI, for uvicorn's lifespan only: requests come through ClientConnection."""
@@ -137,7 +137,8 @@ class Gateway:
 
     async def _handle(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
         if path in ("/health/live", "/health/ready"):
-            return self._health(method, path)
+            status, answer, extra = self._health(method, path)
+            return status, answer, [*extra, request_id(headers)]
         parts = path.strip("/").split("/")
         if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
             raise Reply(404, f"no route {path}; POST /v1/models/<model_id>/predict")
@@ -244,6 +245,15 @@ class Gateway:
         task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+
+def request_id(headers: Headers) -> tuple[bytes, bytes]:
+    """For the gateway's own answers: the caller's X-Request-Id, taken as the model server takes it
+    (1 to 200 bytes), else a new one. A forwarded request's comes back from the replica."""
+    for name, value in headers:
+        if name == b"x-request-id" and 0 < len(value) <= 200:
+            return name, value
+    return b"x-request-id", os.urandom(16).hex().encode()
 
 
 def _setting(env: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:

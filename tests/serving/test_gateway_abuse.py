@@ -199,4 +199,6 @@ def test_the_replicas_request_id_and_content_type_come_back_through_the_gateway(
     direct = httpx.post(replica.url("/v1/predict"), json=[{"x": 1, "sleep_ms": 0}], timeout=10)
     assert len(unnamed.headers["x-request-id"]) == len(direct.headers["x-request-id"]) == 32
     assert unnamed.headers["content-type"] == direct.headers["content-type"]
-    assert gateway.predict(PREDICT.replace("echo", "churn")).json()["status"] == 404
+    refused = gateway.predict(PREDICT.replace("echo", "churn"), **{"x-request-id": "req-43"})
+    assert (refused.json()["status"], refused.headers["x-request-id"]) == (404, "req-43")
+    assert len(httpx.get(gateway.url("/health/live"), timeout=5).headers["x-request-id"]) == 32
