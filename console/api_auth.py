@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -21,12 +22,24 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
         token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(header[1])).first()
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("This API token is unknown or revoked; create one under Settings → API tokens.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+            raise exceptions.AuthenticationFailed(
+                f"This API token is unknown or revoked; create one under Settings → API tokens ({_tokens_page(request)}).")
+        if token.is_expired():
+            raise exceptions.AuthenticationFailed(expired_message(token, request))
+        token.note_use()
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="berth"'
+
+
+def expired_message(token: ApiToken, request: Request) -> str:
+    when = timezone.localtime(token.expires_at or timezone.now()).strftime("%Y-%m-%d %H:%M %Z")
+    return f"This token expired on {when}; create a new one under Settings → API tokens ({_tokens_page(request)})."
+
+
+def _tokens_page(request: Request) -> str:
+    return request.build_absolute_uri(reverse("tokens"))
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
