@@ -123,6 +123,17 @@ class ScaleSerializer(serializers.Serializer):
                                         help_text="New replica count.")
 
 
+class SharesField(serializers.DictField):
+    json_types = ((dict,), "an object of variation names and percents")
+
+
+class TrafficSerializer(serializers.Serializer):
+    traffic = SharesField(child=serializers.IntegerField(min_value=0, max_value=100),
+                          help_text="Percent of requests per serving variation, adding up to 100, e.g. "
+                                    '`{"default": 80, "challenger": 20}`. One variation left out takes what '
+                                    "remains (with two variations one share is enough); shadows get no share.")
+
+
 class RollbackSerializer(serializers.Serializer):
     revision = serializers.IntegerField(min_value=1, help_text="An earlier revision that succeeded.")
 

@@ -33,6 +33,7 @@ from deployments.rollouts.requests import (
     deploy,
     request_rollback,
     request_scale,
+    request_traffic,
     request_undeploy,
 )
 from deployments.rollouts.spec import check_environment
@@ -124,6 +125,14 @@ class DeploymentViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModel
         body = _body(s.ScaleSerializer, request.data, '{"variation": "default", "replicas": 3}')
         variation, replicas = body.get("variation", "default"), body.get("replicas")
         return _queued(lambda: request_scale(deployment, variation, replicas, request.user))
+
+    @extend_schema(request=s.TrafficSerializer, responses={202: s.RolloutSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def traffic(self, request: Request, pk: str) -> Response:
+        """Split the traffic between the serving variations in one request; no new replica starts."""
+        deployment = self._writable(pk)
+        shares = _body(s.TrafficSerializer, request.data, '{"traffic": {"default": 80, "challenger": 20}}')
+        return _queued(lambda: request_traffic(deployment, shares.get("traffic"), request.user))
 
     @extend_schema(request=s.RollbackSerializer, responses={202: s.RolloutSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])

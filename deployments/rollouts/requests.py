@@ -24,7 +24,7 @@ from deployments.models import (
 )
 from deployments.rollouts.events import record_event
 from deployments.rollouts.spec import DeploySpec, check_number, validate_spec
-from deployments.rollouts.spec_edit import last_served_spec
+from deployments.rollouts.spec_edit import last_served_spec, split_traffic
 from deployments.state.status import settle
 
 
@@ -116,6 +116,18 @@ def request_scale(deployment: Deployment, variation: str, replicas: object, user
     if current.replicas == replicas:
         raise ValidationError({"replicas": f"{variation} already runs {replicas} replica(s)."})
     return request_rollout(deployment, spec.with_replicas(variation, replicas), user, RolloutAction.SCALE)
+
+
+def request_traffic(deployment: Deployment, shares: object, user: object) -> Rollout:
+    """Split the traffic between the serving variations (`{"default": 80, "challenger": 20}`); no new replica
+    starts, the gateway's weights change."""
+    deployment.refresh_from_db()
+    spec = current_spec(deployment)
+    if spec is None:
+        raise ValidationError("Nothing is serving: deploy a build before splitting its traffic.")
+    if not isinstance(shares, dict):
+        raise ValidationError({"traffic": 'Send the shares as an object, e.g. {"default": 80, "challenger": 20}.'})
+    return request_rollout(deployment, split_traffic(spec, shares), user, RolloutAction.DEPLOY)
 
 
 def request_undeploy(deployment: Deployment, user: object) -> Rollout:

@@ -7,13 +7,15 @@ decides what is valid. Only `last_served_*` read the database.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from django.core.exceptions import ValidationError
 
 from console.crypto import decrypt
 from deployments.models import Deployment, Rollout, RolloutAction, RolloutStatus
 from deployments.models.variation import SECRET_MASK
-from deployments.rollouts.spec import DeploySpec, VariationSpec
+from deployments.rollouts.spec import BOUNDS, DeploySpec, VariationSpec, check_number
 
 FIELD_LABELS: dict[str, str] = {
     "build_id": "Build",
@@ -91,7 +93,8 @@ def merge_variation(current: DeploySpec | None, raw: Mapping[str, Any]) -> dict[
     """Deploy one variation into what serves now: replace it by name, keep the others.
 
     A variation that already serves keeps its traffic share unless `raw` gives one; the only
-    live variation always gets 100%.
+    live variation always gets 100%. With exactly one other live variation, a share given to
+    this one leaves the rest to the other (80 here: 20 there), as Qwak's `--traffic-percent` does.
     """
     data = spec_to_data(current)
     name = str(raw.get("name") or "default")
@@ -101,11 +104,75 @@ def merge_variation(current: DeploySpec | None, raw: Mapping[str, Any]) -> dict[
     merged = {**(old or {}), **given, "name": name}
     if given.get("traffic_percent") in (None, ""):
         merged["traffic_percent"] = old["traffic_percent"] if old and live_others else 100
+    elif len(live_others) == 1 and not merged.get("shadow"):
+        _give_the_rest(live_others[0], given["traffic_percent"])
     if old is None:
         data["variations"].append(merged)
     else:
         data["variations"] = [merged if v["name"] == name else v for v in data["variations"]]
     return data
+
+
+def _give_the_rest(other: dict[str, Any], percent: object) -> None:
+    """`other` takes what `percent` leaves of 100%; a share that is no whole number from 0 to 100
+    is left for `validate_spec` to refuse, in its words."""
+    low, high, _ = BOUNDS["traffic_percent"]
+    if isinstance(percent, int) and not isinstance(percent, bool) and low <= percent <= high:
+        other["traffic_percent"] = high - percent
+
+
+def split_traffic(spec: DeploySpec, shares: Mapping[str, object]) -> DeploySpec:
+    """`spec` with its live variations' traffic split as `shares` says: `{"default": 80, "challenger": 20}`.
+
+    A live variation left out takes what remains when it is the only one left out (with two
+    variations, one share says both); several left out each get 0%, once nothing remains.
+    Refused, one message per problem: an unknown or shadow variation, a share that is no whole
+    number from 0 to 100, shares that do not make 100%, and the split serving now."""
+    split = _complete_split(spec, _given_shares(spec, shares))
+    live = [v for v in spec.variations if not v.shadow]
+    if all(v.traffic_percent == split[v.name] for v in live):
+        raise ValidationError({"traffic": f"That is the split serving now ({_shares(split)})."})
+    return replace(spec, variations=tuple(replace(v, traffic_percent=split[v.name]) if v.name in split else v
+                                          for v in spec.variations))
+
+
+def _given_shares(spec: DeploySpec, shares: Mapping[str, object]) -> dict[str, int]:
+    if not shares:
+        raise ValidationError({"traffic": 'Give the variations\' shares, e.g. {"default": 80, "challenger": 20}.'})
+    errors: dict[str, list[str]] = {}
+    given: dict[str, int] = {}
+    for name, value in shares.items():
+        variation = spec.variation(str(name))
+        if variation is None:
+            names = ", ".join(v.name for v in spec.variations)
+            errors[f"traffic.{name}"] = [f"No variation {name!r}; this deployment has: {names}."]
+        elif variation.shadow:
+            errors[f"traffic.{name}"] = [f"{name} is a shadow variation: it gets a copy of the traffic, no share."]
+        elif isinstance(value, bool) or not isinstance(value, int):
+            errors[f"traffic.{name}"] = ["Use a whole number from 0 to 100."]
+        else:
+            try:
+                given[variation.name] = check_number("traffic_percent", value)
+            except ValidationError as exc:
+                errors[f"traffic.{name}"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return given
+
+
+def _complete_split(spec: DeploySpec, given: dict[str, int]) -> dict[str, int]:
+    rest = [v.name for v in spec.variations if not v.shadow and v.name not in given]
+    remaining = 100 - sum(given.values())
+    if remaining < 0 or (remaining > 0 and not rest):
+        raise ValidationError({"traffic": f"Shares must add up to 100% (these make {sum(given.values())}%)."})
+    if remaining > 0 and len(rest) > 1:
+        raise ValidationError({"traffic": f"Say how the remaining {remaining}% is split between "
+                                          f"{' and '.join(rest)}."})
+    return {**given, **{name: remaining for name in rest}}
+
+
+def _shares(split: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {percent}%" for name, percent in split.items())
 
 
 def rebalance(percents: Sequence[int], live: Sequence[bool]) -> list[int]:

@@ -58,6 +58,11 @@ def scale(client: BerthClient, deployment_id: int, replicas: int, variation: str
                            json={"variation": variation, "replicas": replicas})
 
 
+def set_traffic(client: BerthClient, deployment_id: int, shares: dict[str, int]) -> dict[str, Any]:
+    """Split the traffic between the serving variations, e.g. `{"default": 80, "challenger": 20}`."""
+    return client._request("POST", f"/api/v1/deployments/{deployment_id}/traffic/", json={"traffic": shares})
+
+
 def rollback(client: BerthClient, deployment_id: int, revision: int) -> dict[str, Any]:
     return client._request("POST", f"/api/v1/deployments/{deployment_id}/rollback/", json={"revision": revision})
 

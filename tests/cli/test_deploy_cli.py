@@ -107,6 +107,58 @@ def test_leaving_the_outbound_network_flag_out_keeps_what_serves(live_console, i
     assert (spec.replicas, spec.outbound_network) == (2, True)
 
 
+def two_variations(model) -> Deployment:
+    build = a_ready_build(model)
+    return serving_deployment(model, variation(build), variation(build, name="challenger", traffic_percent=0))
+
+
+def split_of(rollout: Rollout) -> dict[str, int]:
+    return {v.name: v.traffic_percent for v in DeploySpec.from_json(rollout.spec).variations}
+
+
+@pytest.mark.parametrize("how", [
+    ("deployments", "traffic", "--model-id", "iris", "--traffic", "default=80,challenger=20"),
+    ("deployments", "traffic", "--model-id", "iris", "--variation-name", "challenger", "--traffic-percent", "20"),
+    ("models", "deploy", "realtime", "--model-id", "iris", "--variation-name", "challenger", "--traffic-percent", "20"),
+])
+def test_an_80_20_split_takes_one_command(live_console, iris_model, alice, how):
+    two_variations(iris_model)
+
+    result = berth(*how, url=live_console, token=token_for(alice))
+
+    assert result.code == 0, result.err
+    assert split_of(Rollout.objects.get(revision=2)) == {"default": 80, "challenger": 20}
+
+
+def test_the_traffic_command_says_what_it_splits(live_console, iris_model, alice):
+    two_variations(iris_model)
+
+    result = berth("deployments", "traffic", "--model-id", "iris", "--traffic", "challenger=20", url=live_console,
+                   token=token_for(alice))
+
+    assert result.succeeded_saying("Splitting the traffic of iris: default 80%, challenger 20%: revision 2"), \
+        result.out + result.err
+
+
+@pytest.mark.parametrize(("how", "said", "code"), [
+    (("--traffic", "default=80,challenger=30"), "traffic: Shares must add up to 100% (these make 110%).", 1),
+    (("--traffic", "default=80,nope=20"), "traffic.nope: No variation 'nope'; this deployment has: default, "
+                                          "challenger.", 1),
+    (("--traffic", "default=eighty"), "'default=eighty': write each variation once as NAME=PERCENT", 2),
+    (("--traffic", "default=80,default=20"), "write each variation once as NAME=PERCENT", 2),
+    (("--traffic-percent", "20"), "Give the split: --traffic default=80,challenger=20", 1),
+    (("--traffic", "default=80", "--variation-name", "default", "--traffic-percent", "80"), "not both", 1),
+])
+def test_a_split_that_cannot_serve_is_refused_and_nothing_is_queued(live_console, iris_model, alice, how, said,
+                                                                     code):
+    two_variations(iris_model)
+
+    result = berth("deployments", "traffic", "--model-id", "iris", *how, url=live_console, token=token_for(alice))
+
+    assert result.failed_saying(said, code=code), result.err
+    assert Rollout.objects.count() == 1
+
+
 def test_a_running_rollout_makes_the_next_command_fail_with_the_reason(live_console, iris_model, alice):
     deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
     active = an_active_rollout(deployment)

@@ -1,4 +1,4 @@
-"""`berth models deploy realtime|undeploy|scale` and `berth deployments status|list|rollback`.
+"""`berth models deploy realtime|undeploy|scale` and `berth deployments status|list|traffic|rollback`.
 
 Flags follow Qwak's (`--pods`, `--instance`, `--timeout` in ms, `--server-workers`,
 `--variation-name`, `--daemon-mode`). Deploys are asynchronous; `--sync` follows the
@@ -44,7 +44,9 @@ def register(groups: Groups) -> None:
                           help="let the model open connections to other hosts (default false: no network)")
     realtime.add_argument("--iam-role-arn")
     realtime.add_argument("--service-account-key-secret-name")
-    realtime.add_argument("--traffic-percent", type=int, help="share of traffic when several variations serve")
+    realtime.add_argument("--traffic-percent", type=int,
+                          help="share of traffic, 0-100, when several variations serve; the only other serving "
+                               "variation takes the rest (for any split: berth deployments traffic)")
     realtime.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                           help="environment variable (repeatable); replaces the variation's variables")
     realtime.add_argument("--secret-env", action="append", default=[], metavar="NAME=VALUE",
@@ -61,7 +63,7 @@ def register(groups: Groups) -> None:
     scale.add_argument("--variation-name", default="default")
     _environment_and_sync(scale)
 
-    groups.group("deployments", help="Real-time deployments: status, list, rollback.")
+    groups.group("deployments", help="Real-time deployments: status, list, traffic, rollback.")
     status = groups.command("deployments", "status", deployment_status,
                             help="Status, replicas, endpoint and rollout of a model's deployment.")
     status.add_argument("--model-id", required=True)
@@ -69,6 +71,15 @@ def register(groups: Groups) -> None:
     listing = groups.command("deployments", "list", list_deployments, help="List the deployments you can see.")
     listing.add_argument("--model-id")
     listing.add_argument("--status", help="only deployments with this status (running, degraded, failed…)")
+    traffic = groups.command("deployments", "traffic", set_traffic,
+                             help="Split a deployment's traffic between its serving variations (no new build).")
+    traffic.add_argument("--model-id", required=True)
+    traffic.add_argument("--traffic", type=_shares, metavar="NAME=PERCENT,…",
+                         help="the whole split, e.g. default=80,challenger=20; one variation left out takes the rest")
+    traffic.add_argument("--variation-name", help="with --traffic-percent: one variation's share (the only other "
+                                                  "serving variation takes the rest)")
+    traffic.add_argument("--traffic-percent", type=int, help="with --variation-name: its share, 0-100")
+    _environment_and_sync(traffic)
     rollback = groups.command("deployments", "rollback", rollback_deployment,
                               help="Roll a model's deployment back to an earlier revision that succeeded.")
     rollback.add_argument("--model-id", required=True)
@@ -88,6 +99,18 @@ def _bool(text: str) -> bool:
     if text.lower() in ("false", "no", "0", "off"):
         return False
     raise argparse.ArgumentTypeError(f"use true or false, not {text!r}")
+
+
+def _shares(text: str) -> dict[str, int]:
+    """`default=80,challenger=20` as {"default": 80, "challenger": 20}."""
+    shares: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, percent = item.strip().partition("=")
+        if not sep or not name.strip() or not percent.strip().isdigit() or name.strip() in shares:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: write each variation once as NAME=PERCENT, "
+                                             "e.g. default=80,challenger=20")
+        shares[name.strip()] = int(percent)
+    return shares
 
 
 def _env(items: list[str], secret: bool) -> list[dict[str, Any]]:
@@ -129,6 +152,25 @@ def scale_model(args: argparse.Namespace, client: BerthClient) -> int:
     deployment = api.deployment_of(client, args.model_id, args.environment)
     rollout = api.scale(client, deployment["id"], args.pods, args.variation_name)
     return _follow(args, client, rollout, f"Scaling {args.model_id}/{args.variation_name} to {args.pods} pod(s)")
+
+
+def set_traffic(args: argparse.Namespace, client: BerthClient) -> int:
+    shares = _split_from_args(args)
+    deployment = api.deployment_of(client, args.model_id, args.environment)
+    rollout = api.set_traffic(client, deployment["id"], shares)
+    split = ", ".join(f"{v['name']} {v['traffic_percent']}%" for v in rollout["spec"]["variations"] if not v["shadow"])
+    return _follow(args, client, rollout, f"Splitting the traffic of {args.model_id}: {split}")
+
+
+def _split_from_args(args: argparse.Namespace) -> dict[str, int]:
+    if args.traffic is not None and (args.variation_name or args.traffic_percent is not None):
+        raise BerthError("Give either --traffic NAME=PERCENT,… or --variation-name with --traffic-percent, not both.")
+    if args.traffic is not None:
+        return dict(args.traffic)
+    if not args.variation_name or args.traffic_percent is None:
+        raise BerthError("Give the split: --traffic default=80,challenger=20, or one variation's share with "
+                         "--variation-name challenger --traffic-percent 20.")
+    return {args.variation_name: args.traffic_percent}
 
 
 def rollback_deployment(args: argparse.Namespace, client: BerthClient) -> int:
