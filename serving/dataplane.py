@@ -22,6 +22,7 @@ from serving.bundle import BundleSpec, read_bundle
 from serving.deadlines import Deadlines
 from serving.errors import NotReadyError, PredictionError, ServingError
 from serving.loader import initialize_runtime, load_runtime
+from serving.model_input import ModelInput, Piece
 from serving.runtimes.base import Runtime
 from serving.schema import Schema, infer_input_schema, refine
 
@@ -43,7 +44,7 @@ class DataPlane:
         self.spec: BundleSpec | None = None
         self.runtime: Runtime | None = None
         self.columns: codec.Columns | None = None
-        self.model_input: codec.ModelInput | None = None
+        self.model_input: ModelInput | None = None
         self.ready = False
         self.batcher = AdaptiveBatcher(self._predict_batch, limits.max_batch_size,
                                        limits.max_batch_wait_s, on_batch)
@@ -122,14 +123,14 @@ class DataPlane:
             if arriving:
                 batcher.arrived()
 
-    def _piece(self, payload: Any) -> codec.Piece:
+    def _piece(self, payload: Any) -> Piece:
         """One request checked at the edge, once: its fields and types, then what the model's own
         input dtypes can hold; SchemaError (422) naming the field and row otherwise."""
         assert self.columns is not None  # noqa: S101 - narrows the type; load() set it
         assert self.model_input is not None  # noqa: S101 - narrows the type; load() set it
         return self.model_input.piece(codec.to_rows(payload, self.columns))
 
-    def _predict_batch(self, requests: list[codec.Piece]) -> list[list[Any]]:
+    def _predict_batch(self, requests: list[Piece]) -> list[list[Any]]:
         """Runs in the predict thread: one model input, one predict, results split back."""
         assert self.runtime is not None  # noqa: S101 - narrows the type; load() set it
         assert self.model_input is not None  # noqa: S101 - narrows the type; load() set it
@@ -155,10 +156,10 @@ def _split(items: list[Any], sizes: list[int]) -> list[list[Any]]:
     return out
 
 
-def _model_input(runtime: Runtime, columns: codec.Columns) -> codec.ModelInput:
+def _model_input(runtime: Runtime, columns: codec.Columns) -> ModelInput:
     positions = runtime.input_positions(columns.names)
     taken = len(columns.names) if positions is None else len(positions)
-    return codec.ModelInput(columns, positions, runtime.takes_frame, runtime.input_dtypes(taken))
+    return ModelInput(columns, positions, runtime.takes_frame, runtime.input_dtypes(taken))
 
 
 def _columns(bundle_dir: Path, spec: BundleSpec) -> codec.Columns:
