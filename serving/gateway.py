@@ -33,7 +33,7 @@ import resource
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ WATCH_S = 1.0
 # than the variation's timeout so that the replica's own answer comes through.
 TIMEOUT_GRACE_S = 5.0
 PREDICT_PATH = b"/v1/predict"
+FILES_RESERVED = 2 * 256 + 64  # upstream pools of two replicas, and whatever else the process opens
 HEALTH_ALLOW = [JSON, (b"allow", b"GET, HEAD")]
 
 
@@ -295,19 +296,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_file_limit() -> None:
-    """Every connection is a file descriptor: allow as many as the hard limit does."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+def _fit_file_limit(limits: Limits) -> Limits:
+    """Every connection is a file descriptor: allow as many as the hard limit does, and keep the
+    connection cap under it (with room for replicas' connections and the routes file), so that
+    the cap, not accept() failing, is what a flood meets."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    room = hard - FILES_RESERVED if hard != resource.RLIM_INFINITY else limits.max_connections
+    if limits.max_connections <= room:
+        return limits
+    log_event("max_connections_lowered", level="warning", asked=limits.max_connections, allowed=max(1, room),
+              open_files_limit=hard)
+    return replace(limits, max_connections=max(1, room))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    limits = Limits(args.header_timeout_s, args.body_timeout_s, args.max_connections, args.max_pending)
     configure_stdlib_logging()
-    _raise_file_limit()
+    limits = _fit_file_limit(Limits(args.header_timeout_s, args.body_timeout_s, args.max_connections,
+                                    args.max_pending))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop installs the reload handler
     import uvicorn
 

@@ -4,6 +4,7 @@ look like the model server's (error shape, Allow, X-Request-Id, Content-Type).""
 
 from __future__ import annotations
 
+import resource
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from serving.gateway import FILES_RESERVED
 from tests.serving.test_gateway_http import GatewayProcess
 from tests.serving.test_server_http import ServerProcess, write_echo_bundle
 
@@ -202,3 +204,16 @@ def test_the_replicas_request_id_and_content_type_come_back_through_the_gateway(
     refused = gateway.predict(PREDICT.replace("echo", "churn"), **{"x-request-id": "req-43"})
     assert (refused.json()["status"], refused.headers["x-request-id"]) == (404, "req-43")
     assert len(httpx.get(gateway.url("/health/live"), timeout=5).headers["x-request-id"]) == 32
+
+
+def test_the_connection_cap_stays_under_the_open_files_limit(tmp_path, replica):
+    gateway = GatewayProcess(tmp_path)
+    gateway.write_routes("v1", default=(100, [replica.base]))
+    gateway.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)))
+    try:
+        lowered = [orjson.loads(line) for line in gateway.log_path.read_bytes().splitlines()
+                   if b'"max_connections_lowered"' in line]
+        assert [(e["asked"], e["allowed"]) for e in lowered] == [(4096, 1024 - FILES_RESERVED)]
+        assert gateway.predict().status_code == 200
+    finally:
+        gateway.stop()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,13 +34,13 @@ class GatewayProcess:
                  for name, (percent, endpoints) in variations.items()]
         self.routes.write_text(json.dumps({"version": version, "model_id": "echo", "variations": items}))
 
-    def start(self, *args: str) -> GatewayProcess:
+    def start(self, *args: str, preexec_fn: Callable[[], None] | None = None) -> GatewayProcess:
         """Run the gateway with these extra flags, until it serves the routes written."""
         command = [sys.executable, "-m", "serving.gateway", "--config", str(self.routes), "--port", str(self.port),
                    *args]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - this Python running our own gateway
-                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self.wait_for_version(json.loads(self.routes.read_text())["version"])
         return self
 
