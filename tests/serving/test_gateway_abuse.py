@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from serving.gateway import FILES_RESERVED
+from serving.gateway import FILES_RESERVED, parse_args
 from tests.serving.test_gateway_http import GatewayProcess
 from tests.serving.test_server_http import ServerProcess, write_echo_bundle
 
@@ -217,3 +217,15 @@ def test_the_connection_cap_stays_under_the_open_files_limit(tmp_path, replica):
         assert gateway.predict().status_code == 200
     finally:
         gateway.stop()
+
+
+def test_the_limits_are_read_from_flags_or_env_vars_and_a_bad_one_is_named(monkeypatch, capsys):
+    monkeypatch.setenv("BERTH_GATEWAY_BODY_TIMEOUT_S", "12.5")
+    args = parse_args(["--config", "routes.json", "--port", "1", "--max-pending", "7"])
+    assert (args.header_timeout_s, args.body_timeout_s, args.max_connections, args.max_pending) == (10.0, 12.5, 4096, 7)
+    monkeypatch.setenv("BERTH_GATEWAY_HEADER_TIMEOUT_S", "soon")
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--config", "routes.json", "--port", "1"])
+    assert stopped.value.code == 2
+    assert ("argument --header-timeout-s: expected a number, got 'soon' (flag or BERTH_GATEWAY_HEADER_TIMEOUT_S)"
+            in capsys.readouterr().err)

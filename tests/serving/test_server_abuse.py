@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serving.config import ConfigError, load_config
 from tests.serving.test_gateway_abuse import WAIT_S, json_body, until_closed
 from tests.serving.test_server_http import ServerProcess, write_echo_bundle
 
@@ -48,3 +49,12 @@ def test_a_kept_alive_connection_may_wait_longer_than_the_header_timeout_between
         time.sleep(1.5)  # idle between requests: the keep-alive time applies, not the header timeout
         assert client.get("/health/live").status_code == 200
         assert client.get("/health/live").extensions["http_version"] == b"HTTP/1.1"
+
+
+def test_the_read_timeouts_are_settings_and_a_bad_one_is_named():
+    config = load_config(["--build", "b", "--body-timeout-s", "5"], {"BERTH_HEADER_TIMEOUT_S": "2.5"})
+    assert (config.header_timeout_s, config.body_timeout_s) == (2.5, 5.0)
+    assert (load_config(["--build", "b"], {}).header_timeout_s, load_config(["--build", "b"], {}).body_timeout_s) == (
+        10.0, 30.0)
+    with pytest.raises(ConfigError, match=r"^BERTH_HEADER_TIMEOUT_S: expected a finite number at least 0.01, got '0'$"):
+        load_config(["--build", "b"], {"BERTH_HEADER_TIMEOUT_S": "0"})
