@@ -52,7 +52,7 @@ IDLE, HEADERS, BODY = 0, 1, 2  # what a connection is reading
 
 @dataclass(frozen=True)
 class Limits:
-    """What one client may hold of the gateway; set by `python -m serving.gateway` flags."""
+    """What clients may hold of the gateway; set by `python -m serving.gateway` flags."""
 
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
