@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from deployments.backends.base import ReplicaState, ReplicaStatus
+from deployments.backends.local import LocalBackend
 from deployments.backends.replica_id import desired_replicas
 from deployments.models import (
     Deployment,
@@ -21,6 +23,7 @@ from deployments.models import (
     RolloutStatus,
 )
 from deployments.models.instance_type import ensure_catalog
+from deployments.rollouts.requests import deploy
 from deployments.rollouts.spec import DeploySpec, validate_spec
 from deployments.state.observer import observe
 from tests.cli.run import berth
@@ -303,6 +306,27 @@ def test_sync_deploy_serves_predictions_then_a_crashing_build_exits_non_zero(
     assert gone.code == 0, gone.err
     deployment.refresh_from_db()
     assert deployment.status == DeploymentStatus.STOPPED
+
+
+def test_sync_traffic_split_waits_for_the_gateway_to_weigh_it_and_starts_no_replica(
+        supervisord, celery_worker, live_console, iris_model, alice, stop_what_was_deployed):
+    ensure_catalog()
+    build = ready_build(iris_model)
+    first = wait_for_rollout(deploy(iris_model, {"variations": [
+        variation(build, replicas=1, server_workers=1), variation(build, name="challenger", replicas=1,
+                                                                  server_workers=1, traffic_percent=0)]}, alice))
+    assert first.status == RolloutStatus.SUCCEEDED, first.reason
+
+    split = berth("deployments", "traffic", "--model-id", "iris", "--traffic", "default=80,challenger=20", "--sync",
+                  url=live_console, token=token_for(alice))
+
+    assert split.succeeded_saying("Revision 2 succeeded."), split.out + split.err
+    assert "Traffic goes to revision 2: default 80%, challenger 20%." in split.out
+    second = Rollout.objects.get(revision=2)
+    assert (second.status, second.attempts) == (RolloutStatus.SUCCEEDED, 1)
+    assert not second.events.filter(kind=EventKind.REPLICA_STARTED).exists()
+    routes = json.loads(LocalBackend.from_settings().files(second.deployment).routes_path.read_text())
+    assert {v["name"]: v["traffic_percent"] for v in routes["variations"]} == {"default": 80, "challenger": 20}
 
 
 def test_realtime_client_says_when_a_model_is_not_deployed(live_console, iris_model, alice, monkeypatch):
