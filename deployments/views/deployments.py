@@ -40,7 +40,8 @@ def _page(request: HttpRequest, pk: int, tab: str, extra: dict[str, Any] | None 
 
 @login_required
 def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _page(request, pk, "overview")
+    # The snippets name this console as the browser reached it (scheme://host:port), not a default address.
+    return _page(request, pk, "overview", {"console_url": request.build_absolute_uri("/").rstrip("/")})
 
 
 @login_required
