@@ -63,6 +63,7 @@ WATCH_S = 1.0
 TIMEOUT_GRACE_S = 5.0
 PREDICT_PATH = b"/v1/predict"
 FILES_RESERVED = 2 * 256 + 64  # upstream pools of two replicas, and whatever else the process opens
+ECHO_MAX = 200  # characters of a client's path quoted in an error
 HEALTH_ALLOW = [JSON, (b"allow", b"GET, HEAD")]
 
 
@@ -142,9 +143,9 @@ class Gateway:
             return status, answer, [*extra, request_id(headers)]
         parts = path.strip("/").split("/")
         if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
-            raise Reply(404, f"no route {path}; POST /v1/models/<model_id>/predict")
+            raise Reply(404, f"no route {_echo(path)}; POST /v1/models/<model_id>/predict")
         if method != b"POST":
-            raise Reply(405, f"{path} answers POST only, not {method.decode('latin-1')}", (b"allow", b"POST"))
+            raise Reply(405, f"{_echo(path)} answers POST only, not {method.decode('latin-1')}", (b"allow", b"POST"))
         if self.pending >= self.limits.max_pending:
             raise Reply(503, f"the gateway holds its most requests waiting for replicas ({self.pending}); "
                              "retry shortly",
@@ -246,6 +247,11 @@ class Gateway:
         task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+
+def _echo(path: str) -> str:
+    """A client's path as an error message quotes it: cut short, so a long one is not sent back whole."""
+    return path if len(path) <= ECHO_MAX else path[:ECHO_MAX] + "…"
 
 
 def request_id(headers: Headers) -> tuple[bytes, bytes]:

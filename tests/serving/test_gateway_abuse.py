@@ -229,3 +229,10 @@ def test_the_limits_are_read_from_flags_or_env_vars_and_a_bad_one_is_named(monke
     assert stopped.value.code == 2
     assert ("argument --header-timeout-s: expected a number, got 'soon' (flag or BERTH_GATEWAY_HEADER_TIMEOUT_S)"
             in capsys.readouterr().err)
+
+
+def test_an_error_quotes_a_long_path_cut_short(gateway):
+    long_path = "/v1/" + "x" * 5000
+    refused = httpx.post(gateway.url(long_path), json=[], timeout=5)
+    assert refused.status_code == 404
+    assert refused.json()["error"] == f"no route {long_path[:200]}…; POST /v1/models/<model_id>/predict"
