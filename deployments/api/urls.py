@@ -33,5 +33,6 @@ urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
     *router.urls,
     # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
-    re_path(r"^(?P<rest>.*)/$", no_such_endpoint),
+    # [\s\S], not ".": a path with a newline in it (`/invitations/a%0A.b/accept/`) is still an API path, answered in JSON.
+    re_path(r"^(?P<rest>[\s\S]*)/$", no_such_endpoint),
 ]

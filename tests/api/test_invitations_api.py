@@ -202,3 +202,13 @@ def test_a_viewer_cannot_change_roles(project, alice, bob):
 
     assert api_as(bob).patch(f"{MEMBERS}{member.pk}/", {"role": "admin"}, format="json").status_code == 403
     assert project.role_of(bob) == Role.VIEWER
+
+
+@pytest.mark.parametrize("pk", ["abc", "1.5", "99999999999999999999999", "%1B%C2%B8.G%0A%C3%8E"])
+def test_an_invitation_id_that_is_no_number_is_not_found_in_json(project, charlie, pk):
+    for answer in ("accept", "decline"):
+        response = api_as(charlie).post(f"{MINE}{pk}/{answer}/")
+
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert "detail" in response.json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from deployments.models import Membership, Model, Project, Role
+from deployments.models import Invitation, Membership, Model, Project, Role
 from tests.fixtures.people import logged_in, make_user
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_an_anonymous_visitor_is_sent_to_log_in(project, url):
 
 @pytest.mark.parametrize("url", ["/projects/fraud/invite/", "/projects/fraud/members/1/remove/"])
 def test_an_anonymous_post_changes_nothing(project, url):
-    response = Client().post(url, {"user": "bob", "role": "admin"})
+    response = Client().post(url, {"invitee": "bob", "role": "admin"})
 
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
@@ -104,27 +104,29 @@ def test_an_outsider_gets_not_found(project, charlie):
     assert logged_in(charlie).get("/projects/fraud/").status_code == 404
 
 
-def test_an_admin_invites_a_member_by_email(project, alice, charlie):
-    response = logged_in(alice).post("/projects/fraud/invite/", {"user": "charlie@example.com", "role": "deployer"},
+def test_an_admin_invites_by_email_and_the_invitee_joins_only_on_accepting(project, alice, charlie):
+    response = logged_in(alice).post("/projects/fraud/invite/", {"invitee": "charlie@example.com", "role": "deployer"},
                                      follow=True)
 
-    assert "charlie is now deployer in Fraud team" in response.content.decode()
+    assert "Invitation sent to charlie@example.com." in response.content.decode()
+    assert project.role_of(charlie) is None
+    logged_in(charlie).post(f"/invitations/{Invitation.objects.get().pk}/accept/")
     assert project.role_of(charlie) == Role.DEPLOYER
 
 
-def test_inviting_an_unknown_account_explains_what_to_do(project, alice):
-    response = logged_in(alice).post("/projects/fraud/invite/", {"user": "nobody", "role": "viewer"})
+def test_an_empty_invitation_is_explained_and_sends_nothing(project, alice):
+    response = logged_in(alice).post("/projects/fraud/invite/", {"invitee": "   ", "role": "viewer"})
 
     assert response.status_code == 400
-    assert "No account is called" in response.content.decode()
-    assert project.memberships.count() == 2
+    assert "This field is required." in response.content.decode()
+    assert not Invitation.objects.exists()
 
 
 def test_a_viewer_cannot_invite_or_remove(project, bob, alice, charlie):
     client = logged_in(bob)
     alice_membership = Membership.objects.get(project=project, user=alice)
 
-    assert client.post("/projects/fraud/invite/", {"user": "charlie", "role": "admin"}).status_code == 403
+    assert client.post("/projects/fraud/invite/", {"invitee": "charlie", "role": "admin"}).status_code == 403
     assert client.post(f"/projects/fraud/members/{alice_membership.pk}/remove/").status_code == 403
     assert project.role_of(charlie) is None
     assert project.role_of(alice) == Role.ADMIN
@@ -134,7 +136,7 @@ def test_an_outsider_cannot_invite_themselves_or_remove_anyone(project, charlie,
     client = logged_in(charlie)
     bob_membership = Membership.objects.get(project=project, user=bob)
 
-    assert client.post("/projects/fraud/invite/", {"user": "charlie", "role": "admin"}).status_code == 404
+    assert client.post("/projects/fraud/invite/", {"invitee": "charlie", "role": "admin"}).status_code == 404
     assert client.post(f"/projects/fraud/members/{bob_membership.pk}/remove/").status_code == 404
     assert project.role_of(charlie) is None
     assert project.role_of(bob) == Role.VIEWER
@@ -171,12 +173,16 @@ def test_the_project_pages_take_the_same_queries_for_one_or_many(project, alice,
         Membership.objects.create(project=other, user=alice, role=Role.ADMIN)
         Model.objects.create(project=project, model_id=f"model-{n}", name=f"Model {n}")
         Membership.objects.create(project=project, user=make_user(f"user{n}"), role=Role.VIEWER)
+        Invitation.objects.create(project=other, invitee="alice", user=alice, invited_by=alice)
+        Invitation.objects.create(project=project, invitee=f"guest{n}", invited_by=alice)
     client = logged_in(alice)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # the invitations waiting for alice among them
         listing = client.get("/projects/")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # the project's pending invitations among them
         detail = client.get("/projects/fraud/")
 
     assert listing.content.decode().count("/projects/team-") == 10
     assert detail.content.decode().count("/models/model-") == 10
+    assert listing.content.decode().count("/accept/") == 10
+    assert detail.content.decode().count("/revoke/") == 10
