@@ -87,3 +87,13 @@ def test_another_projects_builds_do_not_count_against_yours(iris_model, other_pr
 
     assert status == 201
     assert Build.objects.filter(model=iris_model).count() == 1
+
+
+def test_members_see_how_much_of_the_storage_their_builds_use(iris_model, bob, one_mb_each):
+    a_stored_build(iris_model, 700 * KB)
+
+    page = logged_in(bob).get("/projects/fraud/").content.decode()
+    build = api_as(bob).get("/api/v1/models/iris/builds/").json()["results"][0]
+
+    assert "Build storage: 0.7 MB of 1 MB used" in page
+    assert build["unpacked_bytes"] == 700 * KB

@@ -163,7 +163,7 @@ class BuildSerializer(serializers.ModelSerializer):
     class Meta:
         model = Build
         fields = [
-            "build_id", "model_id", "status", "framework", "source_name", "size_bytes", "sha256",
+            "build_id", "model_id", "status", "framework", "source_name", "size_bytes", "unpacked_bytes", "sha256",
             "requirements", "example_input", "example_output", "input_schema", "output_schema", "timings",
             "tags", "error", "attempts", "created_by", "created_at", "started_at", "finished_at",
         ]

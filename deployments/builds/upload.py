@@ -136,6 +136,11 @@ def storage_used(project: Project) -> int:
     return Build.objects.filter(model__project=project).aggregate(total=Sum("unpacked_bytes"))["total"] or 0
 
 
+def storage_summary(project: Project) -> str:
+    """The project's build storage as its pages show it, e.g. "0.7 MB of 5120 MB"."""
+    return f"{_mb(storage_used(project))} MB of {settings.BERTH_PROJECT_STORAGE_MB} MB"
+
+
 def _check_quota(project: Project, needed: int) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).first()
     used, limit = storage_used(project), settings.BERTH_PROJECT_STORAGE_MB * 2**20

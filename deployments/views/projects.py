@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_project_for_user
+from deployments.builds.upload import storage_summary
 from deployments.forms import InviteForm, ProjectForm, RoleForm
 from deployments.models import Invitation, Membership, Project, Role
 from deployments.projects import memberships
@@ -46,6 +47,7 @@ def _detail(request: AuthenticatedHttpRequest, project: Project, membership: Mem
         "roles": Role.choices,
         "invite_form": (invite_form or InviteForm()) if is_admin else None,
         "invitations": Invitation.objects.filter(project=project).select_related("invited_by") if is_admin else None,
+        "storage": storage_summary(project),
     }
     return render(request, "deployments/project_detail.html", context, status=status)
 

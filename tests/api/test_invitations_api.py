@@ -212,3 +212,20 @@ def test_an_invitation_id_that_is_no_number_is_not_found_in_json(project, charli
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
         assert "detail" in response.json()
+
+
+def test_listing_invitations_takes_the_same_queries_for_one_or_many(project, other_project, alice, charlie,
+                                                                    django_assert_max_num_queries):
+    for n in range(10):
+        invite(alice, f"guest{n}")
+    Invitation.objects.create(project=other_project, invitee="alice", user=alice, invited_by=charlie)
+    Invitation.objects.create(project=project, invitee="alice2", user=alice, invited_by=alice)
+    client = api_as(alice)
+
+    with django_assert_max_num_queries(6):  # the page's count among them
+        theirs = client.get(INVITATIONS)
+    with django_assert_max_num_queries(5):
+        mine = client.get(MINE)
+
+    assert len(results(theirs)) == 11
+    assert len(results(mine)) == 2

@@ -179,7 +179,7 @@ def test_the_project_pages_take_the_same_queries_for_one_or_many(project, alice,
 
     with django_assert_max_num_queries(6):  # the invitations waiting for alice among them
         listing = client.get("/projects/")
-    with django_assert_max_num_queries(7):  # the project's pending invitations among them
+    with django_assert_max_num_queries(8):  # the project's pending invitations and its storage among them
         detail = client.get("/projects/fraud/")
 
     assert listing.content.decode().count("/projects/team-") == 10
