@@ -1,6 +1,6 @@
-// Copy buttons: <button type="button" data-copy="ELEMENT_ID" hidden>Copy</button> copies that element's
-// text. Buttons start hidden, so a page without JavaScript shows none that would do nothing; the text
-// stays selectable. In a file, not inline: the Content-Security-Policy runs no inline script.
+// Copy buttons. An element marked data-copy-label="Copy token" (with an id) gets a button after it that
+// copies its text. The buttons are made here, so a page without JavaScript shows none that would do
+// nothing (its text stays selectable). In a file, not inline: the Content-Security-Policy runs no inline script.
 (() => {
   const DONE_MS = 2000;
 
@@ -25,14 +25,22 @@
   }
 
   function say(button, label) {
-    if (!button.dataset.label) button.dataset.label = button.textContent;
     button.textContent = label;
     clearTimeout(button.copyTimer);
     button.copyTimer = setTimeout(() => { button.textContent = button.dataset.label; }, DONE_MS);
   }
 
-  function reveal(root) {
-    root.querySelectorAll("button[data-copy][hidden]").forEach((button) => { button.hidden = false; });
+  function addButtons() {
+    document.querySelectorAll("[data-copy-label][id]:not([data-copy-ready])").forEach((element) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary copy";
+      button.dataset.copy = element.id;
+      button.dataset.label = element.dataset.copyLabel;
+      button.textContent = element.dataset.copyLabel;
+      element.dataset.copyReady = "true";
+      element.after(button);
+    });
   }
 
   document.addEventListener("click", (event) => {
@@ -42,8 +50,8 @@
     copy(target).then(() => say(button, "Copied"), () => say(button, "Press Ctrl+C to copy"));
   });
   document.addEventListener("DOMContentLoaded", () => {
-    reveal(document);
-    // Fragments swapped in later (htmx responses, the live socket's out-of-band updates) bring their own buttons.
-    new MutationObserver(() => reveal(document)).observe(document.body, {childList: true, subtree: true});
+    addButtons();
+    // Fragments swapped in later (htmx responses, the live socket's out-of-band updates) get theirs too.
+    new MutationObserver(addButtons).observe(document.body, {childList: true, subtree: true});
   });
 })();

@@ -28,7 +28,7 @@ BIN = str(Path(sys.executable).parent)  # where the installed `berth` and this P
 
 
 def snippet(page: str, name: str) -> str:
-    match = re.search(rf'<pre id="{name}-snippet">(.*?)</pre>', page, re.S)
+    match = re.search(rf'<pre id="{name}-snippet"[^>]*>(.*?)</pre>', page, re.S)
     assert match, f"no {name} snippet on the page"
     return html.unescape(match.group(1))
 
@@ -91,12 +91,11 @@ def test_the_snippets_name_this_console_as_the_browser_reached_it(alice, deploym
 
 
 @pytest.mark.django_db
-def test_every_snippet_has_a_copy_button(alice, deployment):
+def test_every_snippet_is_marked_for_a_copy_button(alice, deployment):
     page = overview(alice, deployment, "localhost:8123")
 
-    for name in ("curl", "cli", "python"):
-        assert f'<pre id="{name}-snippet">' in page
-        assert f'data-copy="{name}-snippet"' in page
+    for name, label in (("curl", "Copy curl"), ("cli", "Copy CLI"), ("python", "Copy Python")):
+        assert f'<pre id="{name}-snippet" data-copy-label="{label}">' in page
 
 
 @pytest.mark.django_db

@@ -19,7 +19,7 @@ TOKENS = "/settings/tokens/"
 
 
 def created_token(page: str) -> str:
-    match = re.search(r'id="new-token-value">(berth_[^<]+)</code>', page)
+    match = re.search(r'id="new-token-value"[^>]*>(berth_[^<]+)</code>', page)
     assert match, "the new token is not on the page"
     return match.group(1)
 
@@ -84,7 +84,8 @@ def test_the_new_token_comes_with_the_shell_lines_for_this_console(alice):
     page = create(logged_in(alice), "laptop")
 
     assert f"export BERTH_URL=http://testserver\nexport BERTH_TOKEN={created_token(page)}" in page
-    assert 'data-copy="new-token-value"' in page
+    assert 'id="new-token-value" data-copy-label="Copy token"' in page
+    assert 'id="new-token-export" data-copy-label="Copy these lines"' in page
 
 
 def test_a_token_needs_a_name(alice):
