@@ -7,12 +7,15 @@ The hostile upload is small on the wire and large unpacked, so only counting wha
 from __future__ import annotations
 
 import html
+import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 
-from deployments.builds.upload import storage_used
-from deployments.models import Build, BuildStatus, Model
+from deployments.builds.upload import storage_used, store_build
+from deployments.models import Build, BuildStatus, Model, Project
 from tests.api.client import api_as, stored_builds
 from tests.fixtures.builds import python_bundle_files, tar_gz, zip_bytes
 from tests.fixtures.people import logged_in
@@ -97,3 +100,28 @@ def test_members_see_how_much_of_the_storage_their_builds_use(iris_model, bob, o
 
     assert "Build storage: 0.7 MB of 1 MB used" in page
     assert build["unpacked_bytes"] == 700 * KB
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_at_once_cannot_both_squeeze_into_the_last_of_the_storage(iris_model, alice, one_mb_each):
+    outcome: list[object] = []
+
+    def second_upload() -> None:
+        try:
+            outcome.append(store_build(iris_model, half_a_megabyte_unpacked(), "", None, alice))
+        except ValidationError as refused:
+            outcome.append(refused)
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # the first upload, storing 0.7 MB, holds the project
+        Project.objects.select_for_update().get(pk=iris_model.project_id)
+        a_stored_build(iris_model, 700 * KB)
+        racer = threading.Thread(target=second_upload)
+        racer.start()
+        racer.join(timeout=2)
+        assert racer.is_alive(), "the second upload did not wait for the first"
+    racer.join(timeout=30)
+
+    assert [type(o) for o in outcome] == [ValidationError]
+    assert Build.objects.count() == 1
