@@ -23,7 +23,7 @@ connection closes.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -84,7 +84,7 @@ class ClientConnection(asyncio.Protocol):
         self.gateway = cast("Gateway", config.app)
         self.limits: Limits = self.gateway.limits
         # connections that have not sent a whole request yet, oldest first: the first to make room
-        self.unproven: dict[ClientConnection, None] = self.gateway.unproven_connections
+        self.unproven: OrderedDict[ClientConnection, None] = self.gateway.unproven_connections
         self.server = server_state
         self.connections: set[Any] = server_state.connections  # uvicorn types it as its own protocols
         self.keep_alive_s = config.timeout_keep_alive
@@ -251,14 +251,14 @@ class ClientConnection(asyncio.Protocol):
 
     def _make_room(self) -> bool:
         """Close the oldest connection that has not sent a whole request; False if there is none."""
-        for victim in self.unproven:
-            if victim.transport is not None:
-                victim.broken = victim.closing = True
-                victim.transport.close()  # a client that says nothing gets no answer either
-            del self.unproven[victim]
-            self.connections.discard(victim)
-            return True
-        return False
+        if not self.unproven:
+            return False
+        victim, _ = self.unproven.popitem(last=False)
+        self.connections.discard(victim)
+        victim.broken = victim.closing = True
+        if victim.transport is not None:
+            victim.transport.close()  # a client that says nothing gets no answer either
+        return True
 
     # --- timers: one at a time, armed per connection or per request, never per byte -----
 

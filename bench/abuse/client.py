@@ -46,10 +46,9 @@ async def _predict(client: httpx.AsyncClient, url: str, due: float, outcome: Out
     outcome.add(due, error)
 
 
-async def _probe(url: str, due: float, outcome: Outcome) -> None:
+async def _probe(fresh: httpx.AsyncClient, url: str, due: float, outcome: Outcome) -> None:
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as fresh:
-            response = await fresh.get(url)
+        response = await fresh.get(url)
         error = None if response.status_code == 200 else f"HTTP {response.status_code}"
     except httpx.HTTPError as exc:
         error = type(exc).__name__
@@ -69,13 +68,16 @@ async def steady(client: httpx.AsyncClient, predict_url: str, health_url: str, r
     start = time.perf_counter()
     count = int(rate * duration_s)
     every = int(rate * PROBE_EVERY_S)
-    for n in range(count):
-        due = start + n / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        tasks.append(asyncio.create_task(_predict(client, predict_url, due, predictions)))
-        if n % every == 0:
-            tasks.append(asyncio.create_task(_probe(health_url, due, probes)))
-    await asyncio.gather(*tasks)
+    # keeps no connection: each probe connects anew, without the cost of a new client
+    no_keep_alive = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=no_keep_alive, trust_env=False) as fresh:
+        for n in range(count):
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(_predict(client, predict_url, due, predictions)))
+            if n % every == 0:
+                tasks.append(asyncio.create_task(_probe(fresh, health_url, due, probes)))
+        await asyncio.gather(*tasks)
     return predictions, probes
 
 

@@ -4,6 +4,7 @@ stand-in transport and gateway: HTTP/1.1 as clients speak it, pipelining, limits
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -48,7 +49,7 @@ class Gateway:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
-        self.unproven_connections: dict[Any, None] = {}
+        self.unproven_connections: OrderedDict[Any, None] = OrderedDict()
         self.gate = asyncio.Event()
         self.gate.set()
         self.calls: list[tuple[bytes, str, Headers, bytes]] = []
