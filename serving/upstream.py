@@ -5,8 +5,10 @@ keeps up to `max_connections` connections. A request takes the most recently use
 connection, else opens one, else waits in line for one to come back. It is written as one
 buffer with its Content-Length; the answer is parsed by httptools (Content-Length or chunked).
 The answer's status, body, Content-Type (application/json when the replica gave none) and
-X-Request-Id are kept. A connection goes back to the pool after a complete answer, and is closed instead when the
-replica said `Connection: close`, when anything failed, or when the pool has been closed.
+X-Request-Id are kept. A connection goes back to the pool after a complete answer, and is
+closed instead when the replica said `Connection: close`, when anything failed, or when the
+pool has been closed. How many requests may wait for a connection is bounded by the gateway
+(`--max-pending`, serving/gateway.py), not here.
 
 Two failures, which the gateway treats differently: `ConnectionFailed` (no connection could
 be made, or it broke before a whole answer came: another replica may answer) and `TimedOut`
