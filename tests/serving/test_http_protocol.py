@@ -1,10 +1,16 @@
-"""The connection transport that writes a response's header block and body in one piece."""
+"""The model server's connection protocol: the transport that writes a response's header block and
+body in one piece, and the read deadlines."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from serving.http_protocol import _OneWriteTransport
+import uvicorn
+from uvicorn.server import ServerState
+
+from serving.http_protocol import OneWriteHttpToolsProtocol, _OneWriteTransport, set_read_timeouts, timeout_response
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
 
@@ -69,3 +75,71 @@ def test_other_writes_go_out_as_they_come_and_the_transport_answers_the_rest() -
         assert _OneWriteTransport(recorder, loop).get_extra_info("peername") == "info peername"  # type: ignore[arg-type]
     finally:
         loop.close()
+
+
+class Socket(Recorder):
+    """A recording transport as uvicorn's protocol needs one: no socket details, reading paused or not."""
+
+    def get_extra_info(self, name: str) -> None:  # type: ignore[override]
+        return None
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class App:
+    """Answers every request with {} once its whole body is read."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def serve(steps: Callable[[OneWriteHttpToolsProtocol, Recorder], Awaitable[None]]) -> Recorder:
+    """A connection of the model server's protocol over a recording transport, driven by `steps`."""
+    recorder = Socket()
+
+    async def main() -> None:
+        config = uvicorn.Config(App(), lifespan="off", log_config=None)
+        config.load()
+        protocol = OneWriteHttpToolsProtocol(config, ServerState(), {})
+        protocol.connection_made(recorder)  # type: ignore[arg-type]
+        try:
+            await steps(protocol, recorder)
+        finally:
+            set_read_timeouts(10.0, 30.0)
+
+    asyncio.run(main())
+    return recorder
+
+
+REQUEST = b"POST /v1/predict HTTP/1.1\r\nhost: r\r\ncontent-length: 2\r\n\r\n[]"
+
+
+def test_a_request_that_arrives_in_one_read_arms_no_read_timer() -> None:
+    async def steps(protocol: OneWriteHttpToolsProtocol, recorder: Recorder) -> None:
+        assert protocol._read_timer is not None  # a new connection owes its first request's headers
+        protocol.data_received(REQUEST)
+        assert protocol._read_timer is None
+        await asyncio.sleep(0.01)
+        protocol.data_received(REQUEST)
+        assert protocol._read_timer is None
+
+    assert serve(steps).writes[0].endswith(b"\r\n\r\n{}")
+
+
+def test_half_a_body_gets_408_once_the_body_timeout_is_up() -> None:
+    async def steps(protocol: OneWriteHttpToolsProtocol, recorder: Recorder) -> None:
+        set_read_timeouts(5.0, 0.05)
+        protocol.data_received(REQUEST[:-1])
+        assert protocol._read_timer is not None
+        await asyncio.sleep(0.2)
+
+    recorder = serve(steps)
+    assert b"".join(recorder.writes) == timeout_response("body", 0.05)
+    assert recorder.closed
