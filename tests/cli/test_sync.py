@@ -9,6 +9,7 @@ import pytest
 
 from console.locks import lock_ttl_s
 from deployments.models import Deployment, EventKind, Rollout, RolloutStatus
+from deployments.models.instance_type import ensure_catalog
 from deployments.tasks import reconcile
 from tests.cli.run import Running
 from tests.deploy.test_runs_once import LOADS_UNTIL_GO
@@ -37,6 +38,7 @@ def reconcile_for(seconds: float) -> None:
 
 def test_sync_reports_the_one_outcome_of_a_rollout_that_outlasts_its_lock(
         supervisord, celery_worker, live_console, iris_model, alice, stop_what_was_deployed):
+    ensure_catalog()  # transactional tests flush the rows the data migration seeded
     build = ready_build(iris_model, LOADS_UNTIL_GO)
 
     with Running("models", "deploy", "realtime", "--model-id", "iris", "--build-id", str(build.build_id),
