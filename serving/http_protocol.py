@@ -10,9 +10,9 @@ next loop turn. The order of the bytes on the connection never changes.
 uvicorn waits for a request's headers and body as long as the client likes (a client sending
 half its headers held a worker's connection for good). Here a request's headers must arrive
 within `header_timeout_s` of its first byte (a new connection's first request: of the
-connection) and its body within `body_timeout_s` of its headers, else the client gets 408 (when
-nothing else is being answered on the connection) and the connection closes; the app, if it
-was waiting for that body, sees the client gone. A timer is armed only for a request that did
+connection) and its body within `body_timeout_s` of its headers, else the client gets 408 and
+the connection closes (after the answer on its way, if there is one); the app, if it was
+waiting for that body, sees the client gone. A timer is armed only for a request that did
 not arrive in one read. The deadlines are set once by the composition root
 (`set_read_timeouts`, serving/server.py) before it forks the processes that serve.
 """
@@ -93,15 +93,16 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             self._time_reading()
             return
         cycle, what = self.cycle, self._timed
-        if what == HEADERS:
-            answer = cycle is None or cycle.response_complete
-        else:  # the app waits for this body: it sees the client gone, and says nothing more
-            answer = cycle is not None and not cycle.response_started and not self.pipeline
-            if cycle is not None:
-                cycle.disconnected = True
-                cycle.message_event.set()
-        if answer:
-            self.transport.write(timeout_response("headers" if what == HEADERS else "body", _timeouts[what]))
+        if cycle is not None and not cycle.response_complete:
+            if what == HEADERS or cycle.response_started:
+                cycle.keep_alive = False  # an answer is on its way: it goes out, then the connection closes
+                return
+            cycle.disconnected = True  # the app waits for a body that won't come: the client is gone
+            cycle.message_event.set()
+        elif what == BODY:  # answered early (413, 415…); the rest of the body never came
+            self.transport.close()
+            return
+        self.transport.write(timeout_response("headers" if what == HEADERS else "body", _timeouts[what]))
         self.transport.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.server import ServerState
@@ -91,21 +91,27 @@ class Socket(Recorder):
 
 
 class App:
-    """Answers every request with {} once its whole body is read."""
+    """Answers every request with {} once its whole body is read (and `gate` is open)."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         while (await receive()).get("more_body"):
             pass
+        await self.gate.wait()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"{}"})
 
 
 def serve(steps: Callable[[OneWriteHttpToolsProtocol, Recorder], Awaitable[None]]) -> Recorder:
-    """A connection of the model server's protocol over a recording transport, driven by `steps`."""
+    """A connection of the model server's protocol over a recording transport, driven by `steps`;
+    the app is the protocol's `config.app`."""
     recorder = Socket()
 
     async def main() -> None:
-        config = uvicorn.Config(App(), lifespan="off", log_config=None)
+        config = uvicorn.Config(App(), lifespan="off", log_config=None, proxy_headers=False)
         config.load()
         protocol = OneWriteHttpToolsProtocol(config, ServerState(), {})
         protocol.connection_made(recorder)  # type: ignore[arg-type]
@@ -142,4 +148,20 @@ def test_half_a_body_gets_408_once_the_body_timeout_is_up() -> None:
 
     recorder = serve(steps)
     assert b"".join(recorder.writes) == timeout_response("body", 0.05)
+    assert recorder.closed
+
+
+def test_an_answer_on_its_way_goes_out_before_late_headers_close_the_connection() -> None:
+    async def steps(protocol: OneWriteHttpToolsProtocol, recorder: Recorder) -> None:
+        set_read_timeouts(0.05, 5.0)
+        app = cast(App, protocol.config.app)
+        app.gate.clear()
+        protocol.data_received(REQUEST + b"POST /v1/predict HTTP/1.1\r\n")  # the next one's headers never end
+        await asyncio.sleep(0.2)
+        assert (recorder.writes, recorder.closed) == ([], False)
+        app.gate.set()
+        await asyncio.sleep(0.05)
+
+    recorder = serve(steps)
+    assert b"".join(recorder.writes).endswith(b"connection: close\r\n\r\n{}")
     assert recorder.closed
