@@ -122,6 +122,8 @@ def readable_log_line(line: str) -> str | None:
 
 def _sentence(record: dict[str, Any]) -> str:
     detail = next((str(record[key]) for key in ("error", "reason", "message") if record.get(key)), "")
+    if not detail and record.get("method") and record.get("path"):  # an access log line
+        detail = f"{record['method']} {record['path']} {record.get('status', '')}".strip()
     when = str(record.get("ts", ""))[11:19]
     text = f"{when} {record.get('level', 'info')} {record['event']}".strip()
     return f"{text}: {detail}" if detail else text

@@ -18,6 +18,8 @@ from tests.fixtures.runtime import ready_build
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LOADED = '{"ts":"2026-01-02T03:04:05.678Z","level":"info","event":"model_loaded","pid":7}'
+ACCESS = ('{"ts":"2026-01-02T03:04:06.001Z","level":"info","event":"request","pid":7,"request_id":"r1",'
+          '"method":"POST","path":"/v1/predict","status":200,"latency_ms":1.5}')
 # Dies in the middle of writing a log line, in a deployed replica only (validation passes).
 DIES_MID_LINE = IRIS_CLASSIFIER + '''
     def initialize_model(self):
@@ -40,10 +42,10 @@ def test_a_tail_has_only_whole_lines(tmp_path: Path):
 
 def test_a_json_fragment_is_left_out_and_a_line_written_into_another_reads_as_its_record():
     lines = ['{"ts":"2026-01-02T03:04:05.678Z","level":"err', '{"ts":"2026-01-02T03:04:05.6' + LOADED,
-             "Traceback (most recent call last):", 'KeyError: "petal_width"']
+             "Traceback (most recent call last):", 'KeyError: "petal_width"', ACCESS]
 
     assert readable(lines) == ("03:04:05 info model_loaded", "Traceback (most recent call last):",
-                               'KeyError: "petal_width"')
+                               'KeyError: "petal_width"', "03:04:06 info request: POST /v1/predict 200")
 
 
 def test_a_replica_that_dies_mid_line_fails_the_rollout_with_whole_readable_lines(supervisord, celery_worker,
