@@ -53,6 +53,16 @@ class PredictionError(ServingError):
     status = 500
 
 
+class MethodNotAllowed(ServingError):
+    """A route asked with a method it does not answer; `allow` is the Allow header's value."""
+
+    status = 405
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
 class NotReadyError(ServingError):
     """The model is still loading or warming up."""
 

@@ -15,7 +15,7 @@ from typing import Any
 from serving.access_log import AccessLog
 from serving.codec import encode_json
 from serving.dataplane import DataPlane
-from serving.errors import ServingError, echo
+from serving.errors import MethodNotAllowed, ServingError, echo
 from serving.logs import log_event
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import ServerMetrics, route_label
@@ -60,6 +60,7 @@ class _Response:
     status: int
     body: bytes
     content_type: bytes = JSON
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # beyond content type, length and request id
 
 
 class RestApp:
@@ -164,7 +165,8 @@ class RestApp:
 
 def error_response(exc: ServingError) -> _Response:
     """The one place errors become responses: {"error": message, "status": code}."""
-    return _Response(exc.status, encode_json({"error": exc.message, "status": exc.status}))
+    allow = ((b"allow", exc.allow.encode()),) if isinstance(exc, MethodNotAllowed) else ()
+    return _Response(exc.status, encode_json({"error": exc.message, "status": exc.status}), headers=allow)
 
 
 def _parse(scope: Scope) -> _Request:
@@ -185,7 +187,8 @@ def _parse(scope: Scope) -> _Request:
 
 def _allow(request: _Request, method: str) -> None:
     if request.method != method and not (method == "GET" and request.method == "HEAD"):
-        raise ServingError(f"{echo(request.path)} answers {method} only, not {echo(request.method)}", 405)
+        raise MethodNotAllowed(f"{echo(request.path)} answers {method} only, not {echo(request.method)}",
+                               "GET, HEAD" if method == "GET" else method)
 
 
 def _check_content_type(content_type: bytes | None) -> None:
@@ -259,6 +262,7 @@ async def _send(send: Send, response: _Response, request_id: str, close: bool = 
         (b"content-length", str(len(response.body)).encode()),
         (b"x-request-id", request_id.encode("latin-1")),
     ]
+    headers.extend(response.headers)
     if close:
         headers.append(CLOSE)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -304,8 +304,10 @@ def test_bad_requests_get_json_errors_and_the_server_stays_up(
 
 def test_unknown_routes_and_methods_get_404_and_405(iris: ServerProcess) -> None:
     assert httpx.get(iris.url("/nope")).status_code == 404
-    assert httpx.get(iris.url("/v1/predict")).status_code == 405
-    assert httpx.post(iris.url("/health/live")).status_code == 405
+    wrong = httpx.get(iris.url("/v1/predict"))
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    posted = httpx.post(iris.url("/health/live"))
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD")
 
 
 def test_it_honours_an_incoming_request_id_and_logs_it(iris: ServerProcess) -> None:
