@@ -139,7 +139,8 @@ class ProjectViewSet(ApiDefaults, viewsets.ModelViewSet):
         """
         project, _ = get_project_for_user(request.user, slug, Role.ADMIN)
         if request.method == "GET":
-            return paginated(self, Invitation.objects.filter(project=project).select_related("invited_by"), s.InvitationSerializer)
+            pending = Invitation.objects.filter(project=project).select_related("invited_by")
+            return paginated(self, pending, s.InvitationSerializer)
         serializer = s.InvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = memberships.invite(project, _user(request), serializer.validated_data["invitee"],
