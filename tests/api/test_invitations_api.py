@@ -141,7 +141,7 @@ def test_an_outsider_can_neither_invite_nor_revoke(project, other_project, alice
     assert client.post(INVITATIONS, {"invitee": "charlie", "role": "admin"}, format="json").status_code == 404
     assert client.get(INVITATIONS).status_code == 404
     assert client.delete(f"{INVITATIONS}{pk}/").status_code == 404
-    assert api_as(alice).delete(f"/api/v1/projects/growth/invitations/{pk}/").status_code == 404
+    assert client.delete(f"/api/v1/projects/growth/invitations/{pk}/").status_code == 404  # through his own
     assert Invitation.objects.count() == 1
 
 
