@@ -33,17 +33,12 @@ def observe(deployment: Deployment, backend: Backend, rollout: Rollout | None = 
     now = timezone.now()
     try:
         statuses = backend.replicas(deployment)
-        gateway_error = _gateway_problem(backend, deployment)
+        gateway_error = backend.gateway_problem(deployment)
     except RUNTIME_ERRORS as exc:
         error = _error_text(exc)
         log.warning("the runtime did not answer for deployment %s: %s", deployment.pk, error)
         return _store(deployment, rollout, lambda previous: previous.unreachable(error, now))
     return _store(deployment, rollout, lambda previous: Observation.of(statuses, now, gateway_error))
-
-
-def _gateway_problem(backend: Backend, deployment: Deployment) -> str:
-    """Why the gateway does not answer ("" when it does); a stand-in for the runtime seam has no gateway."""
-    return backend.gateway_problem(deployment) if isinstance(backend, Backend) else ""
 
 
 def _store(deployment: Deployment, rollout: Rollout | None,
