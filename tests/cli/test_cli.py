@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_naming_the_field(live_console, iris_model, alice)
                    url=live_console, token=token_for(alice))
 
     assert result.code == 1
-    assert result.err == "berth: error: model_id: A model with this model ID already exists; choose another.\n"
+    assert result.err == "berth: error: model_id: Model ID 'iris' is not available; choose another.\n"
 
 
 def test_a_viewer_reads_but_cannot_build(live_console, iris_model, bob, tmp_path):
