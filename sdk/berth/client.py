@@ -36,15 +36,22 @@ class BerthError(Exception):
         self.status = status
 
 
+def _no_token(url: str, url_given: bool) -> str:
+    message = (f"BERTH_TOKEN is not set. Create a token on the console's API tokens page ({url}/settings/tokens/, "
+               "'API tokens' in the top bar), then run: export BERTH_TOKEN=<the token>")
+    if not url_given:
+        message += (f". BERTH_URL is not set either, so this uses {DEFAULT_URL}; if the console is elsewhere, "
+                    "export BERTH_URL=<its address> (a deployment's Overview shows both lines)")
+    return message
+
+
 class BerthClient:
     def __init__(self, url: str | None = None, token: str | None = None, timeout_s: float = 60.0) -> None:
-        self.url = (url or os.environ.get("BERTH_URL") or DEFAULT_URL).rstrip("/")
+        given_url = url or os.environ.get("BERTH_URL")
+        self.url = (given_url or DEFAULT_URL).rstrip("/")
         token = token if token is not None else os.environ.get("BERTH_TOKEN", "")
         if not token.strip():
-            raise BerthError(
-                f"BERTH_TOKEN is not set. Create a token in the console under Settings → API tokens "
-                f"({self.url}/settings/tokens/), then run: export BERTH_TOKEN=<the token>"
-            )
+            raise BerthError(_no_token(self.url, url_given=bool(given_url)))
         self._http = httpx.Client(
             base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0),
             headers={"Authorization": f"Bearer {token.strip()}", "Accept": "application/json"},

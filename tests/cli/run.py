@@ -32,14 +32,16 @@ class Result:
         return self.code == code and text in self.err
 
 
-def _shell_env(url: str, token: str | None) -> dict[str, str]:
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", tempfile.gettempdir()), "BERTH_URL": url}
+def _shell_env(url: str | None, token: str | None) -> dict[str, str]:
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", tempfile.gettempdir())}
+    if url is not None:
+        env["BERTH_URL"] = url
     if token is not None:
         env["BERTH_TOKEN"] = token
     return env
 
 
-def berth(*args: str, url: str, token: str | None, cwd: Path | None = None) -> Result:
+def berth(*args: str, url: str | None, token: str | None, cwd: Path | None = None) -> Result:
     """Run `berth args…` with only what a shell would give it (no Django settings in sight)."""
     done = subprocess.run(  # noqa: S603 - the berth executable installed next to this Python
         [BERTH, *args], env=_shell_env(url, token), cwd=cwd, capture_output=True, text=True, timeout=300)

@@ -144,6 +144,15 @@ def test_without_a_token_it_says_how_to_create_one(live_console):
     assert result.code == 1
     assert "BERTH_TOKEN is not set" in result.err
     assert f"{live_console}/settings/tokens/" in result.err
+    assert "BERTH_URL is not set" not in result.err
+
+
+def test_without_a_token_or_a_url_it_says_which_address_it_assumed():
+    result = berth("projects", "list", url=None, token=None)
+
+    assert result.code == 1
+    assert "BERTH_TOKEN is not set" in result.err
+    assert "BERTH_URL is not set either, so this uses http://127.0.0.1:8000" in result.err
 
 
 def test_a_revoked_token_is_refused(live_console, alice):
