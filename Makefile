@@ -29,6 +29,7 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	bash scripts/ensure_debian_package.sh wrk wrk
+	$(BIN)/python -m bench.serving.profile --out docs/benchmarks.md
 	$(BIN)/python -m bench.serving --out docs/benchmarks.md
 
 $(VENV)/bin/python:

@@ -8,7 +8,8 @@ warms it up, then samples every process of its tree with py-spy (`record --subpr
 loads it at concurrency 64. Reports each process's share of the samples, the functions where
 the samples land (self time), and Berth's own functions with everything they call (total time).
 Then times one replica start by its log's phases, and the imports behind the model load.
-Prints a markdown section; with --out FILE writes it there too.
+Prints a markdown section; with --out FILE also writes it there, as bench.serving does (on top
+of the runs in docs/benchmarks.md). `make bench` runs this first, then bench.serving.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import httpx
 
 from bench.serving import iris, servers
 from bench.serving.load import require_wrk, wrk
-from bench.serving.report import Machine, describe_machine
+from bench.serving.report import Machine, describe_machine, write
 from bench.serving.servers import ROOT, Running, Server, launch, stop, wait_until_ready
 
 CONCURRENCY = 64
@@ -216,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serving.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=15.0, help="seconds sampled per server (default 15)")
-    parser.add_argument("--out", type=Path, help="also write the markdown section to this file")
+    parser.add_argument("--out", type=Path, help="also write the markdown section here (as bench.serving --out)")
     args = parser.parse_args()
     require_wrk()
     work = Path(tempfile.mkdtemp(prefix="berth-profile-"))
@@ -226,7 +227,7 @@ def main() -> None:
     section = render(profiles, start_up_phases(model, work), args.duration, describe_machine())
     print(section)
     if args.out:
-        args.out.write_text(section)
+        print(write(args.out, section))
 
 
 if __name__ == "__main__":
