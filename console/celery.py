@@ -32,3 +32,8 @@ def schedule_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         sender.signature("deployments.tasks.prune_failed_builds"),
         name="delete failed builds past their retention",
     )
+    sender.add_periodic_task(
+        settings.BERTH_METRICS_SCRAPE_S,
+        sender.signature("monitoring.tasks.scrape_metrics"),
+        name="scrape, roll up and prune deployment metrics",
+    )

@@ -238,6 +238,14 @@ BERTH_ROLLOUT_MAX_RESTARTS = envint("BERTH_ROLLOUT_MAX_RESTARTS", 2, minimum=0)
 BERTH_ROLLOUT_MAX_ATTEMPTS = envint("BERTH_ROLLOUT_MAX_ATTEMPTS", 3, minimum=1)
 BERTH_DEPLOY_TIMEOUT_CAP_S = envint("BERTH_DEPLOY_TIMEOUT_CAP_S", 0, minimum=0)  # 0: the variation's own
 BERTH_DRAIN_TIMEOUT_S = envint("BERTH_DRAIN_TIMEOUT_S", 30, minimum=1)
+# Metrics (docs/metrics.md): scrape every N s, keep those points H hours; roll them up into
+# ROLLUP_S-second points (a multiple of the scrape interval) kept D days.
+BERTH_METRICS_SCRAPE_S = envint("BERTH_METRICS_SCRAPE_S", 10, minimum=1)
+BERTH_METRICS_ROLLUP_S = envint("BERTH_METRICS_ROLLUP_S", 60, minimum=2)
+BERTH_METRICS_RAW_RETENTION_H = envint("BERTH_METRICS_RAW_RETENTION_H", 24, minimum=1)
+BERTH_METRICS_ROLLUP_RETENTION_D = envint("BERTH_METRICS_ROLLUP_RETENTION_D", 7, minimum=1)
+if BERTH_METRICS_ROLLUP_S <= BERTH_METRICS_SCRAPE_S or BERTH_METRICS_ROLLUP_S % BERTH_METRICS_SCRAPE_S:
+    raise ImproperlyConfigured("BERTH_METRICS_ROLLUP_S must be a multiple of BERTH_METRICS_SCRAPE_S, and larger")
 
 # Secrets at rest (Fernet keys, comma-separated, newest first): BERTH_ENCRYPTION_KEYS(_FILE), else
 # BERTH_DATA_DIR/encryption_keys, made once. Never derived from SECRET_KEY.

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from deployments.api import deploy_views, views
+from monitoring.api.views import DeploymentMetricsView
 
 router = DefaultRouter()
 router.register("projects", views.ProjectViewSet, basename="project")
@@ -31,6 +32,7 @@ def no_such_endpoint(request: Request, rest: str) -> Response:
 
 urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
+    path("deployments/<str:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
     *router.urls,
     # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
     # [\s\S], not ".": a path with a newline in it (`/invitations/a%0A.b/accept/`) is still an API path, answered in JSON.

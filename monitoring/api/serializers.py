@@ -1,0 +1,37 @@
+"""What GET /api/v1/deployments/<id>/metrics/ takes and answers."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from monitoring.models import METRICS
+from monitoring.series import RANGES
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=list(RANGES), default="1h",
+                                    help_text="How far back from now: 15m, 1h, 6h and 24h read the raw points "
+                                              "(one per scrape), 7d the one-minute points.")
+    variation = serializers.CharField(required=False, default="", max_length=36,
+                                      help_text="One variation's series; without it, the whole deployment's.")
+
+
+class PointField(serializers.ListField):
+    """[time, value]: an ISO 8601 time and a number, or null where the interval had no data."""
+
+    child = serializers.JSONField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    deployment = serializers.IntegerField()
+    range = serializers.CharField()
+    variation = serializers.CharField(help_text='"" for the whole deployment.')
+    resolution_s = serializers.IntegerField(help_text="Seconds between points.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    metrics = serializers.DictField(
+        child=serializers.ListField(child=PointField()),
+        help_text="Each of " + ", ".join(METRICS) + ": its [time, value] points, oldest first. Latency in "
+                  "milliseconds (percentiles of the interval's requests), throughput in requests per second, "
+                  "error rates in percent of requests, CPU in percent of one core (summed over processes), "
+                  "memory in bytes (resident, summed over processes).")

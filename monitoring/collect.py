@@ -1,0 +1,87 @@
+"""One scrape of one deployment: replicas' samples → increases → points per variation and in all.
+
+The previous scrape's samples (ScrapeSnapshot) are the baseline: a replica seen for the first
+time adds nothing until its next scrape, a replica that restarted counts from zero (see
+monitoring.rates), a replica that went adds nothing more. A baseline older than
+STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new baseline, so no point
+averages over a gap. Shadow variations get copies of traffic: the deployment's own requests,
+errors and latency are its live variations', while CPU, memory and replicas count them all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from deployments.models import Deployment
+from monitoring import prometheus
+from monitoring.interval import IntervalStats, replica_stats, total
+from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint, ScrapeSnapshot
+from monitoring.prometheus import Samples
+from monitoring.rates import increases
+from monitoring.replica_counts import replica_counts
+from monitoring.scrape import scrape_all
+from monitoring.targets import Target, scrape_targets
+
+STALE_AFTER_SCRAPES = 3
+
+
+def collect(deployment: Deployment, now: datetime) -> list[MetricPoint]:
+    """Scrape `deployment` now and store its points; none on a first (or stale) baseline, or while another runs."""
+    ScrapeSnapshot.objects.get_or_create(deployment=deployment)
+    with transaction.atomic():
+        snapshot = ScrapeSnapshot.objects.select_for_update(skip_locked=True).filter(deployment=deployment).first()
+        if snapshot is None:
+            return []  # another scrape of this deployment holds it
+        current = scrape_all(scrape_targets(deployment))
+        points = _points(deployment, snapshot.samples, current, now, _interval_s(snapshot, now))
+        MetricPoint.objects.bulk_create(points)
+        snapshot.at, snapshot.samples = now, {t.replica: prometheus.to_json(s) for t, s in current.items()}
+        snapshot.save(update_fields=["at", "samples"])
+    return points
+
+
+def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:
+    """Seconds since the baseline, or None when there is none fresh enough to count from."""
+    if snapshot.at is None:
+        return None
+    age_s = (now - snapshot.at).total_seconds()
+    return age_s if 0 < age_s <= STALE_AFTER_SCRAPES * settings.BERTH_METRICS_SCRAPE_S else None
+
+
+def _points(deployment: Deployment, previous: dict[str, list], current: dict[Target, Samples], now: datetime,
+            interval_s: float | None) -> list[MetricPoint]:
+    if interval_s is None:
+        return []
+    by_variation = _variation_stats(previous, current)
+    counts = replica_counts(deployment)
+    resolution = settings.BERTH_METRICS_SCRAPE_S
+    points = [MetricPoint.of(deployment.pk, name, now, interval_s, by_variation.get(name, IntervalStats()),
+                             counts.get(name, (0, 0)), resolution)
+              for name in sorted(counts.keys() | by_variation.keys())]
+    whole = _whole(deployment, by_variation)
+    ready, desired = (sum(c[i] for c in counts.values()) for i in (0, 1))
+    points.append(MetricPoint.of(deployment.pk, WHOLE_DEPLOYMENT, now, interval_s, whole, (ready, desired),
+                                 resolution))
+    return points
+
+
+def _variation_stats(previous: dict[str, list], current: dict[Target, Samples]) -> dict[str, IntervalStats]:
+    stats: dict[str, list[IntervalStats]] = defaultdict(list)
+    for target, samples in current.items():
+        baseline = previous.get(target.replica)
+        grown = increases(prometheus.from_json(baseline), samples) if baseline is not None else {}
+        stats[target.variation].append(replica_stats(grown, samples))
+    return {name: total(items) for name, items in stats.items()}
+
+
+def _whole(deployment: Deployment, by_variation: dict[str, IntervalStats]) -> IntervalStats:
+    shadows = set(deployment.variations.filter(shadow=True).values_list("name", flat=True))
+    everything = total(by_variation.values())
+    live = total(s for name, s in by_variation.items() if name not in shadows)
+    return replace(live, cpu_seconds=everything.cpu_seconds, memory_bytes=everything.memory_bytes,
+                   replicas=everything.replicas)

@@ -1,0 +1,42 @@
+"""Fetching one target's `/metrics` (HTTP or a Unix socket): the one seam to the replicas."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from monitoring.prometheus import ExpositionError, Samples, parse
+from monitoring.targets import Target
+from serving import endpoints
+from serving.endpoints import EndpointError
+
+log = logging.getLogger(__name__)
+SCRAPE_TIMEOUT_S = 2.0
+
+
+def scrape(client: httpx.Client, target: Target) -> Samples | None:
+    """The target's samples, or None when it did not answer with Prometheus text (stopped, starting…)."""
+    try:
+        endpoint = endpoints.Endpoint.parse(target.endpoint)
+        if endpoint.uds is None:
+            response = client.get(endpoint.url("/metrics"))
+        else:
+            with endpoints.client(endpoint, timeout=client.timeout) as own:
+                response = own.get(endpoint.url("/metrics"))
+        response.raise_for_status()
+        return parse(response.text)
+    except (httpx.HTTPError, EndpointError, ExpositionError) as exc:
+        log.debug("no metrics from %s (%s): %s", target.replica, target.endpoint, exc)
+        return None
+
+
+def scrape_all(targets: list[Target]) -> dict[Target, Samples]:
+    """Every target that answered, with its samples."""
+    answered = {}
+    with httpx.Client(timeout=SCRAPE_TIMEOUT_S, trust_env=False) as client:
+        for target in targets:
+            samples = scrape(client, target)
+            if samples is not None:
+                answered[target] = samples
+    return answered

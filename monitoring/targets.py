@@ -1,0 +1,43 @@
+"""What to scrape for a deployment: each replica's `/metrics` endpoint, by variation.
+
+For the local runtime this reads the replicas' launch records (the files the local backend
+writes, through its own read-only accessor) without asking supervisord or probing readiness:
+a replica that is not running simply fails its scrape. Other runtimes answer through
+`Backend.endpoints()`. Nothing here changes the runtime.
+
+The gateway serves no `/metrics` yet (serving/gateway.py answers only health and predict), so
+deployment-wide figures are the sum of its live variations' replicas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from deployments.models import Deployment
+
+
+@dataclass(frozen=True)
+class Target:
+    variation: str
+    replica: str    # unique within the deployment; the key its previous scrape is kept under
+    endpoint: str   # `http://host:port` or `unix:/path/server.sock` (serving/endpoints.py)
+
+
+def scrape_targets(deployment: Deployment) -> list[Target]:
+    if settings.BERTH_BACKEND == "local":
+        return _local_targets(deployment.pk)
+    from deployments.backends.base import get_backend
+
+    return [Target(e.variation, e.replica, e.url) for e in get_backend().endpoints(deployment)]
+
+
+def _local_targets(deployment_id: int) -> list[Target]:
+    from deployments.backends.local_files import DeploymentFiles
+
+    records = DeploymentFiles(Path(settings.BERTH_RUNTIME_DIR), deployment_id).records()
+    return [Target(r.id.variation, r.id.name, r.endpoint) for r in records]
