@@ -1,0 +1,120 @@
+"""Metrics collected from a real deployment: supervisord, model-server replicas, the gateway, the Celery worker.
+
+Requests sent through the gateway show up in the stored points exactly (counts) and plausibly
+(percentiles: never above the histogram bucket holding the latency the client measured, which
+includes the server's own). Nothing here waits on how fast a process is: it polls for conditions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from deployments.backends.base import get_backend
+from deployments.models import Deployment, RolloutStatus
+from deployments.models.instance_type import ensure_catalog
+from deployments.rollouts.requests import deploy
+from monitoring.collect import collect
+from monitoring.interval import total
+from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint
+from serving.metrics import LATENCY_BUCKETS
+from tests.deploy.conftest import wait_for_rollout
+from tests.fixtures.builds import IRIS_ROW
+from tests.fixtures.runtime import ready_build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DEADLINE_S = 60
+
+
+@pytest.fixture
+def deployment(supervisord, celery_worker, iris_model, alice) -> Iterator[Deployment]:
+    ensure_catalog()  # transactional tests flush the rows the data migration seeded
+    build = ready_build(iris_model)
+    spec = {"variations": [{"name": "default", "build_id": str(build.build_id), "instance_type": "small",
+                            "replicas": 2, "server_workers": 1, "request_timeout_ms": 5000}]}
+    rollout = wait_for_rollout(deploy(iris_model, spec, alice))
+    assert rollout.status == RolloutStatus.SUCCEEDED, rollout.reason
+    rollout.deployment.refresh_from_db()
+    yield rollout.deployment
+    get_backend().delete(rollout.deployment)
+
+
+def send(url: str, rows: object, times: int) -> list[tuple[int, float]]:
+    """POST `rows` `times` times; each answer's status and the seconds the client waited for it."""
+    answers = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(times):
+            started = time.perf_counter()
+            status = client.post(url, json=rows).status_code
+            answers.append((status, time.perf_counter() - started))
+    return answers
+
+
+def collect_until(deployment: Deployment, requests: int) -> list[MetricPoint]:
+    """Scrape again and again until the stored whole-deployment points count `requests` (or the deadline)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        collect(deployment, timezone.now())
+        points = list(MetricPoint.objects.filter(deployment=deployment).order_by("time"))
+        counted = sum(p.requests for p in points if p.variation == WHOLE_DEPLOYMENT)
+        if counted >= requests or time.monotonic() > deadline:
+            return points
+        time.sleep(0.5)
+
+
+def upper_bound(seconds: float) -> float:
+    """The upper bound of the latency histogram bucket `seconds` falls in."""
+    index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+    return LATENCY_BUCKETS[index] if index < len(LATENCY_BUCKETS) else math.inf
+
+
+def test_requests_sent_through_the_gateway_are_counted_exactly_with_plausible_percentiles(deployment):
+    assert collect(deployment, timezone.now()) == []  # the first scrape is the baseline only
+    good = send(deployment.predict_url, [IRIS_ROW], 40)
+    bad = send(deployment.predict_url, [{"sepal_length": "not a number"}], 5)
+    assert {s for s, _ in good} == {200}
+    assert all(400 <= s < 500 for s, _ in bad), bad
+
+    points = collect_until(deployment, 45)
+
+    whole = total(p.stats() for p in points if p.variation == WHOLE_DEPLOYMENT)
+    default = total(p.stats() for p in points if p.variation == "default")
+    assert (whole.requests, whole.errors_4xx, whole.errors_5xx) == (45, 5, 0)
+    assert (default.requests, default.errors_4xx) == (45, 5)
+    assert whole.latency_buckets[math.inf] == 45
+    assert whole.batch_calls >= 1
+    assert whole.memory_bytes
+    latencies = sorted(seconds for _, seconds in good + bad)
+    busiest = max((p for p in points if p.variation == WHOLE_DEPLOYMENT), key=lambda p: p.requests)
+    for q, estimate in ((0.5, busiest.latency_p50_s), (0.95, busiest.latency_p95_s),
+                        (0.99, busiest.latency_p99_s)):
+        assert estimate is not None
+        assert 0 < estimate <= upper_bound(latencies[-1]), (q, estimate, latencies[-1])
+    assert busiest.latency_p50_s <= busiest.latency_p95_s <= busiest.latency_p99_s  # type: ignore[operator]
+
+
+def test_ready_and_desired_replicas_are_what_the_observer_stored(deployment):
+    collect(deployment, timezone.now())
+    deadline = time.monotonic() + DEADLINE_S
+    while not (points := collect(deployment, timezone.now())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    by_variation = {p.variation: p for p in points}
+    assert (by_variation["default"].ready_replicas, by_variation["default"].desired_replicas) == (2, 2)
+    assert by_variation[WHOLE_DEPLOYMENT].desired_replicas == 2
+    assert by_variation["default"].chart_values()["memory_bytes"]
+
+
+def test_the_periodic_task_stores_points_through_the_celery_worker(deployment):
+    from monitoring.tasks import scrape_metrics
+
+    deadline = time.monotonic() + DEADLINE_S
+    while not MetricPoint.objects.filter(deployment=deployment).exists() and time.monotonic() < deadline:
+        scrape_metrics.delay()
+        time.sleep(1)
+    assert MetricPoint.objects.filter(deployment=deployment, variation="default").exists()
