@@ -22,7 +22,7 @@ from deployments.access import get_deployment_for_user
 from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Deployment, Role, RolloutEvent
 from deployments.rollouts.events import DeploymentEventMessage, events_group
-from deployments.state.page import FRAGMENTS, TABS, TEMPLATE, page_context
+from deployments.state.page import FRAGMENTS, TABS, TEMPLATE, EventQuery, page_context
 
 
 class DeploymentEventsConsumer(AsyncWebsocketConsumer):
@@ -34,7 +34,7 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.deployment_pk, self.can_write = allowed
-        self.tab = _tab(self.scope.get("query_string", b""))
+        self.tab, self.event_query = _tab(self.scope.get("query_string", b""))
         self.group = events_group(self.deployment_pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -83,20 +83,26 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
             pk=self.deployment_pk).first()
         if deployment is None:
             return ""
-        parts = []
-        if event_id is not None and self.tab == "events":
-            event = RolloutEvent.objects.select_related("rollout").filter(pk=event_id, deployment=deployment).first()
-            if event is not None:
-                row = render_to_string(f"{TEMPLATE}#event-row", {"event": event})
-                parts.append(f'<div hx-swap-oob="afterbegin:#event-list">{row}</div>')
-                if not deployment.events.exclude(pk=event.pk).exists():  # the first: "No events yet" goes
-                    parts.append('<p id="no-events" hx-swap-oob="delete"></p>')
-        context = {**page_context(deployment, None, self.can_write, self.tab), "oob": True}
+        context = {**page_context(deployment, None, self.can_write, self.tab, self.event_query), "oob": True}
+        parts = self._new_row(deployment, event_id) if event_id is not None and self.tab == "events" else []
         fragments = [name for name in FRAGMENTS[self.tab] if whole or name != "event-list"]
         parts += [render_to_string(f"{TEMPLATE}#{name}", context) for name in fragments]
         return "".join(parts)
 
+    def _new_row(self, deployment: Deployment, event_id: int) -> list[str]:
+        """A new event on top of the list, when the viewer looks at the newest page and it passes their filters."""
+        event = RolloutEvent.objects.select_related("rollout").filter(pk=event_id, deployment=deployment).first()
+        if event is None or self.event_query.page != 1 or not self.event_query.matches(event):
+            return []
+        row = render_to_string(f"{TEMPLATE}#event-row", {"event": event})
+        parts = [f'<div hx-swap-oob="afterbegin:#event-list">{row}</div>']
+        if not self.event_query.filter(deployment.events.exclude(pk=event.pk)).exists():  # "No events yet" goes
+            parts.append('<p id="no-events" hx-swap-oob="delete"></p>')
+        return parts
 
-def _tab(query_string: bytes) -> str:
-    tab = parse_qs(query_string.decode(errors="replace")).get("tab", [""])[0]
-    return tab if tab in TABS else "overview"
+
+def _tab(query_string: bytes) -> tuple[str, EventQuery]:
+    """The open tab and, on the events tab, the viewer's filters and page (as in the page's URL)."""
+    params = {name: values[0] for name, values in parse_qs(query_string.decode(errors="replace")).items()}
+    tab = params.get("tab", "")
+    return (tab if tab in TABS else "overview"), EventQuery.parse(params)

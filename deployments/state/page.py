@@ -8,9 +8,25 @@ that is not on the page.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from deployments.models import Build, Deployment, Membership, RolloutAction, RolloutStatus
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+from deployments.models import (
+    Build,
+    Deployment,
+    EventKind,
+    EventLevel,
+    Membership,
+    Rollout,
+    RolloutAction,
+    RolloutEvent,
+    RolloutStatus,
+)
 from deployments.rollouts.spec import DeploySpec
 from deployments.state.report import report
 
@@ -22,18 +38,49 @@ FRAGMENTS = {
     "configuration": HEADER,
     "events": (*HEADER, "rollouts", "event-list"),
 }
-EVENTS_SHOWN = 200
+EVENTS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events the Rollouts & events tab shows: `?level=&kind=&page=`, unknown values ignored."""
+
+    level: str = ""
+    kind: str = ""
+    page: int = 1
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> EventQuery:
+        level, kind, page = params.get("level", ""), params.get("kind", ""), params.get("page", "")
+        return cls(level if level in EventLevel.values else "", kind if kind in EventKind.values else "",
+                   int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 7 and int(page) else 1)
+
+    def filter(self, events: QuerySet[RolloutEvent]) -> QuerySet[RolloutEvent]:
+        return events.filter(**{name: value for name, value in (("level", self.level), ("kind", self.kind)) if value})
+
+    def matches(self, event: RolloutEvent) -> bool:
+        return self.level in ("", event.level) and self.kind in ("", event.kind)
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.level or self.kind)
+
+    def query_string(self, page: int | None = None) -> str:
+        """`level=…&kind=…&page=…`, leaving out what is not set (page 1 included)."""
+        page = self.page if page is None else page
+        pairs = [("level", self.level), ("kind", self.kind), ("page", str(page) if page > 1 else "")]
+        return urlencode([(name, value) for name, value in pairs if value])
 
 
 def page_context(deployment: Deployment, membership: Membership | None, can_write: bool,
-                 tab: str) -> dict[str, Any]:
+                 tab: str, event_query: EventQuery | None = None) -> dict[str, Any]:
     """What a tab (and the live socket's fragments of it) needs; stored state only."""
     context: dict[str, Any] = {"deployment": deployment, "model": deployment.model, "project": deployment.model.project,
                "membership": membership, "can_write": can_write, "report": report(deployment), "tab": tab}
     if tab == "overview":
         context["example_json"] = example_json(deployment)
     elif tab == "events":
-        context.update(rollouts_context(deployment), events=events(deployment))
+        context |= rollouts_context(deployment) | events_context(deployment, event_query or EventQuery())
     return context
 
 
@@ -48,10 +95,43 @@ def example_json(deployment: Deployment) -> str:
 def rollouts_context(deployment: Deployment) -> dict[str, Any]:
     rollouts = list(deployment.rollouts.select_related("triggered_by").order_by("-revision"))
     serving = deployment.current_rollout_id if deployment.is_serving else None
-    return {"rollouts": rollouts, "rollback_revisions": {
+    builds = revision_builds(rollouts)
+    return {"revisions": [(r, builds[r.revision]) for r in rollouts], "rollback_revisions": {
         r.revision for r in rollouts if r.status in (RolloutStatus.SUCCEEDED, RolloutStatus.ROLLED_BACK)
         and r.action != RolloutAction.UNDEPLOY and r.pk != serving}}
 
 
-def events(deployment: Deployment) -> list[Any]:
-    return list(deployment.events.select_related("rollout").order_by("-created_at", "-id")[:EVENTS_SHOWN])
+@dataclass(frozen=True)
+class RevisionBuild:
+    """One variation of a revision and the build it runs (None: the build was deleted since)."""
+
+    variation: str
+    build_id: str
+    build: Build | None
+
+    @property
+    def label(self) -> str:
+        return getattr(self.build, "label", "") or ""
+
+
+def revision_builds(rollouts: Iterable[Rollout]) -> dict[int, list[RevisionBuild]]:
+    """Each revision's builds by variation, read from its frozen spec; one query for them all."""
+    specs = {rollout.revision: DeploySpec.from_json(rollout.spec) for rollout in rollouts}
+    ids = {v.build_id for spec in specs.values() for v in spec.variations}
+    builds = {str(build.build_id): build for build in Build.objects.filter(build_id__in=ids)}
+    return {revision: [RevisionBuild(v.name, v.build_id, builds.get(v.build_id)) for v in spec.variations]
+            for revision, spec in specs.items()}
+
+
+def events_context(deployment: Deployment, query: EventQuery) -> dict[str, Any]:
+    """One page of the deployment's events, newest first, filtered as asked."""
+    events = query.filter(deployment.events.select_related("rollout").order_by("-created_at", "-id"))
+    page: Page = Paginator(events, EVENTS_PER_PAGE).get_page(query.page)
+    return {"events": list(page), "events_page": page, "event_query": query,
+            "event_levels": EventLevel.choices, "event_kinds": event_kinds(deployment, query)}
+
+
+def event_kinds(deployment: Deployment, query: EventQuery) -> list[tuple[str, str]]:
+    """The kinds to filter by: those this deployment's events have (and the one chosen), in the usual order."""
+    present = set(deployment.events.order_by().values_list("kind", flat=True).distinct()) | {query.kind}
+    return [(value, label) for value, label in EventKind.choices if value in present]

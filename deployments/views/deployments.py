@@ -25,17 +25,18 @@ from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment, Role, Rollout
 from deployments.rollouts.requests import request_rollback, request_scale, request_undeploy
 from deployments.rollouts.spec import DeploySpec
-from deployments.state.page import TEMPLATE, page_context
+from deployments.state.page import TEMPLATE, EventQuery, page_context
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _page(request: HttpRequest, pk: int, tab: str, extra: dict[str, Any] | None = None) -> HttpResponse:
+def _page(request: HttpRequest, pk: int, tab: str, extra: dict[str, Any] | None = None,
+          event_query: EventQuery | None = None, partial: bool = False) -> HttpResponse:
     deployment, membership = get_deployment_for_user(request.user, pk)
-    context = page_context(deployment, membership, membership.allows(Role.DEPLOYER), tab)
-    return render(request, TEMPLATE, context | (extra or {}))
+    context = page_context(deployment, membership, membership.allows(Role.DEPLOYER), tab, event_query)
+    return render(request, f"{TEMPLATE}#live" if partial else TEMPLATE, context | (extra or {}))
 
 
 @login_required
@@ -53,8 +54,10 @@ def deployment_configuration(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def deployment_events(request: HttpRequest, pk: int) -> HttpResponse:
-    return _page(request, pk, "events")
+def deployment_events(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Revisions and events; `?level=&kind=&page=` filter and page the events (htmx: only the live part)."""
+    return _page(request, pk, "events", event_query=EventQuery.parse(request.GET),
+                 partial=bool(request.htmx) and not request.htmx.boosted)
 
 
 @login_required
