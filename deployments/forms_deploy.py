@@ -9,17 +9,19 @@ up to 100%, builds still ready) and puts each of its messages back on the field 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.http import QueryDict
 
 from console.crypto import decrypt, encrypt
-from deployments.models import BuildStatus, InstanceType, Model
+from deployments.models import Build, BuildStatus, InstanceType, Model
 from deployments.models.variation import BOUNDS
 from deployments.rollouts.spec import (
     FIELD_HELP,
@@ -38,6 +40,18 @@ from deployments.rollouts.spec_edit import rebalance, spec_to_data
 VARIATIONS_PREFIX = "variations"
 NUMBER_FIELDS = ("replicas", "server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",
                  "traffic_percent")
+# Fields only the Kubernetes runtime acts on: the local runtime neither offers nor accepts them.
+KUBERNETES_ONLY = ("daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+
+
+def on_kubernetes() -> bool:
+    return bool(settings.BERTH_BACKEND == "kubernetes")
+
+
+def offered_instance_types() -> list[InstanceType]:
+    """The active catalog; GPU types only where a GPU can exist (Kubernetes), not on the local runtime."""
+    types = InstanceType.objects.filter(active=True)
+    return list(types if on_kubernetes() else types.filter(gpu_count=0))
 
 
 class SpecField(forms.Field):
@@ -90,8 +104,8 @@ class LiveValidation:
 class VariationForm(LiveValidation, forms.Form):
     name = SpecField(check_variation_name, label="Variation name", initial="default", help_text=FIELD_HELP["name"],
                      widget=forms.TextInput(attrs={"maxlength": 36}))
-    build_id = SpecChoiceField(label="Build")
-    instance_type = SpecChoiceField(label="Instance type", initial="small")
+    build_id = SpecChoiceField(label="Build", required=False)  # blank: the spec says "Choose a build to deploy."
+    instance_type = SpecChoiceField(label="Instance type", initial="small", required=False)
     replicas = SpecNumberField("replicas", "Replicas (pods)")
     server_workers = SpecNumberField("server_workers", "Server workers")
     request_timeout_ms = SpecNumberField("request_timeout_ms", "Request timeout (ms)")
@@ -116,14 +130,24 @@ class VariationForm(LiveValidation, forms.Form):
         super().__init__(*args, **kwargs)
         builds = model.builds.filter(status=BuildStatus.READY).order_by("-created_at")
         self.fields["build_id"].choices = [  # type: ignore[attr-defined]
-            (str(b.build_id), f"{b.short_id} — {b.source_name or b.framework} — {b.created_at:%Y-%m-%d %H:%M}")
-            for b in builds]
+            (str(b.build_id), f"{build_name(b)} — {b.short_id} — {b.created_at:%Y-%m-%d %H:%M}") for b in builds]
         self.fields["instance_type"].choices = [  # type: ignore[attr-defined]
-            (t.name, t.label) for t in InstanceType.objects.filter(active=True)]
+            (t.name, t.label) for t in offered_instance_types()]
+        if not on_kubernetes():
+            for name in KUBERNETES_ONLY:
+                del self.fields[name]
         self.live(validate_url)
 
+    def clean_instance_type(self) -> str:
+        name = str(self.cleaned_data.get("instance_type") or "")
+        gpu = InstanceType.objects.filter(name=name, gpu_count__gt=0).first()
+        if gpu is not None and not on_kubernetes():
+            raise ValidationError(f"{name} has a GPU; this console runs the local runtime, which has none. Choose "
+                                  "an instance type without GPU (GPU types apply on Kubernetes).", code="no_gpu")
+        return name
+
     def bound_fields(self, names: tuple[str, ...]) -> list[forms.BoundField]:
-        return [self[name] for name in names]
+        return [self[name] for name in names if name in self.fields]
 
     def basic(self) -> list[forms.BoundField]:
         return self.bound_fields(self.basic_fields)
@@ -170,22 +194,33 @@ class EnvForm(LiveValidation, forms.Form):
 
 
 class BaseVariationFormSet(forms.BaseFormSet):
-    default_error_messages = {**forms.BaseFormSet.default_error_messages,
-                              "too_few_forms": "Keep at least one variation."}
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "missing_management_form": "The form arrived incomplete (its list of variations is missing); "
+                                   "reload the page and try again."}
 
 
-VariationFormSet = formset_factory(VariationForm, formset=BaseVariationFormSet, extra=0, min_num=1,
-                                   validate_min=True, can_delete=True)
+# No validate_min: it counts a variation left at its defaults as none; `validate_spec` says
+# "Add at least one variation." itself. "Remove this variation" is an edit action, not a DELETE flag.
+VariationFormSet = formset_factory(VariationForm, formset=BaseVariationFormSet, extra=0, min_num=1)
 EnvFormSet = formset_factory(EnvForm, extra=0, can_delete=True)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of the error summary: what is wrong, and the id of the field to fix it in."""
+
+    target: str
+    label: str
+    message: str
 
 
 class DeployWizard:
     """The configure step: variations with their env rows, validated together against the spec rules."""
 
     def __init__(self, model: Model, data: QueryDict | None = None, initial: Mapping[str, Any] | None = None,
-                 previous: DeploySpec | None = None, validate_url: str | None = None,
-                 show_errors: bool = True) -> None:
-        self.model, self.previous, self.show_errors = model, previous, show_errors
+                 previous: DeploySpec | None = None, validate_url: str | None = None) -> None:
+        self.model, self.previous = model, previous
         self.spec: DeploySpec | None = None
         self.errors: list[str] = []
         kwargs = {"model": model, "validate_url": validate_url}
@@ -219,6 +254,11 @@ class DeployWizard:
         return list(zip(self.variations.forms, self.envs, strict=True))
 
     def is_valid(self) -> bool:
+        valid = self._check()
+        self._mark_invalid()
+        return valid
+
+    def _check(self) -> bool:
         forms_ok = self.variations.is_valid() and all(envs.is_valid() for envs in self.envs)
         if not forms_ok:
             self.errors += [str(error) for error in self.variations.non_form_errors()]
@@ -231,50 +271,83 @@ class DeployWizard:
         return True
 
     def spec_data(self) -> dict[str, Any]:
-        """The `validate_spec` input from the cleaned forms (removed variations and blank env rows left out)."""
+        """The `validate_spec` input from the cleaned forms (blank env rows left out)."""
         variations = []
-        for form, envs in self._kept():
-            data = {name: form.cleaned_data.get(name) for name in form.fields if name != "DELETE"}
+        for form, envs in self.rows:
+            data = {name: form.cleaned_data.get(name) for name in form.fields}
             data["env"] = [{"name": e.cleaned_data["name"], "value": e.cleaned_data.get("value", ""),
                             "secret": bool(e.cleaned_data.get("secret"))} for e in _kept_env(envs)]
             variations.append(data)
         return {"variations": variations}
 
-    def _kept(self) -> list[tuple[VariationForm, Any]]:
-        return [(form, envs) for form, envs in self.rows if not (form.cleaned_data or {}).get("DELETE")]
-
     def _place(self, exc: ValidationError) -> None:
         """Put each `validate_spec` message on the field it names (`variations.0.env.1.name`)."""
-        kept = self._kept()
+        rows = self.rows
         for key, messages in exc.message_dict.items():
             parts = key.split(".")
-            if parts[0] != "variations" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= len(kept):
+            if parts[0] != "variations" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= len(rows):
                 self.errors += messages
                 continue
-            form, envs = kept[int(parts[1])]
+            form, envs = rows[int(parts[1])]
             field = parts[2] if len(parts) > 2 else None
             if field == "env" and len(parts) > 4:
-                rows = _kept_env(envs)
-                index = int(parts[3]) if parts[3].isdigit() else len(rows)
-                if index < len(rows) and parts[4] in rows[index].fields:
+                kept = _kept_env(envs)
+                index = int(parts[3]) if parts[3].isdigit() else len(kept)
+                if index < len(kept) and parts[4] in kept[index].fields:
                     for message in messages:
-                        rows[index].add_error(parts[4], message)
+                        kept[index].add_error(parts[4], message)
                     continue
             for message in messages:
                 form.add_error(field if field in form.fields else None, message)
+
+    def _mark_invalid(self) -> None:
+        """`aria-invalid` and `aria-describedby` (its error list) on each field with an error."""
+        for form in self._all_forms():
+            for name in form.errors:
+                if name in form.fields:
+                    form.fields[name].widget.attrs.update({
+                        "aria-invalid": "true", "aria-describedby": f"err-{form.add_prefix(name)}"})
+
+    def _all_forms(self) -> Iterator[forms.Form]:
+        for form, envs in self.rows:
+            yield form
+            yield from envs.forms
+
+    # --- the error summary at the top ---------------------------------------------------------------
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every error on the page, in page order, each pointing at the field (or part) to fix."""
+        problems = [Problem("traffic-total" if "raffic" in message else "deploy-form", "Variations", message)
+                    for message in self.errors]
+        for vi, (form, envs) in enumerate(self.rows):
+            problems += self._variation_problems(vi, form, envs)
+        return problems
+
+    def _variation_problems(self, vi: int, form: VariationForm, envs: Any) -> list[Problem]:
+        where = f"Variation {form['name'].value() or vi + 1}"
+        problems = [Problem(f"variation-{vi}", where, str(message)) for message in form.non_field_errors()]
+        for field in [*form.basic(), *form.advanced()]:
+            problems += [Problem(field.auto_id, f"{where} · {field.label}", str(m)) for m in field.errors]
+        for row, env in enumerate(envs.forms):
+            for name in ("name", "value"):
+                problems += [Problem(env[name].auto_id, f"{where} · environment variable {row + 1} {name}", str(m))
+                             for m in env[name].errors]
+        return problems
+
+    @property
+    def open_advanced(self) -> set[int]:
+        """The variations whose advanced settings start open: those with env rows or an error there."""
+        return {index for index, (form, envs) in enumerate(self.rows)
+                if envs.total_form_count() or any(field.errors for field in form.advanced())}
 
     # --- editing without saving: add rows, rebalance ----------------------------------------------
 
     @property
     def traffic(self) -> list[tuple[str, int, bool]]:
         """(name, percent, live) of each variation as typed, for the running total."""
-        result = []
-        for form in self.variations.forms:
-            if _flag(form["DELETE"].value()):
-                continue
-            percent = _int(form["traffic_percent"].value())
-            result.append((str(form["name"].value() or ""), percent, not _flag(form["shadow"].value())))
-        return result
+        return [(str(form["name"].value() or ""), _int(form["traffic_percent"].value()),
+                 not _flag(form["shadow"].value())) for form in self.variations.forms]
 
     @property
     def traffic_total(self) -> int:
@@ -310,11 +383,35 @@ def add_env_row(data: QueryDict, variation: int) -> QueryDict:
     return data
 
 
+VARIATION_KEY = re.compile(rf"^{VARIATIONS_PREFIX}-(\d+)-(.+)$")
+
+
+def remove_variation(data: QueryDict, index: int) -> QueryDict:
+    """The form without variation `index` (the ones after it move up); a lone serving one left gets 100%."""
+    total = int(data.get(f"{VARIATIONS_PREFIX}-TOTAL_FORMS") or 0)
+    if total < 2 or not 0 <= index < total:
+        return data
+    kept = QueryDict(mutable=True)
+    for key, values in data.lists():
+        match = VARIATION_KEY.match(key)
+        if match is None:
+            kept.setlist(key, values)
+        elif int(match[1]) != index:
+            number = int(match[1]) - (int(match[1]) > index)
+            kept.setlist(f"{VARIATIONS_PREFIX}-{number}-{match[2]}", values)
+    kept[f"{VARIATIONS_PREFIX}-TOTAL_FORMS"] = str(total - 1)
+    initial = int(data.get(f"{VARIATIONS_PREFIX}-INITIAL_FORMS") or 0)
+    kept[f"{VARIATIONS_PREFIX}-INITIAL_FORMS"] = str(min(initial, total - 1))
+    live = [i for i in range(total - 1) if not _flag(kept.get(f"{VARIATIONS_PREFIX}-{i}-shadow"))]
+    if len(live) == 1:
+        kept[f"{VARIATIONS_PREFIX}-{live[0]}-traffic_percent"] = "100"
+    return kept
+
+
 def rebalanced(data: QueryDict) -> QueryDict:
     """Split 100% evenly over the serving (not removed, not shadow) variations."""
     data = data.copy()
-    indexes = [i for i in range(int(data.get(f"{VARIATIONS_PREFIX}-TOTAL_FORMS") or 0))
-               if not _flag(data.get(f"{VARIATIONS_PREFIX}-{i}-DELETE"))]
+    indexes = list(range(int(data.get(f"{VARIATIONS_PREFIX}-TOTAL_FORMS") or 0)))
     live = [not _flag(data.get(f"{VARIATIONS_PREFIX}-{i}-shadow")) for i in indexes]
     for index, percent in zip(indexes, rebalance([0] * len(indexes), live), strict=True):
         data[f"{VARIATIONS_PREFIX}-{index}-traffic_percent"] = str(percent)
@@ -338,6 +435,67 @@ def field_errors(model: Model, data: QueryDict, html_name: str) -> list[str] | N
         return None
     form.is_valid()
     return [str(error) for error in form.errors.get(field, [])]
+
+
+# --- the review: which builds change, and whether clients would notice -----------------------------
+
+SCHEMAS = (("input_schema", "Input"), ("output_schema", "Output"))
+
+
+def build_name(build: Build) -> str:
+    """What people call a build: its label when it has one, else the name of the file uploaded."""
+    return str(getattr(build, "label", "") or build.source_name or build.framework or build.short_id)
+
+
+@dataclass(frozen=True)
+class BuildChange:
+    """A variation moving from one build to another, with how their schemas differ (empty: they agree)."""
+
+    variation: str
+    before: Build
+    after: Build
+    differences: tuple[str, ...]
+
+
+def build_changes(current: DeploySpec | None, new: Sequence[tuple[str, str]]) -> list[BuildChange]:
+    """Each (variation, build id) of `new` whose build differs from the one serving it now.
+
+    A variation that does not serve yet is compared with the busiest serving one: clients get
+    answers from both as soon as it takes traffic.
+    """
+    if current is None or not current.variations:
+        return []
+    busiest = max(current.variations, key=lambda v: (not v.shadow, v.traffic_percent))
+    moves = [(name, (current.variation(name) or busiest).build_id, build_id) for name, build_id in new]
+    moves = [move for move in moves if move[1] != move[2]]
+    builds = {str(b.build_id): b for b in Build.objects.filter(build_id__in={i for m in moves for i in m[1:]})}
+    return [BuildChange(name, builds[old], builds[new_id], schema_differences(builds[old], builds[new_id]))
+            for name, old, new_id in moves if old in builds and new_id in builds]
+
+
+def schema_differences(before: Build, after: Build) -> tuple[str, ...]:
+    """How `after`'s recorded input and output schemas differ from `before`'s, field by field."""
+    found: list[str] = []
+    for attribute, side in SCHEMAS:
+        old, new = _schema_fields(getattr(before, attribute)), _schema_fields(getattr(after, attribute))
+        if old is None or new is None:  # not recorded: nothing to compare
+            continue
+        found += [f"{side} field {name} is gone" for name in old if name not in new]
+        found += [f"{side} field {name} is new ({dtype})" for name, dtype in new.items() if name not in old]
+        found += [f"{side} field {name} changes type: {old[name]} → {dtype}"
+                  for name, dtype in new.items() if name in old and old[name] != dtype]
+    return tuple(found)
+
+
+def schema_changed(changes: Sequence[BuildChange]) -> bool:
+    return any(change.differences for change in changes)
+
+
+def _schema_fields(schema: Any) -> dict[str, str] | None:
+    if not isinstance(schema, list):
+        return None
+    return {str(item["name"]): str(item.get("dtype", "")) for item in schema if isinstance(item, dict)
+            and "name" in item}
 
 
 # --- the reviewed draft, kept in the session between review and deploy -----------------------------

@@ -3,7 +3,11 @@
 The form starts from what serves now or, once undeployed, from the last revision that
 served. The reviewed draft waits in the session (typed secrets sealed) so "Deploy" rolls
 out exactly what the user reviewed; `rollouts.deploy` checks it once more and creates the
-Rollout.
+Rollout. A build change whose schemas differ must be acknowledged on Review, and is
+checked again here when Deploy is pressed.
+
+The deployment's environment ("production") is shown as its *stage*, so that
+"environment" only ever means environment variables on these pages.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ from django.views.decorators.http import require_POST
 from deployments import forms_deploy as wizard_forms
 from deployments.access import get_model_for_user
 from deployments.forms_deploy import DeployWizard
-from deployments.models import Deployment, Model, Role, Rollout
+from deployments.models import Build, BuildStatus, Deployment, Model, Role, Rollout
 from deployments.rollouts.requests import RolloutConflict, current_spec, deploy
-from deployments.rollouts.spec import DeploySpec
+from deployments.rollouts.spec import DeploySpec, validate_spec
 from deployments.rollouts.spec_edit import diff, last_served_rollout, with_kept_secrets
 
 ENVIRONMENT = "production"
 CONFIGURE = "deployments/deploy/configure.html"
 REVIEW = "deployments/deploy/review.html"
+START = "deployments/deploy/start.html"
+ACKNOWLEDGE = "accept_schema_change"
 
 
 def _draft_key(model: Model) -> str:
@@ -69,14 +75,33 @@ def deploy_start(request: HttpRequest, model_id: str) -> HttpResponse:
     """Step 1: what kind of deployment (only real-time is offered today)."""
     model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
     build = request.GET.get("build", "")
-    return render(request, "deployments/deploy/start.html", {"model": model, "project": model.project,
-                                                              "build": build})
+    return render(request, START, {"model": model, "project": model.project, "build": build, "stage": ENVIRONMENT,
+                                   **_readiness(model)})
+
+
+def _readiness(model: Model) -> dict[str, Any]:
+    """Whether the model has a build to deploy, and how many are still being validated."""
+    return {"has_ready_build": model.builds.filter(status=BuildStatus.READY).exists(),
+            "builds_validating": model.builds.filter(status=BuildStatus.BUILDING).count()}
+
+
+def _no_ready_build(request: HttpRequest, model: Model) -> HttpResponse | None:
+    """The page saying why there is nothing to configure yet, when the model has no ready build."""
+    readiness = _readiness(model)
+    if readiness["has_ready_build"]:
+        return None
+    status = 200 if request.method == "GET" else 400
+    return render(request, START, {"model": model, "project": model.project, "stage": ENVIRONMENT, **readiness},
+                  status=status)
 
 
 @login_required
 def deploy_realtime(request: HttpRequest, model_id: str) -> HttpResponse:
     """Step 2 and 3: configure, then review; POST action=review|deploy|add_variation|add_env:N|rebalance."""
     model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
+    refused = _no_ready_build(request, model)
+    if refused is not None:
+        return refused
     base = _base(model)
     validate_url = reverse("deploy-validate", args=[model.model_id])
     if request.method != "POST":
@@ -86,12 +111,13 @@ def deploy_realtime(request: HttpRequest, model_id: str) -> HttpResponse:
     if action == "deploy":
         return _deploy(request, model, base, validate_url)
     edited = _edit(request.POST, action, model)
-    if edited is not None:
-        wizard = DeployWizard(model, edited, previous=base.spec, validate_url=validate_url, show_errors=False)
+    if edited is not None:  # errors are checked again, so none of those shown goes away unfixed
+        wizard = DeployWizard(model, edited, previous=base.spec, validate_url=validate_url)
+        wizard.is_valid()
         return _configure(request, model, base, wizard)
     wizard = DeployWizard(model, request.POST, previous=base.spec, validate_url=validate_url)
     if not wizard.is_valid() or wizard.spec is None:
-        return _configure(request, model, base, wizard, status=400)
+        return _configure(request, model, base, wizard, status=400, focus_summary=True)
     draft = wizard.spec_data()
     if base.stopped and base.spec is not None:  # `deploy` only keeps secrets of what serves now
         draft = with_kept_secrets(draft, base.spec)
@@ -120,6 +146,8 @@ def _edit(data: Any, action: str, model: Model) -> Any:
         return wizard_forms.add_variation(data, model)
     if action.startswith("add_env:") and action[8:].isdigit():
         return wizard_forms.add_env_row(data, int(action[8:]))
+    if action.startswith("remove:") and action[7:].isdigit():
+        return wizard_forms.remove_variation(data, int(action[7:]))
     if action == "rebalance":
         return wizard_forms.rebalanced(data)
     return None
@@ -131,6 +159,8 @@ def _deploy(request: HttpRequest, model: Model, base: Base, validate_url: str) -
         messages.error(request, "Nothing to deploy: the reviewed configuration expired. Configure it again.")
         return redirect("deploy-realtime", model_id=model.model_id)
     data = wizard_forms.unseal(draft)
+    if _unacknowledged(request, base, data):
+        return _refuse_unacknowledged(request, model, base, data)
     try:
         rollout = deploy(model, data, request.user, ENVIRONMENT)
     except RolloutConflict as exc:
@@ -148,18 +178,53 @@ def _deploy(request: HttpRequest, model: Model, base: Base, validate_url: str) -
     return redirect("deployment-events", pk=rollout.deployment_id)
 
 
+def _unacknowledged(request: HttpRequest, base: Base, data: dict[str, Any]) -> bool:
+    """A build change whose schemas differ, deployed without ticking "I understand"."""
+    moves = [(str(v.get("name") or "default"), str(v.get("build_id"))) for v in data.get("variations", [])]
+    return wizard_forms.schema_changed(wizard_forms.build_changes(base.spec, moves)) \
+        and not request.POST.get(ACKNOWLEDGE)
+
+
+def _refuse_unacknowledged(request: HttpRequest, model: Model, base: Base, data: dict[str, Any]) -> HttpResponse:
+    try:
+        spec: DeploySpec | None = validate_spec(model, data, base.spec)
+    except ValidationError:
+        spec = None
+    context = _review_context(model, base, spec)
+    context["unacknowledged"] = True
+    return render(request, REVIEW, context, status=400)
+
+
 def _configure(request: HttpRequest, model: Model, base: Base, wizard: DeployWizard,
-               status: int = 200) -> HttpResponse:
+               status: int = 200, focus_summary: bool = False) -> HttpResponse:
     context = {"model": model, "project": model.project, "deployment": base.deployment, "base": base,
-               "wizard": wizard}
+               "wizard": wizard, "focus_summary": focus_summary, "stage": ENVIRONMENT,
+               "on_kubernetes": wizard_forms.on_kubernetes()}
     template = f"{CONFIGURE}#deploy-form" if request.htmx else CONFIGURE  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
 def _review_context(model: Model, base: Base, spec: DeploySpec | None) -> dict[str, Any]:
+    builds = _builds(model, base.spec, spec)
+    moves = [(v.name, v.build_id) for v in spec.variations] if spec is not None else []
+    build_changes = wizard_forms.build_changes(base.spec, moves)
     return {"model": model, "project": model.project, "deployment": base.deployment, "spec": spec, "base": base,
-            "changes": diff(base.spec, spec) if spec is not None else [],
+            "stage": ENVIRONMENT, "acknowledge": ACKNOWLEDGE,
+            "running": [(v, builds.get(v.build_id)) for v in spec.variations] if spec is not None else [],
+            "changes": _shown_changes(diff(base.spec, spec), builds) if spec is not None else [],
+            "build_changes": build_changes, "schema_changed": wizard_forms.schema_changed(build_changes),
             "current_revision": base.served.revision if base.served is not None else None}
+
+
+def _builds(model: Model, *specs: DeploySpec | None) -> dict[str, Build]:
+    ids = {v.build_id for spec in specs if spec is not None for v in spec.variations}
+    return {str(b.build_id): b for b in model.builds.filter(build_id__in=ids)}
+
+
+def _shown_changes(changes: list[Any], builds: dict[str, Build]) -> list[dict[str, Any]]:
+    """Each change with, for a build change, the two builds themselves (name, upload time, short id)."""
+    return [{"change": c, "before_build": builds.get(c.before) if c.what == "Build" else None,
+             "after_build": builds.get(c.after) if c.what == "Build" else None} for c in changes]
 
 
 def _review(request: HttpRequest, model: Model, base: Base, spec: DeploySpec) -> HttpResponse:

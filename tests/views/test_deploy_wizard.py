@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from console.crypto import decrypt
 from deployments.models import (
@@ -62,6 +62,13 @@ def form(build: Build, *variations: dict[str, Any], action: str = "review") -> d
 @pytest.fixture
 def build(iris_model: Model) -> Build:
     return a_ready_build(iris_model)
+
+
+def build_cell(build: Build) -> str:
+    """How Review names a build: its name, short id and upload time, the full id on hover."""
+    return (f'<span class="build-ref" title="Build {build.build_id}">iris.tar.gz · <span class="mono">'
+            f'{build.short_id}</span> · uploaded <time datetime="{build.created_at.isoformat()}">'
+            f'{build.created_at:%Y-%m-%d %H:%M} UTC</time></span>')
 
 
 def nothing_written() -> bool:
@@ -144,14 +151,55 @@ def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(
             assert f'name="variations-0-{name}" value="{value}"' in page, name
     assert f'<option value="{build.build_id}" selected>' in page
     assert '<option value="small" selected>small — 1 CPU, 2 GiB</option>' in page
-    for label in ("medium — 2 CPU, 4 GiB", "large — 4 CPU, 16 GiB", "xlarge — 8 CPU, 32 GiB",
-                  "gpu.t4.xl — 4 CPU, 16 GiB, 1× nvidia-tesla-t4", "gpu.a10.xl — 4 CPU, 16 GiB, 1× nvidia-a10g"):
+    for label in ("medium — 2 CPU, 4 GiB", "large — 4 CPU, 16 GiB", "xlarge — 8 CPU, 32 GiB"):
         assert label in page
     assert "2-4 × the instance&#x27;s CPU cores" in page
-    for advanced in ("daemon_mode", "outbound_network", "iam_role_arn", "service_account_key_secret_name",
-                     "env-TOTAL_FORMS"):
+    for advanced in ("outbound_network", "env-TOTAL_FORMS"):
         assert f'name="variations-0-{advanced}"' in page
     assert 'hx-post="/models/iris/deploy/validate/"' in page
+
+
+KUBERNETES_ONLY_FIELDS = ("daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+GPU_LABELS = ("gpu.t4.xl — 4 CPU, 16 GiB, 1× nvidia-tesla-t4", "gpu.a10.xl — 4 CPU, 16 GiB, 1× nvidia-a10g")
+
+
+def test_the_local_runtime_offers_no_field_that_only_kubernetes_uses(build, alice):
+    page = logged_in(alice).get(CONFIGURE).content.decode()
+
+    for name in KUBERNETES_ONLY_FIELDS:
+        assert f'name="variations-0-{name}"' not in page, name
+    for label in GPU_LABELS:
+        assert label not in page
+    assert "GPU instance types apply on Kubernetes: this console runs replicas on the local runtime" in page
+
+
+@override_settings(BERTH_BACKEND="kubernetes")
+def test_on_kubernetes_the_wizard_offers_gpus_iam_roles_and_daemon_mode(build, alice):
+    page = logged_in(alice).get(CONFIGURE).content.decode()
+
+    for name in KUBERNETES_ONLY_FIELDS:
+        assert f'name="variations-0-{name}"' in page, name
+    for label in GPU_LABELS:
+        assert label in page
+    assert "apply on Kubernetes" not in page
+
+
+def test_the_local_runtime_refuses_a_gpu_instance_type_and_ignores_kubernetes_only_values(build, alice):
+    data = form(build, {"instance_type": "gpu.t4.xl", "iam_role_arn": "arn:aws:iam::123456789012:role/m",
+                        "daemon_mode": True})
+    client = logged_in(alice)
+
+    refused = client.post(CONFIGURE, data)
+    review = client.post(CONFIGURE, form(build, {"iam_role_arn": "arn:aws:iam::123456789012:role/m",
+                                                "daemon_mode": True, "service_account_key_secret_name": "gcp"}))
+    client.post(CONFIGURE, {"action": "deploy"})
+
+    assert refused.status_code == 400
+    assert ('id="err-variations-0-instance_type"><li>gpu.t4.xl has a GPU; this console runs the local runtime, '
+            "which has none.") in refused.content.decode()
+    assert review.status_code == 200
+    stored = DeploySpec.from_json(Rollout.objects.get().spec).variations[0]
+    assert (stored.iam_role_arn, stored.daemon_mode, stored.service_account_key_secret_name) == ("", False, "")
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -170,6 +218,7 @@ def test_configure_starts_with_the_documented_defaults_and_the_instance_catalog(
     ("service_account_key_secret_name", "Not_A_Secret", "Use a Kubernetes secret name"),
     ("iam_role_arn", "my-role", "arn:aws:iam::123456789012:role/my-model"),
 ])
+@override_settings(BERTH_BACKEND="kubernetes")  # where every field is offered
 def test_a_field_is_checked_as_the_user_types(build, alice, field, value, message):
     data = form(build, {field: value})
 
@@ -226,7 +275,7 @@ def test_review_shows_what_will_run_and_writes_nothing(build, alice):
     page = response.content.decode()
     assert response.status_code == 200
     assert "First deployment" in page
-    assert f'<td class="mono">{str(build.build_id)[:8]}</td><td>small</td><td>2</td><td>4</td>' in page
+    assert f'{build_cell(build)}</td><td>small</td><td>2</td><td>4</td>' in page
     assert 'name="action" value="deploy"' in page
     assert nothing_written()
 
@@ -369,7 +418,7 @@ def test_editing_starts_from_what_serves_and_the_review_shows_the_diff(iris_mode
     assert "kept unless you type a new value" in page
     assert f'<option value="{newer.build_id}" selected>' in page
     assert "Changes compared with revision 2 (serving now)" in review
-    assert f"<td>Build</td><td class=\"mono\">{build.build_id}</td><td class=\"mono\">{newer.build_id}</td>" in review
+    assert f"<td>Build</td><td>{build_cell(build)}</td><td>{build_cell(newer)}</td>" in review
     assert '<td>Replicas</td><td class="mono">1</td><td class="mono">3</td>' in review
     assert "env TOKEN" not in review  # the kept secret is unchanged
 
@@ -388,6 +437,7 @@ def checkbox(page: str, name: str) -> str:
     return page[page.rindex("<input", 0, start):page.index(">", start) + 1]
 
 
+@override_settings(BERTH_BACKEND="kubernetes")  # where daemon mode and the IAM role are offered
 def test_outbound_network_is_an_unticked_checkbox_next_to_daemon_mode_with_its_help(build, alice):
     page = logged_in(alice).get(f"{CONFIGURE}?build={build.build_id}").content.decode()
 
@@ -526,3 +576,259 @@ def test_a_deployment_that_never_served_starts_from_the_defaults(iris_model, bui
 
     assert 'name="variations-0-replicas" value="1"' in page
     assert "the form starts from revision" not in page
+
+
+# --- issue 12: the wizard as a user finds it ---------------------------------------------------------
+
+def first_submit_button(page: str) -> str:
+    """The first `<button>` of the deploy form: what Enter in any of its fields presses."""
+    form_start = page.index('<form id="deploy-form"')
+    start = page.index("<button", form_start)
+    return page[start:page.index(">", start) + 1]
+
+
+def test_enter_in_any_field_means_review(build, alice):
+    page = logged_in(alice).get(CONFIGURE).content.decode()
+
+    assert 'name="action" value="review"' in first_submit_button(page)
+    assert "add_env" not in first_submit_button(page)
+
+
+BAD_VALUES = {"name": "Bad_Name!", "replicas": 0, "traffic_percent": 200}
+
+
+@pytest.mark.parametrize("action", ["add_env:0", "add_variation", "rebalance"])
+def test_editing_the_form_keeps_the_errors_of_values_still_wrong(build, alice, action):
+    html = logged_in(alice).post(CONFIGURE, form(build, BAD_VALUES, action=action),
+                                 HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'id="err-variations-0-name"><li>Use 1-36 lowercase letters' in html
+    assert 'id="err-variations-0-replicas"><li>Must be from 1 to 100 (got 0).' in html
+    if action == "rebalance":  # it puts the traffic right, so that error goes
+        assert 'id="err-variations-0-traffic_percent"></ul>' in html
+    else:
+        assert 'id="err-variations-0-traffic_percent"><li>Must be from 0 to 100 (got 200).' in html
+    assert 'name="variations-0-name" value="Bad_Name!"' in html
+    assert "data-focus-on-load" not in html  # the user clicked a button: the focus stays on it
+    assert nothing_written()
+
+
+def test_editing_a_form_without_errors_shows_none(build, alice):
+    html = logged_in(alice).post(CONFIGURE, form(build, action="add_env:0"), HTTP_HX_REQUEST="true").content.decode()
+
+    assert "<li>" not in html
+    assert 'id="error-summary"' not in html
+
+
+def two_variations(build: Build, action: str) -> dict[str, Any]:
+    return form(build, {"traffic_percent": 50, "env": [{"name": "A", "value": "1"}]},
+                {"name": "challenger", "traffic_percent": 50, "env": [{"name": "B", "value": "2"}]}, action=action)
+
+
+def test_remove_this_variation_is_a_button_that_removes_it(build, alice):
+    client = logged_in(alice)
+    page = client.post(CONFIGURE, two_variations(build, "add_variation"), HTTP_HX_REQUEST="true").content.decode()
+
+    html = client.post(CONFIGURE, two_variations(build, "remove:1"), HTTP_HX_REQUEST="true").content.decode()
+
+    assert '<button type="submit" class="secondary" name="action" value="remove:1"' in page
+    assert "-DELETE" not in page.split('id="env-0"')[0]  # no checkbox that does nothing
+    assert 'name="variations-TOTAL_FORMS" value="1"' in html
+    assert "challenger" not in html
+    assert 'name="variations-0-env-0-name" value="A"' in html
+    assert "Remove this variation" not in html  # the last one stays
+    assert 'name="variations-0-traffic_percent" value="100"' in html  # the one left serves everything
+    assert '<div id="traffic-total" class="traffic ">' in html
+    assert "<strong>100%</strong>" in html
+
+
+def test_removing_a_variation_moves_the_later_ones_up_with_their_env_rows(build, alice):
+    data = form(build, {"traffic_percent": 40}, {"name": "challenger", "traffic_percent": 30},
+                {"name": "third", "traffic_percent": 30, "env": [{"name": "B", "value": "2"}]}, action="remove:0")
+
+    html = logged_in(alice).post(CONFIGURE, data, HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'name="variations-TOTAL_FORMS" value="2"' in html
+    assert 'name="variations-0-name" value="challenger"' in html
+    assert 'name="variations-1-name" value="third"' in html
+    assert 'name="variations-1-env-0-name" value="B"' in html
+    assert "<strong>60%</strong>" in html
+    assert "Rebalance evenly" in html
+    assert nothing_written()
+
+
+def test_a_failed_review_starts_with_a_focused_summary_linking_each_error_to_its_field(build, alice):
+    client = logged_in(alice)
+
+    response = client.post(CONFIGURE, form(build, {"replicas": 0, "env": [{"name": "2X", "value": "1"}]}))
+    traffic = client.post(CONFIGURE, form(build, {}, {"name": "challenger", "traffic_percent": 10})).content.decode()
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    summary = page[page.index('<div class="error-summary"'):page.index("</div>", page.index('id="error-summary"'))]
+    assert 'role="alert"' in summary
+    assert 'tabindex="-1"' in summary
+    assert "data-focus-on-load" in summary
+    assert "2 things to fix before Review" in summary
+    assert ('<a href="#id_variations-0-replicas">Variation default · Replicas (pods): '
+            "Must be from 1 to 100 (got 0).</a>") in summary
+    assert '<a href="#id_variations-0-env-0-name">Variation default · environment variable 1 name: Use letters' \
+        in summary
+    assert page.index('id="error-summary"') < page.index('id="variation-0"')
+    assert "One thing to fix before Review" in traffic
+    assert '<a href="#traffic-total">Variations: Traffic of the serving variations must add up to 100%' in traffic
+    replicas = checkbox(page, "variations-0-replicas")  # the <input> tag, whatever its type
+    assert 'aria-invalid="true"' in replicas
+    assert 'aria-describedby="err-variations-0-replicas"' in replicas
+    assert "deploy-wizard.js" in page
+
+
+GENERIC_DJANGO_MESSAGES = ("This field is required.", "Ensure this value", "Select a valid choice",
+                           "Enter a whole number", "ManagementForm data", "Please submit")
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), [
+    ({"build_id": ""}, "build_id", "Choose a build to deploy."),
+    ({"replicas": "1.5"}, "replicas", "Use a whole number from 1 to 100."),
+    ({"max_batch_size": "-1"}, "max_batch_size", "Use a whole number from 1 to 1024."),
+    ({"instance_type": "huge"}, "instance_type", "Unknown instance type &#x27;huge&#x27;; choose one of: small, "),
+])
+def test_messages_are_the_products_words_with_the_allowed_range(build, alice, overrides, field, message):
+    page = logged_in(alice).post(CONFIGURE, form(build, overrides)).content.decode()
+
+    assert f'id="err-variations-0-{field}"><li>{message}' in page
+    for generic in GENERIC_DJANGO_MESSAGES:
+        assert generic not in page
+    assert nothing_written()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"variations-TOTAL_FORMS": 0, "variations-INITIAL_FORMS": 0}, "Add at least one variation."),
+    ({}, "The form arrived incomplete (its list of variations is missing); reload the page and try again."),
+])
+def test_a_form_with_no_variation_says_so_in_the_products_words(build, alice, data, message):
+    page = logged_in(alice).post(CONFIGURE, {"action": "review", **data}).content.decode()
+
+    assert message in page
+    for generic in GENERIC_DJANGO_MESSAGES:
+        assert generic not in page
+    assert nothing_written()
+
+
+# --- review: the builds and their schemas ---------------------------------------------------------------
+
+SPECIES = [{"name": "species", "dtype": "int64"}]
+PREDICTION = [{"name": "prediction", "dtype": "int64"}]
+IRIS_INPUT = [{"name": "sepal_length", "dtype": "float64"}]
+
+
+def test_review_names_each_build_with_its_upload_time_and_short_id(build, alice):
+    page = logged_in(alice).post(CONFIGURE, form(build)).content.decode()
+
+    assert f"<td>{build_cell(build)}</td><td>small</td>" in page
+    assert str(build.build_id) in page  # on hover, in the title
+    assert 'id="schema-warning"' not in page  # a first deployment changes no client's answers
+
+
+def a_build_changing_species_to_prediction(iris_model: Model, build: Build) -> Build:
+    build.input_schema, build.output_schema = IRIS_INPUT, SPECIES
+    build.save()
+    serving_deployment(iris_model, variation(build))
+    return a_ready_build(iris_model, source_name="iris-v2.tar.gz", input_schema=IRIS_INPUT, output_schema=PREDICTION)
+
+
+def test_a_build_with_another_schema_is_a_warning_to_acknowledge_before_deploy(iris_model, build, alice):
+    newer = a_build_changing_species_to_prediction(iris_model, build)
+
+    page = logged_in(alice).post(CONFIGURE, form(newer)).content.decode()
+
+    warning = page[page.index('id="schema-warning"'):page.index("</section>")]
+    assert "The new build answers in a different shape" in warning
+    assert "<li>Output field species is gone</li>" in warning
+    assert "<li>Output field prediction is new (int64)</li>" in warning
+    assert "Input field" not in warning
+    assert "iris-v2.tar.gz" in warning
+    assert newer.short_id in warning
+    assert build.short_id in warning
+    assert 'name="accept_schema_change" id="acknowledge-schema" value="yes" required' in page
+
+
+def test_deploy_is_refused_until_the_schema_change_is_acknowledged(iris_model, build, alice):
+    newer = a_build_changing_species_to_prediction(iris_model, build)
+    deployment = Deployment.objects.get()
+    client = logged_in(alice)
+    client.post(CONFIGURE, form(newer))
+
+    refused = client.post(CONFIGURE, {"action": "deploy"})
+    accepted = client.post(CONFIGURE, {"action": "deploy", "accept_schema_change": "yes"})
+
+    assert refused.status_code == 400
+    assert "Tick “I understand” to deploy a build whose schema differs." in refused.content.decode()
+    assert 'aria-invalid="true"' in refused.content.decode()
+    assert accepted.status_code == 302
+    assert deployment.rollouts.count() == 2
+
+
+def test_a_challenger_with_another_schema_is_compared_with_the_serving_build(iris_model, build, alice):
+    newer = a_build_changing_species_to_prediction(iris_model, build)
+
+    page = logged_in(alice).post(CONFIGURE, form(build, {"traffic_percent": 90}, {
+        "name": "challenger", "build_id": str(newer.build_id), "traffic_percent": 10})).content.decode()
+
+    assert "<li>Output field species is gone</li>" in page
+    assert 'name="accept_schema_change"' in page
+
+
+def test_a_build_with_the_same_schema_deploys_without_a_warning(iris_model, build, alice):
+    build.output_schema = SPECIES
+    build.save()
+    serving_deployment(iris_model, variation(build))
+    same = a_ready_build(iris_model, output_schema=SPECIES)
+    client = logged_in(alice)
+
+    page = client.post(CONFIGURE, form(same)).content.decode()
+
+    assert 'id="schema-warning"' not in page
+    assert "accept_schema_change" not in page
+    assert f"<td>Build</td><td>{build_cell(build)}</td><td>{build_cell(same)}</td>" in page
+    assert client.post(CONFIGURE, {"action": "deploy"}).status_code == 302
+
+
+# --- a model with nothing to deploy -----------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [START, CONFIGURE])
+def test_a_model_without_a_ready_build_says_why_and_links_to_uploading_one(iris_model, alice, url):
+    a_ready_build(iris_model, status="building")
+
+    response = logged_in(alice).get(url)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "iris has no ready build yet" in page
+    assert "1 build is still being validated" in page
+    assert 'href="/models/iris/#upload-build">Upload a build</a>' in page
+    assert 'id="deploy-kind"' not in page
+    assert 'id="deploy-form"' not in page
+    assert "This field is required." not in page
+
+
+def test_reviewing_without_a_ready_build_is_refused_with_the_reason(iris_model, alice):
+    failed = a_ready_build(iris_model, status="failed")
+
+    response = logged_in(alice).post(CONFIGURE, form(failed))
+
+    assert response.status_code == 400
+    assert "iris has no ready build yet" in response.content.decode()
+    assert nothing_written()
+
+
+# --- "environment" means environment variables; where a deployment runs is its stage ----------------
+
+@pytest.mark.parametrize("step", ["start", "configure", "review"])
+def test_the_deployments_environment_is_called_its_stage(build, alice, step):
+    client = logged_in(alice)
+    page = {"start": lambda: client.get(START), "configure": lambda: client.get(CONFIGURE),
+            "review": lambda: client.post(CONFIGURE, form(build))}[step]().content.decode()
+
+    assert 'Stage: <strong>production</strong>' in page
+    assert "Environment" not in page.replace("Environment variables", "")
