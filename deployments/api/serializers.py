@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
@@ -11,9 +13,10 @@ from rest_framework.validators import UniqueValidator
 
 from console.models import ApiToken
 from deployments.api.strict import StrictInput
-from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, check_upload
+from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, UploadOptions, check_upload
 from deployments.forms import parse_example_input
 from deployments.models import Build, Invitation, Membership, Model, Project, Role
+from deployments.models.build import LABEL_MAX, TAG_RULE, TAGS_MAX, clean_label, clean_tags
 from deployments.models.model import MODEL_ID_RULE, model_id_not_available
 from deployments.models.project import SLUG_RULE
 
@@ -156,16 +159,45 @@ class ModelUpdateSerializer(ModelSerializer):
                       "project": "A model cannot move to another project."}
 
 
+def _domain(check: Callable[[Any], Any], value: Any) -> Any:
+    """A model-level check's ValidationError as the serializer's."""
+    try:
+        return check(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+TAGS_FIELD_HELP = "Up to 10 tags, each 1-32 letters, digits or . _ : / - (starting with a letter or digit)."
+LABEL_FIELD_HELP = "Optional version label, e.g. v2 (one line, at most 64 characters)."
+
+
+def label_field(**kwargs: Any) -> serializers.CharField:
+    """A build's label; its limit in the UI's words (and in the schema)."""
+    return serializers.CharField(required=False, allow_blank=True, max_length=LABEL_MAX, help_text=LABEL_FIELD_HELP,
+                                 error_messages={"max_length": f"A label is at most {LABEL_MAX} characters."},
+                                 **kwargs)
+
+
+def tags_field(**kwargs: Any) -> serializers.ListField:
+    """A build's tags, their rule in the schema as a pattern and a count."""
+    tag = serializers.RegexField(rf"^{TAG_RULE.pattern}$", help_text="e.g. candidate",
+                                 error_messages={"invalid": "Use 1-32 letters, digits or . _ : / - starting with a "
+                                                            "letter or digit, e.g. prod-candidate."})
+    return serializers.ListField(child=tag, required=False, max_length=TAGS_MAX, help_text=TAGS_FIELD_HELP,
+                                 error_messages={"max_length": f"A build has at most {TAGS_MAX} tags."}, **kwargs)
+
+
 class BuildSerializer(serializers.ModelSerializer):
     model_id = serializers.CharField(source="model.model_id", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Build
         fields = [
-            "build_id", "model_id", "status", "framework", "source_name", "size_bytes", "unpacked_bytes", "sha256",
-            "requirements", "example_input", "example_output", "input_schema", "output_schema", "timings",
-            "tags", "error", "attempts", "created_by", "created_at", "started_at", "finished_at",
+            "build_id", "model_id", "label", "tags", "status", "framework", "source_name", "size_bytes",
+            "unpacked_bytes", "sha256", "requirements", "example_input", "example_output", "input_schema",
+            "output_schema", "timings", "error", "attempts", "created_by", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = fields
 
@@ -176,18 +208,46 @@ class BuildDetailSerializer(BuildSerializer):
         read_only_fields = fields
 
 
+class BuildUpdateSerializer(StrictInput, BuildSerializer):
+    """A build's label and tags are all that change after upload (PATCH or PUT)."""
+
+    label = label_field()  # type: ignore[assignment]
+    tags = tags_field()
+
+    class Meta(BuildSerializer.Meta):
+        read_only_fields = [f for f in BuildSerializer.Meta.fields if f not in ("label", "tags")]
+
+    fixed_messages = {"status": "A build's status is set by its validation.",
+                      "build_id": "A build ID cannot change."}
+
+    def validate_label(self, value: str) -> str:
+        return _domain(clean_label, value)
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        return _domain(clean_tags, value)
+
+
 class BuildUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A .zip/.tar.gz bundle with berth.yaml, or a single model file.")
     framework = serializers.ChoiceField(choices=[("", "from berth.yaml"), *[(f, f) for f in SINGLE_FILE_FRAMEWORKS]],
                                         required=False, default="", allow_blank=True)
     example_input = serializers.CharField(required=False, default="", allow_blank=True,
                                           help_text="JSON record or list of records (single model file only).")
+    label = label_field(default="")  # type: ignore[assignment]
+    tags = tags_field(default=list)  # multipart: one `tags` part per tag
+    allow_duplicate = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Upload a file this model already has (same SHA-256) as a new build on purpose; needs a label "
+                  "of its own. Without it such an upload answers 409 naming the build it matches.")
 
     def validate_example_input(self, value: str) -> list | None:
-        try:
-            return parse_example_input(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
+        return _domain(parse_example_input, value)
+
+    def validate_label(self, value: str) -> str:
+        return _domain(clean_label, value)
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        return _domain(clean_tags, value)
 
     def validate(self, attrs: dict) -> dict:
         try:
@@ -195,6 +255,11 @@ class BuildUploadSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"file": exc.messages}) from None
         return attrs
+
+    @property
+    def options(self) -> UploadOptions:
+        data = self.validated_data
+        return UploadOptions(label=data["label"], tags=data["tags"], allow_duplicate=data["allow_duplicate"])
 
 
 class ApiTokenSerializer(StrictInput, serializers.ModelSerializer):

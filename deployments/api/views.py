@@ -28,7 +28,8 @@ from deployments.api import serializers as s
 from deployments.api.base import ApiDefaults
 from deployments.api.pagination import paginated
 from deployments.api.schema import CONFLICT
-from deployments.builds.upload import store_build
+from deployments.builds.upload import DuplicateBuild, store_build
+from deployments.builds.usage import BuildInUse, delete_build
 from deployments.filtersets import BuildFilterSet, ModelFilterSet
 from deployments.models import Build, Invitation, Membership, Model, Project, Role, Variation
 from deployments.models.model import create_model
@@ -209,11 +210,15 @@ class ModelViewSet(ApiDefaults, viewsets.ModelViewSet):
 
     @extend_schema(methods=["GET"], parameters=[MODEL_ID], responses=s.BuildSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[MODEL_ID], request={"multipart/form-data": s.BuildUploadSerializer},
-                   responses={201: s.BuildSerializer})
+                   responses={201: s.BuildSerializer, 409: CONFLICT})
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser],
             serializer_class=s.BuildSerializer, filterset_class=ModelBuildFilterSet)
     def builds(self, request: Request, model_id: str) -> Response:
-        """List this model's builds, or upload a new one (multipart: file, framework, example_input)."""
+        """List this model's builds, or upload a new one (multipart: file, framework, example_input, label, tags).
+
+        A file this model already has (same SHA-256) answers 409 naming that build, unless sent with
+        allow_duplicate=true and a label of its own.
+        """
         if request.method == "GET":
             model, _ = get_model_for_user(request.user, model_id)
             builds = self.filter_queryset(model.builds.select_related("model", "created_by"))
@@ -223,13 +228,25 @@ class ModelViewSet(ApiDefaults, viewsets.ModelViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         try:
-            build = store_build(model, data["file"], data["framework"], data["example_input"], request.user)
-        except DjangoValidationError as refused:  # the project's storage quota: the form's words, on the file
-            raise ValidationError({"file": refused.messages}) from None
+            build = store_build(model, data["file"], data["framework"], data["example_input"], request.user,
+                                upload.options)
+        except DuplicateBuild as same:
+            raise Conflict(f"{same.message} Its build_id is {same.existing.build_id}. To upload it again as a new "
+                           "build, send allow_duplicate=true and a label of its own.") from None
+        except DjangoValidationError as refused:  # the quota (the form's words, on the file), or a missing label
+            raise ValidationError(refused.message_dict if hasattr(refused, "error_dict")
+                                  else {"file": refused.messages}) from None
         return Response(s.BuildSerializer(build).data, status=status.HTTP_201_CREATED)
 
 
-class BuildViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(destroy=extend_schema(
+    responses={204: None, 409: CONFLICT},
+    description="Delete a finished build no deployment uses (deployers), with its files. A build a deployment "
+                "serves, or that a revision of an existing deployment names, answers 409 naming the deployment."))
+class BuildViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                   mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Builds of your projects. PATCH changes a build's label and tags, all that changes after upload."""
+
     serializer_class = s.BuildSerializer
     lookup_field = "build_id"
     filterset_class = BuildFilterSet
@@ -240,11 +257,20 @@ class BuildViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin
         return Build.objects.for_user(_user(self.request)).select_related("model", "created_by")
 
     def get_serializer_class(self) -> type[s.BuildSerializer]:
+        if self.action in ("update", "partial_update"):
+            return s.BuildUpdateSerializer
         return s.BuildDetailSerializer if self.action == "retrieve" else s.BuildSerializer
 
     def get_object(self) -> Build:
-        build, _ = get_build_for_user(_user(self.request), self.kwargs["build_id"])
+        needed = Role.VIEWER if self.request.method in ("GET", "HEAD", "OPTIONS") else Role.DEPLOYER
+        build, _ = get_build_for_user(_user(self.request), self.kwargs["build_id"], needed)
         return build
+
+    def perform_destroy(self, instance: Build) -> None:
+        try:
+            delete_build(instance)
+        except BuildInUse as refused:
+            raise Conflict(refused.message) from None
 
 
 class ApiTokenViewSet(ApiDefaults, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,

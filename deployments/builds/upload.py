@@ -8,6 +8,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.db.models import Sum
 
 from deployments.builds.validation import is_archive
 from deployments.models import Build, Model, Project
+from deployments.models.build import clean_label, clean_tags
 from deployments.tasks import validate_build
 from serving.bundle import ARCHIVE_ERRORS, FRAMEWORKS, BundleError, check_archive
 
@@ -80,22 +82,45 @@ class _as_local_file:
             shutil.rmtree(self.copy_dir, ignore_errors=True)
 
 
-def store_build(
-    model: Model, upload: UploadedFile, framework: str, example_input: list | None, user: object
-) -> Build:
+class DuplicateBuild(ValidationError):
+    """The uploaded file is byte for byte one this model already has; `existing` is that build."""
+
+    def __init__(self, existing: Build) -> None:
+        status = existing.get_status_display().lower()
+        super().__init__(f"This file is identical (same SHA-256) to build {existing.name}, uploaded "
+                         f"{existing.uploaded_at_text} ({status}).", code="duplicate")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """How people will tell the build apart, and whether a file the model already has is wanted on purpose."""
+
+    label: str = ""
+    tags: list[str] = field(default_factory=list)
+    allow_duplicate: bool = False
+
+
+def store_build(model: Model, upload: UploadedFile, framework: str, example_input: list | None, user: object,
+                options: UploadOptions | None = None) -> Build:
     """Create the Build row and its stored file together, or neither; validation starts after commit.
 
-    A build past the project's storage quota is refused here, with the project locked, so two
-    uploads at once cannot both squeeze into the last of it.
+    With the project locked, a build past the project's storage quota is refused (two uploads at
+    once cannot both squeeze into the last of it), and so is a file this model already has
+    (DuplicateBuild) unless `options.allow_duplicate`, which then needs a label to tell the two apart.
     """
+    options = options or UploadOptions()
     build = Build(
         model=model, source_name=safe_file_name(upload.name or "model"), framework=framework or "",
         example_input=example_input, created_by=user if isinstance(user, User) else None,
+        label=clean_label(options.label), tags=clean_tags(options.tags),
     )
     try:
         with transaction.atomic():
             build.size_bytes, build.sha256 = _write_source(upload, build.source_path)
             build.unpacked_bytes = unpacked_size(build.source_path)
+            Project.objects.select_for_update().filter(pk=model.project.pk).first()
+            _refuse_duplicate(build, options.allow_duplicate)
             _check_quota(model.project, build.unpacked_bytes)
             build.save()
             transaction.on_commit(lambda: validate_build.delay(str(build.build_id)))
@@ -103,6 +128,19 @@ def store_build(
         shutil.rmtree(build.storage_dir, ignore_errors=True)
         raise
     return build
+
+
+def _refuse_duplicate(build: Build, allowed: bool) -> None:
+    """A file the model already has: refused, or taken on purpose under a label of its own."""
+    existing = Build.objects.filter(model=build.model, sha256=build.sha256).order_by("-created_at").first()
+    if existing is None:
+        return
+    if not allowed:
+        raise DuplicateBuild(existing)
+    if not build.label or build.label == existing.label:
+        raise ValidationError({"label": f"This file is the same as build {existing.name}: give this upload a "
+                                        "label of its own so the two can be told apart (e.g. v2-rebuild)."},
+                              code="label")
 
 
 def _write_source(upload: UploadedFile, dest: Path) -> tuple[int, str]:
@@ -142,7 +180,6 @@ def storage_summary(project: Project) -> str:
 
 
 def _check_quota(project: Project, needed: int) -> None:
-    Project.objects.select_for_update().filter(pk=project.pk).first()
     used, limit = storage_used(project), settings.BERTH_PROJECT_STORAGE_MB * 2**20
     if used + needed > limit:
         raise ValidationError(

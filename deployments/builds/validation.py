@@ -147,8 +147,24 @@ def _last_json_line(out: bytes) -> dict | None:
     return None
 
 
+def _without_report(out: str) -> str:
+    lines = out.splitlines(keepends=True)
+    for n in range(len(lines) - 1, -1, -1):
+        if lines[n].strip():
+            return "".join(lines[:n] + lines[n + 1:]) if _is_report(lines[n]) else out
+    return out
+
+
+def _is_report(line: str) -> bool:
+    try:
+        return isinstance(report := json.loads(line), dict) and "ok" in report
+    except ValueError:
+        return False
+
+
 def _log(out: bytes, err: bytes) -> str:
-    text = (err.decode(errors="replace") + out.decode(errors="replace")).strip()
+    """What validation printed for people: its stderr, and any stdout but the report line (Berth's, not theirs)."""
+    text = (err.decode(errors="replace") + _without_report(out.decode(errors="replace"))).strip()
     return text if len(text) <= LOG_LIMIT else "…(truncated)\n" + text[-LOG_LIMIT:]
 
 

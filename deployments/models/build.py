@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -26,6 +28,32 @@ TIMING_LABELS = {
 }
 
 
+LABEL_MAX = 64
+TAG_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}")
+TAGS_MAX = 10
+
+
+def clean_label(value: object) -> str:
+    """A build's version label as stored: one line of at most LABEL_MAX characters, trimmed ("" for none)."""
+    label = " ".join(str(value or "").split())
+    if len(label) > LABEL_MAX:
+        raise ValidationError(f"A label is at most {LABEL_MAX} characters (this one has {len(label)}).",
+                              code="label")
+    return label
+
+
+def clean_tags(values: list[str]) -> list[str]:
+    """Tags as stored: each 1-32 letters, digits or . _ : / - (starting with a letter or digit), no repeats."""
+    tags = list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+    bad = [tag for tag in tags if TAG_RULE.fullmatch(tag) is None]
+    if bad:
+        raise ValidationError(f"Tag {bad[0]!r} is not allowed: use 1-32 letters, digits or . _ : / - "
+                              "starting with a letter or digit, e.g. prod-candidate.", code="tags")
+    if len(tags) > TAGS_MAX:
+        raise ValidationError(f"A build has at most {TAGS_MAX} tags (this has {len(tags)}).", code="tags")
+    return tags
+
+
 class BuildQuerySet(models.QuerySet["Build"]):
     def for_user(self, user: object) -> BuildQuerySet:
         return self.filter(model__project__memberships__user=user)
@@ -41,7 +69,10 @@ class Build(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     unpacked_bytes = models.BigIntegerField(
         default=0, help_text="What the upload unpacks to: what it counts against BERTH_PROJECT_STORAGE_MB.")
-    sha256 = models.CharField(max_length=64, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Of the uploaded file: the same file twice is "
+                              "refused unless asked for on purpose (deployments/builds/upload.py).")
+    label = models.CharField(max_length=LABEL_MAX, blank=True,
+                             help_text="Optional version label people give a build, e.g. v2 or retrained-may.")
     requirements = models.JSONField(default=list, blank=True)
     example_input = models.JSONField(null=True, blank=True)
     example_output = models.JSONField(null=True, blank=True)
@@ -61,9 +92,26 @@ class Build(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["model", "sha256"], name="build_model_sha256")]
 
     def __str__(self) -> str:
         return f"{self.model.model_id} build {self.short_id}"
+
+    @property
+    def name(self) -> str:
+        """How pages and messages name a build: its short id, with its label when it has one."""
+        return f"{self.short_id} “{self.label}”" if self.label else self.short_id
+
+    @property
+    def author_log(self) -> str:
+        """The log with tracebacks starting at the author's own code; `log` keeps it whole."""
+        from deployments.builds.log import for_author
+
+        return for_author(self.log)
+
+    @property
+    def uploaded_at_text(self) -> str:
+        return timezone.localtime(self.created_at).strftime("%Y-%m-%d %H:%M %Z")
 
     @property
     def short_id(self) -> str:

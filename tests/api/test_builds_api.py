@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from deployments.models import Build, BuildStatus, Membership, Model, Role
+from deployments.models import Build, BuildStatus, Membership, Model, Role, Rollout, RolloutStatus
 from tests.api.client import api_as, results, stored_builds
 from tests.fixtures.builds import (
     IRIS_ROW,
@@ -18,6 +18,7 @@ from tests.fixtures.builds import (
     wait_for_build,
     zip_bytes,
 )
+from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 
 pytestmark = pytest.mark.django_db
 
@@ -120,14 +121,108 @@ def test_a_viewer_cannot_upload_a_build(iris_model, bob, iris_python_archive):
     assert stored_builds() == before
 
 
-def test_builds_cannot_be_changed_or_deleted_once_made(iris_model, alice):
+def test_a_builds_status_cannot_change_only_its_label_and_tags(iris_model, deployer):
     build = finished_build(iris_model)
-    client = api_as(alice)
+    client = api_as(deployer)
 
-    assert client.patch(f"{BUILDS}{build.build_id}/", {"status": "failed"}, format="json").status_code == 405
-    assert client.delete(f"{BUILDS}{build.build_id}/").status_code == 405
+    refused = client.patch(f"{BUILDS}{build.build_id}/", {"status": "failed"}, format="json")
+    changed = client.patch(f"{BUILDS}{build.build_id}/", {"label": " v2  retrained ", "tags": ["candidate", "may"]},
+                           format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["status"] == ["A build's status is set by its validation."]
+    assert changed.status_code == 200, changed.json()
+    assert (changed.json()["label"], changed.json()["tags"]) == ("v2 retrained", ["candidate", "may"])
     build.refresh_from_db()
-    assert build.status == BuildStatus.READY
+    assert (build.status, build.label, build.tags) == (BuildStatus.READY, "v2 retrained", ["candidate", "may"])
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"label": "x" * 65}, "label", "at most 64 characters"),
+    ({"tags": ["ok", "has space"]}, "tags.1", "Use 1-32 letters, digits or . _ : / -"),
+    ({"tags": [f"t{n}" for n in range(11)]}, "tags", "at most 10 tags"),
+    ({"tags": "candidate"}, "tags", "list"),
+], ids=["long label", "tag with a space", "eleven tags", "tags not a list"])
+def test_a_bad_label_or_tag_is_refused_naming_the_field_and_nothing_changes(iris_model, alice, body, field, words):
+    build = finished_build(iris_model, label="v1", tags=["ok"])
+
+    response = api_as(alice).patch(f"{BUILDS}{build.build_id}/", body, format="json")
+
+    assert response.status_code == 400
+    assert words in " ".join(response.json()[field]), response.json()
+    build.refresh_from_db()
+    assert (build.label, build.tags) == ("v1", ["ok"])
+
+
+def test_a_viewer_can_neither_label_nor_delete_a_build_and_an_outsider_finds_none(iris_model, bob, charlie,
+                                                                                   other_project):
+    build = finished_build(iris_model, status=BuildStatus.FAILED)
+    url = f"{BUILDS}{build.build_id}/"
+
+    assert api_as(bob).patch(url, {"label": "x"}, format="json").status_code == 403
+    assert api_as(bob).delete(url).status_code == 403
+    assert api_as(charlie).patch(url, {"label": "x"}, format="json").status_code == 404
+    assert api_as(charlie).delete(url).status_code == 404
+    assert api_as(None).delete(url).status_code == 401
+    build.refresh_from_db()
+    assert build.label == ""
+
+
+def with_files(build: Build) -> Build:
+    build.source_path.parent.mkdir(parents=True, exist_ok=True)
+    build.source_path.write_bytes(b"archive")
+    build.bundle_dir.mkdir(parents=True, exist_ok=True)
+    return build
+
+
+@pytest.mark.django_db(transaction=True)  # the files go once the delete has committed
+def test_a_deployer_deletes_a_failed_build_with_its_files(iris_model, deployer):
+    build = with_files(finished_build(iris_model, status=BuildStatus.FAILED, error="predict raised"))
+
+    response = api_as(deployer).delete(f"{BUILDS}{build.build_id}/")
+
+    assert response.status_code == 204
+    assert not Build.objects.filter(pk=build.pk).exists()
+    assert not build.storage_dir.exists()
+
+
+def test_a_build_still_being_validated_cannot_be_deleted(iris_model, alice):
+    build = with_files(finished_build(iris_model, status=BuildStatus.BUILDING))
+
+    response = api_as(alice).delete(f"{BUILDS}{build.build_id}/")
+
+    assert response.status_code == 409
+    assert "still being validated" in response.json()["detail"]
+    assert build.storage_dir.exists()
+
+
+def test_a_build_a_deployment_serves_cannot_be_deleted_and_the_answer_names_the_deployment(iris_model, alice):
+    build = with_files(a_ready_build(iris_model, label="v1"))
+    deployment = serving_deployment(iris_model, variation(build))
+
+    response = api_as(alice).delete(f"{BUILDS}{build.build_id}/")
+
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert f"Build {build.short_id} “v1” can't be deleted" in detail
+    assert f"iris in production (deployment {deployment.pk}) uses it (serving in variation default; " \
+           "named by revision 1)" in detail
+    assert Build.objects.filter(pk=build.pk).exists()
+    assert build.storage_dir.exists()
+
+
+def test_a_build_only_an_earlier_revision_names_cannot_be_deleted_a_rollback_may_need_it(iris_model, alice):
+    old, new = a_ready_build(iris_model), a_ready_build(iris_model)
+    deployment = serving_deployment(iris_model, variation(new))
+    Rollout.objects.filter(deployment=deployment).update(revision=2)
+    Rollout.objects.create(deployment=deployment, revision=1, spec={"variations": [variation(old)]},
+                           status=RolloutStatus.ROLLED_BACK)
+
+    response = api_as(alice).delete(f"{BUILDS}{old.build_id}/")
+
+    assert response.status_code == 409
+    assert f"(deployment {deployment.pk}) uses it (named by revision 1)" in response.json()["detail"]
+    assert Build.objects.filter(pk=old.pk).exists()
 
 
 # --- uploading --------------------------------------------------------------------------
@@ -170,6 +265,66 @@ def test_an_uploaded_bundle_becomes_ready_through_the_worker(celery_worker, iris
     assert detail["status"] == "ready", detail["error"]
     assert [f["name"] for f in detail["input_schema"]] == list(IRIS_ROW)
     assert detail["example_output"] == [{"species": 0}]
+
+
+def test_an_upload_carries_a_label_and_tags_shown_in_the_list(iris_model, alice, iris_python_archive):
+    response = api_as(alice).post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive), "label": "v1",
+                                                   "tags": ["candidate", "may-data"]}, format="multipart")
+
+    assert response.status_code == 201, response.json()
+    listed = results(api_as(alice).get(model_builds()))
+    assert (listed[0]["label"], listed[0]["tags"]) == ("v1", ["candidate", "may-data"])
+
+
+def test_the_same_file_again_is_refused_naming_the_build_it_matches_and_nothing_is_stored(iris_model, alice,
+                                                                                         iris_python_archive):
+    client = api_as(alice)
+    first = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive), "label": "v1"},
+                        format="multipart").json()
+    before = stored_builds()
+
+    again = client.post(model_builds(), {"file": a_file("iris-copy.tar.gz", iris_python_archive)}, format="multipart")
+
+    built = Build.objects.get()
+    assert again.status_code == 409
+    detail = again.json()["detail"]
+    assert f"identical (same SHA-256) to build {built.short_id} “v1”, uploaded {built.uploaded_at_text}" in detail
+    assert first["build_id"] in detail
+    assert "allow_duplicate=true" in detail
+    assert stored_builds() == before
+
+
+def test_the_same_file_is_taken_on_purpose_with_allow_duplicate_and_a_label_of_its_own(iris_model, alice,
+                                                                                      iris_python_archive):
+    client = api_as(alice)
+    client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive), "label": "v1"},
+                format="multipart")
+    before = stored_builds()
+
+    unlabelled = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive),
+                                              "allow_duplicate": "true"}, format="multipart")
+    same_label = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive),
+                                              "allow_duplicate": "true", "label": "v1"}, format="multipart")
+    assert stored_builds() == before
+    labelled = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive),
+                                            "allow_duplicate": "true", "label": "v1-rebuild"}, format="multipart")
+
+    assert unlabelled.status_code == same_label.status_code == 400
+    assert "give this upload a label of its own" in unlabelled.json()["label"][0]
+    assert "give this upload a label of its own" in same_label.json()["label"][0]
+    assert labelled.status_code == 201, labelled.json()
+    assert sorted(Build.objects.values_list("label", flat=True)) == ["v1", "v1-rebuild"]
+
+
+def test_another_models_build_of_the_same_file_is_no_duplicate(iris_model, alice, iris_python_archive):
+    Model.objects.create(project=iris_model.project, model_id="iris_copy", name="Iris copy")
+    client = api_as(alice)
+
+    first = client.post(model_builds(), {"file": a_file("iris.tar.gz", iris_python_archive)}, format="multipart")
+    other = client.post(model_builds("iris_copy"), {"file": a_file("iris.tar.gz", iris_python_archive)},
+                        format="multipart")
+
+    assert (first.status_code, other.status_code) == (201, 201)
 
 
 def bad_upload_cases() -> list[tuple[str, dict, str, str]]:
