@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from deployments.models import DeploymentStatus
 from deployments.state.page import EventQuery
 
 register = template.Library()
@@ -61,3 +62,12 @@ def work_rollout(message: object) -> int | None:
         if tag.startswith("rollout-") and tag[8:].isdigit():
             return int(tag[8:])
     return None
+
+
+@register.filter
+def status_label(status: str) -> str:
+    """A deployment status as people read it ("degraded" -> "Degraded")."""
+    try:
+        return str(DeploymentStatus(status).label)
+    except ValueError:
+        return status

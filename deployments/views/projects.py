@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, Value
+from django.db.models.functions import JSONObject
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -13,17 +16,36 @@ from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_project_for_user
 from deployments.builds.upload import storage_summary
 from deployments.forms import InviteForm, ProjectForm, RoleForm
-from deployments.models import Invitation, Membership, Project, Role
+from deployments.models import DeploymentStatus, Invitation, Membership, Project, Role
 from deployments.projects import memberships
 
 
 @login_required
 def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    projects = Project.objects.for_user(request.user).prefetch_related("models")
+    projects = Project.objects.for_user(request.user).prefetch_related("models").annotate(**STATUS_COUNTS)
     roles = {m.project_id: m.role for m in Membership.objects.filter(user=request.user)}
-    context = {"rows": [(p, roles.get(p.pk)) for p in projects],
+    context = {"rows": [(p, roles.get(p.pk), deployment_statuses(p)) for p in projects],
                "invitations": memberships.pending_invitations(request.user)}
     return render(request, "deployments/project_list.html", context)
+
+
+# How many of a project's deployments are in each stored status, counted in the projects' own query.
+STATUS_COUNTS = {f"deployments_{value}": Count("models__deployments", distinct=True,
+                                                filter=Q(models__deployments__status=value))
+                 for value in DeploymentStatus.values}
+
+
+def deployment_statuses(project: Project) -> list[tuple[str, str, int]]:
+    """(status, label, how many) of the project's deployments, from STATUS_COUNTS; statuses none is in left out."""
+    counts = [(value, label, getattr(project, f"deployments_{value}", 0)) for value, label in DeploymentStatus.choices]
+    return [row for row in counts if row[2]]
+
+
+def deployment_badges() -> ArrayAgg:
+    """Each of a model's deployments as {pk, environment, status}, gathered in the models' own query."""
+    return ArrayAgg(JSONObject(pk="deployments__pk", environment="deployments__environment",
+                               status="deployments__status"),
+                    filter=Q(deployments__isnull=False), order_by="deployments__environment", default=Value([]))
 
 
 @login_required
@@ -42,7 +64,7 @@ def _detail(request: AuthenticatedHttpRequest, project: Project, membership: Mem
     context = {
         "project": project,
         "membership": membership,
-        "models": project.models.all(),
+        "models": project.models.annotate(deployment_badges=deployment_badges()),
         "members": project.memberships.select_related("user"),
         "roles": Role.choices,
         "invite_form": (invite_form or InviteForm()) if is_admin else None,
