@@ -2,7 +2,8 @@
 
 The previous scrape's samples (ScrapeSnapshot) are the baseline: a replica seen for the first
 time adds nothing until its next scrape, a replica that restarted counts from zero (see
-monitoring.rates), a replica that went adds nothing more. A baseline older than
+monitoring.rates), a replica that missed a scrape counts from its older baseline when it
+answers again, a replica that went adds nothing more. A baseline older than
 STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new baseline, so no point
 averages over a gap. Shadow variations get copies of traffic: the deployment's own requests,
 errors and latency are its live variations', while CPU, memory and replicas count them all.
@@ -37,12 +38,20 @@ def collect(deployment: Deployment, now: datetime) -> list[MetricPoint]:
         snapshot = ScrapeSnapshot.objects.select_for_update(skip_locked=True).filter(deployment=deployment).first()
         if snapshot is None:
             return []  # another scrape of this deployment holds it
-        current = scrape_all(scrape_targets(deployment))
+        targets = scrape_targets(deployment)
+        current = scrape_all(targets)
         points = _points(deployment, snapshot.samples, current, now, _interval_s(snapshot, now))
         MetricPoint.objects.bulk_create(points)
-        snapshot.at, snapshot.samples = now, {t.replica: prometheus.to_json(s) for t, s in current.items()}
+        snapshot.at, snapshot.samples = now, _baselines(snapshot.samples, targets, current)
         snapshot.save(update_fields=["at", "samples"])
     return points
+
+
+def _baselines(previous: dict[str, list], targets: list[Target], current: dict[Target, Samples]) -> dict[str, list]:
+    """What the next scrape counts from: each answering replica's samples now; a replica that missed
+    this scrape (busy, restarting) keeps its older baseline; replicas no longer there are dropped."""
+    kept = {t.replica: previous[t.replica] for t in targets if t not in current and t.replica in previous}
+    return kept | {t.replica: prometheus.to_json(s) for t, s in current.items()}
 
 
 def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:

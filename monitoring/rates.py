@@ -1,9 +1,11 @@
 """Counters into increases between two scrapes, with Prometheus's handling of resets.
 
 A counter that went down was reset (its process restarted): everything it holds now was
-counted since the reset, so the increase is its current value. A series seen for the first
-time has no increase yet: its value is only the baseline for the next scrape (so a console
-restart never counts a replica's whole history as one interval).
+counted since the reset, so the increase is its current value. A series that appears in a
+replica scraped before counts from zero (prometheus_client shows a labelled series only once it
+first counts: the first 404 of a replica makes its `code="404"` series appear). A replica seen
+for the first time has no increases at all, only a baseline for its next scrape (so a console
+restart never counts a replica's whole history as one interval): callers do not ask.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ def increase(previous: float, current: float) -> float:
 
 
 def increases(previous: Samples, current: Samples) -> Samples:
-    """The increase of every cumulative series present in both scrapes."""
-    return {key: increase(previous[key], value) for key, value in current.items()
-            if is_cumulative(key[0]) and key in previous}
+    """The increase of every cumulative series of a replica since its `previous` scrape (new series from 0)."""
+    return {key: increase(previous.get(key, 0.0), value) for key, value in current.items() if is_cumulative(key[0])}
 
 
 def reset_detected(previous: Samples, current: Samples) -> bool:
