@@ -21,6 +21,10 @@ urlpatterns = [
     path("models/<slug:model_id>/", models.model_detail, name="model-detail"),
     path("models/<slug:model_id>/builds/upload/", builds.build_upload, name="build-upload"),
     path("models/<slug:model_id>/builds/<str:build_id>/", builds.build_detail, name="build-detail"),
+    path("models/<slug:model_id>/builds/<str:build_id>/edit/", builds.build_edit, name="build-edit"),
+    path("models/<slug:model_id>/builds/<str:build_id>/delete/", builds.build_delete, name="build-delete"),
+    path("docs/screenshots/<str:name>", builds.doc_screenshot, name="doc-screenshot"),
+    path("docs/<slug:name>/", builds.doc_page, name="doc-page"),
 ]
 
 # Deploy wizard and deployment pages.

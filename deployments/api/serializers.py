@@ -178,9 +178,18 @@ def label_field(**kwargs: Any) -> serializers.CharField:
                                  **kwargs)
 
 
+class TagField(serializers.RegexField):
+    """One tag: text only (a JSON 0 is refused, not read as "0"; StrictInput does not look inside lists)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def tags_field(**kwargs: Any) -> serializers.ListField:
     """A build's tags, their rule in the schema as a pattern and a count."""
-    tag = serializers.RegexField(rf"^{TAG_RULE.pattern}$", help_text="e.g. candidate",
+    tag = TagField(rf"^{TAG_RULE.pattern}$", help_text="e.g. candidate",
                                  error_messages={"invalid": "Use 1-32 letters, digits or . _ : / - starting with a "
                                                             "letter or digit, e.g. prod-candidate."})
     return serializers.ListField(child=tag, required=False, max_length=TAGS_MAX, help_text=TAGS_FIELD_HELP,
@@ -225,6 +234,10 @@ class BuildUpdateSerializer(StrictInput, BuildSerializer):
 
     def validate_tags(self, value: list[str]) -> list[str]:
         return _domain(clean_tags, value)
+
+    def to_representation(self, instance: Build) -> dict[str, Any]:
+        # As a GET shows it: a partial update would leave out fields that have a default (created_by).
+        return dict(BuildSerializer(instance, context=self.context).data)
 
 
 class BuildUploadSerializer(serializers.Serializer):

@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 
 from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_model_for_user, get_project_for_user
-from deployments.forms import BuildUploadForm, ModelForm
+from deployments.builds.forms import BuildUploadForm
+from deployments.forms import ModelForm
 from deployments.models import Role
 from deployments.models.model import create_model
 

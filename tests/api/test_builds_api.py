@@ -398,3 +398,25 @@ def test_listing_builds_takes_the_same_queries_for_one_or_many(iris_model, alice
     assert len(results(flat)) == 15
     assert len(results(nested)) == 15
     assert {b["created_by"] for b in results(nested)} == {"alice", "bob"}
+
+
+def test_a_label_change_answers_the_whole_build_as_a_get_does(iris_model, alice):
+    build = finished_build(iris_model, created_by=None)
+    client = api_as(alice)
+
+    patched = client.patch(f"{BUILDS}{build.build_id}/", {"label": "v3"}, format="json").json()
+    shown = client.get(f"{BUILDS}{build.build_id}/").json()
+
+    del shown["log"]  # the detail's own field
+    assert patched == shown
+    assert (patched["label"], patched["created_by"]) == ("v3", None)
+
+
+def test_a_tag_sent_as_a_number_is_refused(iris_model, alice):
+    build = finished_build(iris_model)
+
+    response = api_as(alice).put(f"{BUILDS}{build.build_id}/", {"label": "", "tags": [0]}, format="json")
+
+    assert response.status_code == 400
+    build.refresh_from_db()
+    assert build.tags == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import pytest
@@ -10,7 +11,8 @@ from django.test import Client
 
 from deployments.models import Build, BuildStatus, Membership, Model, Role
 from tests.api.client import stored_builds
-from tests.fixtures.builds import python_bundle_files, tar_gz, wait_for_build
+from tests.fixtures.builds import IRIS_ROW, python_bundle_files, tar_gz, wait_for_build
+from tests.fixtures.deployments import serving_deployment, variation
 from tests.fixtures.people import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +193,210 @@ def test_an_uploaded_bundle_is_shown_ready_once_the_worker_validated_it(celery_w
     assert build.status == BuildStatus.READY, build.error
     assert 'data-status="ready"' in page
     assert "species" in page
+
+
+# --- the same file twice -----------------------------------------------------------------
+
+def test_the_same_file_again_is_refused_naming_the_build_and_offering_upload_anyway(iris_model, alice):
+    archive = tar_gz(python_bundle_files())
+    client = logged_in(alice)
+    client.post("/models/iris/builds/upload/", {**bundle(content=archive), "label": "v1"})
+    first = Build.objects.get()
+    before = stored_builds()
+
+    response = client.post("/models/iris/builds/upload/", bundle(content=archive))
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f"identical (same SHA-256) to build {first.short_id} “v1”, uploaded {first.uploaded_at_text}" in page
+    assert 'type="checkbox" name="allow_duplicate"' in page
+    assert Build.objects.count() == 1
+    assert stored_builds() == before
+
+
+def test_upload_anyway_is_hidden_until_a_file_is_refused_as_the_same(iris_model, alice):
+    page = logged_in(alice).get("/models/iris/").content.decode()
+
+    assert 'type="hidden" name="allow_duplicate"' in page
+    assert 'type="checkbox" name="allow_duplicate"' not in page
+
+
+def test_the_same_file_uploaded_anyway_needs_a_label_of_its_own(iris_model, alice):
+    archive = tar_gz(python_bundle_files())
+    client = logged_in(alice)
+    client.post("/models/iris/builds/upload/", {**bundle(content=archive), "label": "v1"})
+
+    unlabelled = client.post("/models/iris/builds/upload/", {**bundle(content=archive), "allow_duplicate": "on"})
+    labelled = client.post("/models/iris/builds/upload/", {**bundle(content=archive), "allow_duplicate": "on",
+                                                           "label": "v1-rebuild", "tags": "retry, may"})
+
+    assert unlabelled.status_code == 400
+    assert "give this upload a label of its own" in unlabelled.content.decode()
+    assert labelled.status_code == 302
+    again = Build.objects.get(label="v1-rebuild")
+    assert again.tags == ["retry", "may"]
+    assert Build.objects.count() == 2
+
+
+# --- ids, labels and tags in the list -----------------------------------------------------
+
+def test_the_build_list_shows_short_ids_with_the_full_one_on_hover_and_to_copy(iris_model, bob):
+    build = a_build(iris_model, label="v2", tags=["candidate"])
+
+    page = logged_in(bob).get("/models/iris/").content.decode()
+
+    link = f'href="/models/iris/builds/{build.build_id}/" title="{build.build_id}">{build.short_id}</a>'
+    assert link in page
+    assert f'data-copy-label="Copy ID">{build.build_id}</span>' in page
+    assert f">{build.build_id}</a>" not in page
+    assert '<strong class="build-label">v2</strong>' in page
+    assert '<span class="badge tag">candidate</span>' in page
+
+
+def test_the_bundle_format_is_a_link_to_its_docs_page(iris_model, alice):
+    page = logged_in(alice).get("/models/iris/").content.decode()
+
+    assert '<a href="/docs/builds/">' in page
+    assert "Bundle format: docs/builds.md" not in page
+
+
+# --- the build page: deploy, where it is deployed, label and tags ----------------------------
+
+def test_a_ready_builds_page_offers_deployers_to_deploy_it(iris_model, alice, bob):
+    build = a_build(iris_model)
+    failed = a_build(iris_model, status=BuildStatus.FAILED)
+    deploy = f'href="/models/iris/deploy/?build={build.build_id}"'
+
+    assert deploy in logged_in(alice).get(f"/models/iris/builds/{build.build_id}/").content.decode()
+    assert deploy not in logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode()
+    assert 'id="deploy-build"' not in logged_in(alice).get(f"/models/iris/builds/{failed.build_id}/").content.decode()
+
+
+def test_a_builds_page_lists_the_deployments_using_it(iris_model, bob):
+    build = a_build(iris_model, example_input=[IRIS_ROW])
+    unused = a_build(iris_model)
+    deployment = serving_deployment(iris_model, variation(build))
+
+    page = logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode()
+    other = logged_in(bob).get(f"/models/iris/builds/{unused.build_id}/").content.decode()
+
+    assert f'<a href="/deployments/{deployment.pk}/">iris in production</a>: serving in variation default; ' \
+           "named by revision 1" in page
+    assert "No deployment uses this build." in other
+
+
+def test_a_deployer_changes_a_builds_label_and_tags(iris_model, deployer):
+    build = a_build(iris_model)
+
+    response = logged_in(deployer).post(f"/models/iris/builds/{build.build_id}/edit/",
+                                        {"label": "v2", "tags": "candidate,  may-data"}, follow=True)
+
+    build.refresh_from_db()
+    assert (build.label, build.tags) == ("v2", ["candidate", "may-data"])
+    assert f"Build {build.short_id} “v2” saved." in response.content.decode()
+
+
+def test_a_bad_tag_is_explained_and_nothing_changes(iris_model, alice):
+    build = a_build(iris_model, label="v1")
+
+    response = logged_in(alice).post(f"/models/iris/builds/{build.build_id}/edit/", {"label": "v2",
+                                                                                    "tags": "no spaces please"})
+
+    assert response.status_code == 400
+    assert "Tag &#x27;no spaces please&#x27; is not allowed" in response.content.decode()
+    build.refresh_from_db()
+    assert (build.label, build.tags) == ("v1", [])
+
+
+def test_a_viewer_can_neither_label_nor_delete_and_an_outsider_finds_no_build(iris_model, bob, charlie, other_project):
+    build = a_build(iris_model, status=BuildStatus.FAILED)
+    base = f"/models/iris/builds/{build.build_id}"
+
+    assert logged_in(bob).post(f"{base}/edit/", {"label": "x"}).status_code == 403
+    assert logged_in(bob).post(f"{base}/delete/", {"confirm": build.short_id}).status_code == 403
+    assert logged_in(charlie).post(f"{base}/edit/", {"label": "x"}).status_code == 404
+    assert logged_in(charlie).post(f"{base}/delete/", {"confirm": build.short_id}).status_code == 404
+    assert Client().post(f"{base}/delete/", {"confirm": build.short_id})["Location"].startswith("/login/")
+    assert "Delete this build" not in logged_in(bob).get(f"{base}/").content.decode()
+    build.refresh_from_db()
+    assert build.label == ""
+
+
+# --- deleting -----------------------------------------------------------------------------
+
+def with_files(build: Build) -> Build:
+    build.source_path.parent.mkdir(parents=True, exist_ok=True)
+    build.source_path.write_bytes(b"archive")
+    return build
+
+
+@pytest.mark.django_db(transaction=True)  # the files go once the delete has committed
+def test_a_deployer_deletes_a_failed_build_after_confirming_and_its_files_go(iris_model, deployer):
+    build = with_files(a_build(iris_model, status=BuildStatus.FAILED, error="predict raised"))
+    client = logged_in(deployer)
+    url = f"/models/iris/builds/{build.build_id}/delete/"
+
+    unconfirmed = client.post(url, {"confirm": "yes"}, follow=True)
+    assert f"Type the build&#x27;s short ID {build.short_id} to confirm" in unconfirmed.content.decode()
+    assert build.storage_dir.exists()
+
+    response = client.post(url, {"confirm": build.short_id}, follow=True)
+
+    assert response.redirect_chain == [("/models/iris/", 302)]
+    assert f"Build {build.short_id} deleted, with its files." in response.content.decode()
+    assert not Build.objects.filter(pk=build.pk).exists()
+    assert not build.storage_dir.exists()
+
+
+def test_a_build_in_use_is_kept_and_the_message_names_the_deployment(iris_model, alice):
+    build = with_files(a_build(iris_model, example_input=[IRIS_ROW]))
+    deployment = serving_deployment(iris_model, variation(build))
+
+    response = logged_in(alice).post(f"/models/iris/builds/{build.build_id}/delete/", {"confirm": build.short_id},
+                                     follow=True)
+
+    page = response.content.decode()
+    assert f"iris in production (deployment {deployment.pk}) uses it" in page
+    assert Build.objects.filter(pk=build.pk).exists()
+    assert build.storage_dir.exists()
+    assert "Delete this build" not in page  # not even offered while in use
+
+
+# --- the validation log -------------------------------------------------------------------
+
+FAILED_LOG = """berth: loading the model…
+Traceback (most recent call last):
+  File "/usr/lib/python3/site-packages/pandas/core/indexes/base.py", line 3816, in get_loc
+    return self._engine.get_loc(casted_key)
+KeyError: 'nope'
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/srv/berth/serving/validate.py", line 131, in _step
+    yield
+  File "/srv/berth/serving/runtimes/python.py", line 46, in predict_batch
+    result = self.model.predict(inputs)
+  File "/bundle/model.py", line 11, in predict
+    return helper(df)
+  File "/bundle/model.py", line 5, in helper
+    return pd.DataFrame({"y": df["nope"]})
+  File "/usr/lib/python3/site-packages/pandas/core/frame.py", line 4330, in __getitem__
+    indexer = self.columns.get_loc(key)
+KeyError: 'nope'
+berth: predict failed: KeyError: 'nope' (model.py:5 in helper)"""
+
+
+def test_a_failed_builds_log_starts_at_the_authors_code_with_the_full_log_one_click_away(iris_model, bob):
+    build = a_build(iris_model, status=BuildStatus.FAILED, log=FAILED_LOG,
+                    error="predict failed: KeyError: 'nope' (model.py:5 in helper)")
+
+    page = html.unescape(logged_in(bob).get(f"/models/iris/builds/{build.build_id}/").content.decode())
+
+    shown, full = page.split('id="build-log">')[1].split("</pre>")[0], page.split('id="full-log">')[1]
+    assert 'File "/bundle/model.py", line 11, in predict' in shown
+    assert 'File "/usr/lib/python3/site-packages/pandas/core/frame.py"' in shown  # what their code called
+    assert "serving/validate.py" not in shown
+    assert "serving/runtimes/python.py" not in shown
+    assert "indexes/base.py" not in shown  # a cause that never passed through their code
+    assert "serving/validate.py" in full.split("</details>")[0]
