@@ -46,6 +46,7 @@ class Profile:
     stacks: Counter[tuple[str, ...]] = field(default_factory=Counter)
     processes: Counter[str] = field(default_factory=Counter)  # samples by process command
     rps: float = 0.0
+    errors: int = 0  # wrk's socket errors and non-2xx answers while sampled
 
     @property
     def total(self) -> int:
@@ -108,10 +109,10 @@ def profile_under_load(running: Running, duration_s: float, out: Path) -> Profil
          "--output", str(out.with_suffix(f".{pid}.txt"))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
     time.sleep(1.0)  # py-spy attaches
-    rps, *_ = wrk(running.server.predict_url, CONCURRENCY, duration_s - 2)
+    rps, _, _, errors = wrk(running.server.predict_url, CONCURRENCY, duration_s - 2)
     for spy in spies:
         spy.wait(timeout=duration_s + 30)
-    profile = Profile(running.server.name, rps=rps)
+    profile = Profile(running.server.name, rps=rps, errors=errors)
     for pid in pids:
         one = parse_raw(out.with_suffix(f".{pid}.txt").read_text(), running.server.name)
         profile.stacks.update(one.stacks)
@@ -201,7 +202,7 @@ def render(profiles: list[Profile], start: StartUpPhases, duration_s: float, mac
 def _render_profile(profile: Profile) -> list[str]:
     total = profile.total or 1
     by_process = ", ".join(f"{name} {count / total:.0%}" for name, count in profile.processes.most_common())
-    lines = [f"#### {profile.server} at c={CONCURRENCY}: {profile.rps:,.0f} req/s while sampled, "
+    lines = [f"#### {profile.server} at c={CONCURRENCY}: {profile.rps:,.0f} req/s ({profile.errors} errors) while sampled, "
              f"{profile.total:,} samples ({by_process})", "",
              "| self time | function | | total time | Berth function |", "|---:|---|---|---:|---|"]
     leaves = profile.self_time().most_common(TOP)
