@@ -45,6 +45,10 @@ def test_a_model_that_raises_in_predict_fails_with_the_reason(celery_worker, iri
     assert "predict" in build.error
     assert "petal_width must be positive" in build.error
     assert "Traceback" in build.log
+    assert not build.log.splitlines()[-1].startswith('{"ok"')  # the report line is Berth's, not the log's
+    assert "serving/validate.py" in build.log  # the full log keeps Berth's frames…
+    assert "serving/validate.py" not in build.author_log  # …the author's view starts at their code
+    assert 'File "/bundle/model.py", line 4, in predict' in build.author_log
 
 
 def test_a_model_that_never_returns_is_stopped_at_the_time_limit(celery_worker, iris_model, alice):
