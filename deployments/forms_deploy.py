@@ -130,7 +130,7 @@ class VariationForm(LiveValidation, forms.Form):
         super().__init__(*args, **kwargs)
         builds = model.builds.filter(status=BuildStatus.READY).order_by("-created_at")
         self.fields["build_id"].choices = [  # type: ignore[attr-defined]
-            (str(b.build_id), f"{build_name(b)} — {b.short_id} — {b.created_at:%Y-%m-%d %H:%M}") for b in builds]
+            (str(b.build_id), f"{b.short_id} — {build_name(b)} — {b.created_at:%Y-%m-%d %H:%M}") for b in builds]
         self.fields["instance_type"].choices = [  # type: ignore[attr-defined]
             (t.name, t.label) for t in offered_instance_types()]
         if not on_kubernetes():
@@ -167,6 +167,10 @@ class EnvForm(LiveValidation, forms.Form):
     def __init__(self, *args: Any, validate_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.live(validate_url)
+        row = int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix and self.prefix[-1].isdigit() else 1
+        for name, words in {"name": "name", "value": "value", "secret": "is secret"}.items():
+            if name in self.fields:  # the table's column headers are no <label> for its inputs
+                self.fields[name].widget.attrs["aria-label"] = f"Environment variable {row} {words}"
         stored = self["stored"].value() in (True, "True", "true", "on")
         if stored:
             self.fields["value"].widget.attrs["placeholder"] = "•••••• (kept unless you type a new value)"
@@ -203,7 +207,14 @@ class BaseVariationFormSet(forms.BaseFormSet):
 # No validate_min: it counts a variation left at its defaults as none; `validate_spec` says
 # "Add at least one variation." itself. "Remove this variation" is an edit action, not a DELETE flag.
 VariationFormSet = formset_factory(VariationForm, formset=BaseVariationFormSet, extra=0, min_num=1)
-EnvFormSet = formset_factory(EnvForm, extra=0, can_delete=True)
+class BaseEnvFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields and index is not None:
+            form.fields["DELETE"].widget.attrs["aria-label"] = f"Remove environment variable {index + 1}"
+
+
+EnvFormSet = formset_factory(EnvForm, formset=BaseEnvFormSet, extra=0, can_delete=True)
 
 
 @dataclass(frozen=True)

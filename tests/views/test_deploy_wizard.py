@@ -832,3 +832,13 @@ def test_the_deployments_environment_is_called_its_stage(build, alice, step):
 
     assert 'Stage: <strong>production</strong>' in page
     assert "Environment" not in page.replace("Environment variables", "")
+
+
+def test_each_environment_variable_input_has_a_name_for_screen_readers(build, alice):
+    page = logged_in(alice).post(CONFIGURE, form(build, {"env": [{"name": "A", "value": "1"}, {"name": "B"}]},
+                                                 action="add_env:0"), HTTP_HX_REQUEST="true").content.decode()
+
+    for row in (1, 2, 3):
+        for words in ("name", "value", "is secret"):
+            assert f'aria-label="Environment variable {row} {words}"' in page
+        assert f'aria-label="Remove environment variable {row}"' in page
