@@ -1,11 +1,14 @@
 """Live deployment page over WebSocket: the fragments of the open tab, as htmx out-of-band swaps.
 
-`/ws/deployments/<pk>/events/?tab=overview|configuration|events` — login and project role
-checked in connect() and again before every message (a removed member's socket is closed). On every connect (the first one and each reconnect after a drop) the
+`/ws/deployments/<pk>/events/?tab=overview|configuration|events[&level=&kind=&page=][&notice=<rollout pk>…]`
+— login and project role checked in connect() and again before every message (a removed
+member's socket is closed). On every connect (the first one and each reconnect after a drop) the
 viewer gets the tab's fragments as they are now, so nothing missed while disconnected stays
-wrong on screen. Then each stored event arrives as its row (events tab only) plus the tab's
-fragments; `object.changed` (status, observation, revision) re-renders the fragments. Everything
-is rendered from stored state (deployments/state/page.py); the runtime is never asked here.
+wrong on screen. Then each stored event arrives as its row (events tab, when it passes the
+viewer's filters and they look at the newest page) plus the tab's fragments; `object.changed`
+(status, observation, revision) re-renders the fragments. The messages at the top that announce a
+rollout (`notice`) are re-rendered with them, so "Undeploy started" becomes "Undeployed".
+Everything is rendered from stored state (deployments/state/page.py); the runtime is never asked here.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from deployments.access import get_deployment_for_user
 from deployments.consumers import CLOSE_FORBIDDEN
 from deployments.models import Deployment, Role, RolloutEvent
 from deployments.rollouts.events import DeploymentEventMessage, events_group
-from deployments.state.page import FRAGMENTS, TABS, TEMPLATE, EventQuery, page_context
+from deployments.state.page import FRAGMENTS, TABS, TEMPLATE, EventQuery, notices, page_context
+
+MAX_NOTICES = 5
 
 
 class DeploymentEventsConsumer(AsyncWebsocketConsumer):
@@ -34,7 +39,7 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.deployment_pk, self.can_write = allowed
-        self.tab, self.event_query = _tab(self.scope.get("query_string", b""))
+        self.tab, self.event_query, self.notices = _view(self.scope.get("query_string", b""))
         self.group = events_group(self.deployment_pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -87,6 +92,8 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         parts = self._new_row(deployment, event_id) if event_id is not None and self.tab == "events" else []
         fragments = [name for name in FRAGMENTS[self.tab] if whole or name != "event-list"]
         parts += [render_to_string(f"{TEMPLATE}#{name}", context) for name in fragments]
+        parts += [render_to_string(f"{TEMPLATE}#notice", {"rollout": rollout, "notice": said, "oob": True})
+                  for rollout, said in notices(deployment, self.notices)]
         return "".join(parts)
 
     def _new_row(self, deployment: Deployment, event_id: int) -> list[str]:
@@ -101,8 +108,11 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         return parts
 
 
-def _tab(query_string: bytes) -> tuple[str, EventQuery]:
-    """The open tab and, on the events tab, the viewer's filters and page (as in the page's URL)."""
-    params = {name: values[0] for name, values in parse_qs(query_string.decode(errors="replace")).items()}
+def _view(query_string: bytes) -> tuple[str, EventQuery, tuple[int, ...]]:
+    """What the viewer has open: the tab, the events' filters and page (as in the page's URL), and the
+    rollouts the messages at the top announce (`notice=<rollout pk>`, a few at most)."""
+    query = parse_qs(query_string.decode(errors="replace"))
+    params = {name: values[0] for name, values in query.items()}
     tab = params.get("tab", "")
-    return (tab if tab in TABS else "overview"), EventQuery.parse(params)
+    notices = tuple(int(pk) for pk in query.get("notice", [])[:MAX_NOTICES] if pk.isascii() and pk.isdigit() and len(pk) < 19)
+    return (tab if tab in TABS else "overview"), EventQuery.parse(params), notices

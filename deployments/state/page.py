@@ -8,7 +8,7 @@ that is not on the page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -135,3 +135,43 @@ def event_kinds(deployment: Deployment, query: EventQuery) -> list[tuple[str, st
     """The kinds to filter by: those this deployment's events have (and the one chosen), in the usual order."""
     present = set(deployment.events.order_by().values_list("kind", flat=True).distinct()) | {query.kind}
     return [(value, label) for value, label in EventKind.choices if value in present]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the message at the top says about a requested rollout: while it runs, then how it ended."""
+
+    level: str      # a Django message tag: info, success or error
+    text: str
+    done: bool
+
+
+RUNNING_WORDS = {
+    RolloutAction.DEPLOY: "Revision {revision} is rolling out.",
+    RolloutAction.ROLLBACK: "Rolling back to revision {source} (as revision {revision}).",
+    RolloutAction.SCALE: "Scaling: revision {revision} is under way; running replicas keep serving.",
+    RolloutAction.UNDEPLOY: "Undeploy started: stopping every replica and the gateway.",
+}
+DONE_WORDS = {
+    RolloutAction.DEPLOY: "Revision {revision} rolled out and serves.",
+    RolloutAction.ROLLBACK: "Rolled back: revision {revision} (revision {source}'s configuration) serves.",
+    RolloutAction.SCALE: "Scaled: revision {revision} serves.",
+    RolloutAction.UNDEPLOY: "Undeployed: every replica and the gateway stopped.",
+}
+
+
+def notice(rollout: Rollout) -> Notice:
+    """The message for a rollout someone asked for, as its stored status stands now."""
+    words = {"revision": rollout.revision, "source": rollout.source_revision}
+    if rollout.is_active:
+        return Notice("info", RUNNING_WORDS[RolloutAction(rollout.action)].format(**words), done=False)
+    if rollout.status == RolloutStatus.FAILED:
+        why = rollout.reason or "its events say why"
+        return Notice("error", f"{rollout.get_action_display()} (revision {rollout.revision}) failed: {why}", True)
+    return Notice("success", DONE_WORDS[RolloutAction(rollout.action)].format(**words), done=True)
+
+
+def notices(deployment: Deployment, rollout_pks: Sequence[int]) -> list[tuple[Rollout, Notice]]:
+    """The messages a viewer was shown about this deployment's rollouts (`rollout_pks`), as they stand now."""
+    rollouts = deployment.rollouts.filter(pk__in=rollout_pks).order_by("revision") if rollout_pks else []
+    return [(rollout, notice(rollout)) for rollout in rollouts]

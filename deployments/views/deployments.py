@@ -1,8 +1,9 @@
 """The deployment page (Overview, Configuration, Rollouts & events) and its one-click actions.
 
-Actions answer a redirect back to the page (htmx: a client redirect); the page's live status
-line then says what happens, so no "in progress" message is flashed that could outlive the
-work. Refusals (another rollout still running, a bad value) are flashed as errors.
+Actions answer a redirect back to the page (htmx: a client redirect) with a message saying the
+work started; that message names its rollout (`announce`), so the page's live socket rewrites
+it when the rollout ends ("Undeployed", or why it failed) and it never outlives the work.
+Refusals (another rollout still running, a bad value) are flashed as errors.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment, Role, Rollout
 from deployments.rollouts.requests import request_rollback, request_scale, request_undeploy
 from deployments.rollouts.spec import DeploySpec
-from deployments.state.page import TEMPLATE, EventQuery, page_context
+from deployments.state.page import TEMPLATE, EventQuery, notice, page_context
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -99,9 +100,18 @@ def deployment_undeploy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _act(request, deployment, lambda: request_undeploy(deployment, request.user), "deployment-detail")
 
 
+def announce(request: HttpRequest, rollout: Rollout) -> None:
+    """Flash what a requested rollout is doing, tagged with it so the live page updates it when it ends."""
+    said = notice(rollout)
+    messages.add_message(request, MESSAGE_LEVELS[said.level], said.text, extra_tags=f"work rollout-{rollout.pk}")
+
+
+MESSAGE_LEVELS = {"info": messages.INFO, "success": messages.SUCCESS, "error": messages.ERROR}
+
+
 def _act(request: HtmxHttpRequest, deployment: Deployment, action: Callable[[], Rollout], page: str) -> HttpResponse:
     try:
-        action()
+        announce(request, action())
     except ValidationError as exc:  # RolloutConflict included: another rollout is still running
         messages.error(request, " ".join(exc.messages))
     return _back(request, deployment, page)
