@@ -8,6 +8,7 @@ ones (BERTH_METRICS_ROLLUP_S). Written by monitoring.collect and monitoring.roll
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -71,15 +72,20 @@ class MetricPoint(models.Model):
 
     def chart_values(self) -> dict[str, float | None]:
         """Each charted metric (METRICS) at this point; None where the interval had no data for it."""
-        return {
-            "latency_p50_ms": _ms(self.latency_p50_s), "latency_p95_ms": _ms(self.latency_p95_s),
-            "latency_p99_ms": _ms(self.latency_p99_s), "throughput_rps": _per_s(self.requests, self.interval_s),
-            "error_rate_4xx_pct": _pct(self.errors_4xx, self.requests),
-            "error_rate_5xx_pct": _pct(self.errors_5xx, self.requests),
-            "cpu_pct": _pct(self.cpu_seconds, self.interval_s), "memory_bytes": self.memory_bytes,
-            "ready_replicas": self.ready_replicas, "desired_replicas": self.desired_replicas,
-            "batch_size_mean": self.batch_rows / self.batch_calls if self.batch_calls else None,
-        }
+        return chart_values(self.__dict__)
+
+
+def chart_values(row: Mapping[str, Any]) -> dict[str, float | None]:
+    """The METRICS of a stored point given as its column values (a model's fields or a `.values()` row)."""
+    requests, interval_s, calls = row["requests"], row["interval_s"], row["batch_calls"]
+    return {
+        "latency_p50_ms": _ms(row["latency_p50_s"]), "latency_p95_ms": _ms(row["latency_p95_s"]),
+        "latency_p99_ms": _ms(row["latency_p99_s"]), "throughput_rps": _per_s(requests, interval_s),
+        "error_rate_4xx_pct": _pct(row["errors_4xx"], requests), "error_rate_5xx_pct": _pct(row["errors_5xx"], requests),
+        "cpu_pct": _pct(row["cpu_seconds"], interval_s), "memory_bytes": row["memory_bytes"],
+        "ready_replicas": row["ready_replicas"], "desired_replicas": row["desired_replicas"],
+        "batch_size_mean": row["batch_rows"] / calls if calls else None,
+    }
 
 
 def _bucket_json(buckets: dict[float, float]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ bound, as Prometheus does. No observations: None (no data, not zero).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 
-def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None:
     if not 0 <= q <= 1:
         raise ValueError(f"quantile {q} is not between 0 and 1")
     bounds = sorted(buckets)

@@ -1,7 +1,7 @@
-"""Reading stored points back as chart series: (time, value) per metric, for one range.
+"""Reading stored points back as chart series: the points' times, and each metric's values at them.
 
 Ranges up to RAW_RANGE_LIMIT read raw points; longer ones the rolled-up points. One indexed
-range scan on (deployment, variation, resolution, time), only the columns chart_values() needs.
+range scan on (deployment, variation, resolution, time), only the columns chart_values() needs, as plain rows.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from monitoring.models import METRICS, WHOLE_DEPLOYMENT, MetricPoint
+from monitoring.models import METRICS, WHOLE_DEPLOYMENT, MetricPoint, chart_values
 
 RANGES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "6h": timedelta(hours=6),
           "24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -19,7 +19,6 @@ RAW_RANGE_LIMIT = timedelta(hours=24)
 COLUMNS = ("time", "interval_s", "requests", "errors_4xx", "errors_5xx", "latency_p50_s", "latency_p95_s",
            "latency_p99_s", "batch_rows", "batch_calls", "cpu_seconds", "memory_bytes", "ready_replicas",
            "desired_replicas")
-Point = tuple[datetime, float | None]
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,18 @@ class Series:
     resolution_s: int
     start: datetime
     end: datetime
-    metrics: dict[str, list[Point]]
+    times: list[datetime]
+    metrics: dict[str, list[float | None]]  # each aligned with `times`
+
+    def points(self, metric: str) -> list[tuple[datetime, float | None]]:
+        return list(zip(self.times, self.metrics[metric], strict=True))
 
     def to_json(self) -> dict[str, object]:
-        """The API's answer (monitoring.api.serializers.MetricsSerializer), times in ISO 8601, each formatted once."""
-        times = {time: time.isoformat() for time, _ in next(iter(self.metrics.values()), [])}
+        """The API's answer (monitoring.api.serializers.MetricsSerializer): times once, values aligned with them,
+        as a chart's x and y arrays (a week of one-minute points is 10,080 of each)."""
         return {"range": self.range, "variation": self.variation, "resolution_s": self.resolution_s,
                 "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "metrics": {name: [[times[t], v] for t, v in points] for name, points in self.metrics.items()}}
+                "times": [time.isoformat() for time in self.times], "metrics": self.metrics}
 
 
 def read_series(deployment_id: int, range_name: str, now: datetime, variation: str = WHOLE_DEPLOYMENT) -> Series:
@@ -44,12 +47,14 @@ def read_series(deployment_id: int, range_name: str, now: datetime, variation: s
     span = RANGES[range_name]
     rolled = span > RAW_RANGE_LIMIT
     rows = MetricPoint.objects.filter(deployment_id=deployment_id, variation=variation, time__gt=now - span,
-                                      time__lte=now).only(*COLUMNS).order_by("time")
+                                      time__lte=now).order_by("time")
     step = settings.BERTH_METRICS_ROLLUP_S
     rows = rows.filter(resolution_s__gte=step) if rolled else rows.filter(resolution_s__lt=step)
-    metrics: dict[str, list[Point]] = {name: [] for name in METRICS}
-    for row in rows:
-        for name, value in row.chart_values().items():
-            metrics[name].append((row.time, value))
+    times: list[datetime] = []
+    metrics: dict[str, list[float | None]] = {name: [] for name in METRICS}
+    for row in rows.values(*COLUMNS):  # plain rows: no model instance per point
+        times.append(row["time"])
+        for name, value in chart_values(row).items():
+            metrics[name].append(value)
     resolution = step if rolled else settings.BERTH_METRICS_SCRAPE_S
-    return Series(range_name, variation, resolution, now - span, now, metrics)
+    return Series(range_name, variation, resolution, now - span, now, times, metrics)

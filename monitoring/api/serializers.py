@@ -16,12 +16,6 @@ class MetricsQuerySerializer(serializers.Serializer):
                                       help_text="One variation's series; without it, the whole deployment's.")
 
 
-class PointField(serializers.ListField):
-    """[time, value]: an ISO 8601 time and a number, or null where the interval had no data."""
-
-    child = serializers.JSONField()
-
-
 class MetricsSerializer(serializers.Serializer):
     deployment = serializers.IntegerField()
     range = serializers.CharField()
@@ -29,9 +23,12 @@ class MetricsSerializer(serializers.Serializer):
     resolution_s = serializers.IntegerField(help_text="Seconds between points.")
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
+    times = serializers.ListField(child=serializers.DateTimeField(), help_text="When each point's interval ended, "
+                                  "oldest first: the x values shared by every metric.")
     metrics = serializers.DictField(
-        child=serializers.ListField(child=PointField()),
-        help_text="Each of " + ", ".join(METRICS) + ": its [time, value] points, oldest first. Latency in "
-                  "milliseconds (percentiles of the interval's requests), throughput in requests per second, "
-                  "error rates in percent of requests, CPU in percent of one core (summed over processes), "
-                  "memory in bytes (resident, summed over processes).")
+        child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+        help_text="Each of " + ", ".join(METRICS) + ": its value at each of `times` (null: no data in that "
+                  "interval, e.g. no requests for a latency or an error rate). Latency in milliseconds "
+                  "(percentiles of the interval's requests), throughput in requests per second, error rates in "
+                  "percent of requests, CPU in percent of one core (summed over processes), memory in bytes "
+                  "(resident, summed over processes), replicas as counts, batch size in rows per predict call.")

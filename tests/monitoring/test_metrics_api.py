@@ -44,16 +44,18 @@ def test_members_read_the_series_of_the_whole_deployment(deployment, alice, bob)
         assert (body["deployment"], body["range"], body["variation"], body["resolution_s"]) == \
                (deployment.pk, "15m", "", 10)
         assert set(body["metrics"]) == set(METRICS)
-        assert [value for _, value in body["metrics"]["throughput_rps"]] == [2.0, 4.0]
-        assert [value for _, value in body["metrics"]["error_rate_5xx_pct"]] == [5.0, 2.5]
-        assert body["metrics"]["desired_replicas"][0][1] == 2
+        assert body["metrics"]["throughput_rps"] == [2.0, 4.0]
+        assert body["metrics"]["error_rate_5xx_pct"] == [5.0, 2.5]
+        assert body["metrics"]["desired_replicas"] == [2, 2]
+        assert len(body["times"]) == 2
+        assert body["times"][0] < body["times"][1]
 
 
 def test_one_variation_has_its_own_series(deployment, bob):
     store(deployment, WHOLE_DEPLOYMENT, 20, requests=40)
     store(deployment, "default", 20, requests=7)
     body = api_as(bob).get(url(deployment, "?range=1h&variation=default")).json()
-    assert [value for _, value in body["metrics"]["throughput_rps"]] == [0.7]
+    assert body["metrics"]["throughput_rps"] == [0.7]
 
 
 def test_seven_days_read_the_one_minute_points(deployment, bob):
@@ -61,13 +63,14 @@ def test_seven_days_read_the_one_minute_points(deployment, bob):
     store(deployment, WHOLE_DEPLOYMENT, 20, requests=40)  # a raw point: not in the 7-day series
     body = api_as(bob).get(url(deployment, "?range=7d")).json()
     assert body["resolution_s"] == 60
-    assert [value for _, value in body["metrics"]["throughput_rps"]] == [60.0]
+    assert body["metrics"]["throughput_rps"] == [60.0]
 
 
 def test_nothing_stored_yet_answers_empty_series(deployment, bob):
     body = api_as(bob).get(url(deployment)).json()
     assert body["range"] == "1h"
-    assert all(points == [] for points in body["metrics"].values())
+    assert body["times"] == []
+    assert all(values == [] for values in body["metrics"].values())
 
 
 def test_an_unknown_range_is_refused_with_the_ones_there_are(deployment, bob):
