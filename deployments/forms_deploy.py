@@ -208,6 +208,11 @@ class BaseVariationFormSet(forms.BaseFormSet):
 # "Add at least one variation." itself. "Remove this variation" is an edit action, not a DELETE flag.
 VariationFormSet = formset_factory(VariationForm, formset=BaseVariationFormSet, extra=0, min_num=1)
 class BaseEnvFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "missing_management_form": "The form arrived incomplete (a list of environment variables is missing); "
+                                   "reload the page and try again."}
+
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         if "DELETE" in form.fields and index is not None:
@@ -272,7 +277,8 @@ class DeployWizard:
     def _check(self) -> bool:
         forms_ok = self.variations.is_valid() and all(envs.is_valid() for envs in self.envs)
         if not forms_ok:
-            self.errors += [str(error) for error in self.variations.non_form_errors()]
+            formsets = [self.variations, *self.envs]
+            self.errors += [str(error) for formset in formsets for error in formset.non_form_errors()]
             return False
         try:
             self.spec = validate_spec(self.model, self.spec_data(), self.previous)

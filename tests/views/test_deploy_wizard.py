@@ -705,8 +705,10 @@ def test_messages_are_the_products_words_with_the_allowed_range(build, alice, ov
 @pytest.mark.parametrize(("data", "message"), [
     ({"variations-TOTAL_FORMS": 0, "variations-INITIAL_FORMS": 0}, "Add at least one variation."),
     ({}, "The form arrived incomplete (its list of variations is missing); reload the page and try again."),
+    ({"variations-TOTAL_FORMS": 1, "variations-INITIAL_FORMS": 0, "variations-0-name": "default"},
+     "The form arrived incomplete (a list of environment variables is missing); reload the page and try again."),
 ])
-def test_a_form_with_no_variation_says_so_in_the_products_words(build, alice, data, message):
+def test_an_incomplete_form_says_so_in_the_products_words(build, alice, data, message):
     page = logged_in(alice).post(CONFIGURE, {"action": "review", **data}).content.decode()
 
     assert message in page
