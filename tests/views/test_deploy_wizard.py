@@ -844,3 +844,15 @@ def test_each_environment_variable_input_has_a_name_for_screen_readers(build, al
         for words in ("name", "value", "is secret"):
             assert f'aria-label="Environment variable {row} {words}"' in page
         assert f'aria-label="Remove environment variable {row}"' in page
+
+
+def test_an_input_field_of_another_type_is_a_schema_change_too(iris_model, build, alice):
+    build.input_schema = IRIS_INPUT
+    build.save()
+    serving_deployment(iris_model, variation(build))
+    retyped = a_ready_build(iris_model, input_schema=[{"name": "sepal_length", "dtype": "int64"}])
+
+    page = logged_in(alice).post(CONFIGURE, form(retyped)).content.decode()
+
+    assert "<li>Input field sepal_length changes type: float64 → int64</li>" in page
+    assert 'name="accept_schema_change"' in page
