@@ -97,7 +97,7 @@ def _no_ready_build(request: HttpRequest, model: Model) -> HttpResponse | None:
 
 @login_required
 def deploy_realtime(request: HttpRequest, model_id: str) -> HttpResponse:
-    """Step 2 and 3: configure, then review; POST action=review|deploy|add_variation|add_env:N|rebalance."""
+    """Step 2 and 3: configure, then review; POST action=review|deploy|add_variation|add_env:N|remove:N|rebalance."""
     model, _ = get_model_for_user(request.user, model_id, Role.DEPLOYER)
     refused = _no_ready_build(request, model)
     if refused is not None:
