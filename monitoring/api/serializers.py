@@ -7,13 +7,19 @@ from rest_framework import serializers
 from monitoring.models import METRICS
 from monitoring.series import RANGES
 
+DEFAULT_RANGE = "1h"
+
 
 class MetricsQuerySerializer(serializers.Serializer):
-    range = serializers.ChoiceField(choices=list(RANGES), default="1h",
+    range = serializers.ChoiceField(choices=list(RANGES), default=DEFAULT_RANGE, allow_blank=True,
                                     help_text="How far back from now: 15m, 1h, 6h and 24h read the raw points "
-                                              "(one per scrape), 7d the one-minute points.")
-    variation = serializers.CharField(required=False, default="", max_length=36,
-                                      help_text="One variation's series; without it, the whole deployment's.")
+                                              "(one per scrape), 7d the one-minute points. Empty: 1h.")
+    variation = serializers.CharField(required=False, default="", allow_blank=True, max_length=36,
+                                      help_text="One variation's series; without it (or empty), the whole "
+                                                "deployment's.")
+
+    def validate_range(self, value: str) -> str:
+        return value or DEFAULT_RANGE
 
 
 class MetricsSerializer(serializers.Serializer):

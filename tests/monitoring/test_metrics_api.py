@@ -73,6 +73,12 @@ def test_nothing_stored_yet_answers_empty_series(deployment, bob):
     assert all(values == [] for values in body["metrics"].values())
 
 
+def test_empty_parameters_mean_their_defaults(deployment, bob):
+    store(deployment, WHOLE_DEPLOYMENT, 20, requests=40)
+    body = api_as(bob).get(url(deployment, "?range=&variation=")).json()
+    assert (body["range"], body["variation"], body["metrics"]["throughput_rps"]) == ("1h", "", [4.0])
+
+
 def test_an_unknown_range_is_refused_with_the_ones_there_are(deployment, bob):
     response = api_as(bob).get(url(deployment, "?range=2w"))
     assert response.status_code == 400
