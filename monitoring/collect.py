@@ -23,7 +23,7 @@ from monitoring import prometheus
 from monitoring.interval import IntervalStats, replica_stats, total
 from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint, ScrapeSnapshot
 from monitoring.prometheus import Samples
-from monitoring.rates import increases
+from monitoring.rates import baseline, increases
 from monitoring.replica_counts import replica_counts
 from monitoring.scrape import scrape_all
 from monitoring.targets import Target, scrape_targets
@@ -51,7 +51,7 @@ def _baselines(previous: dict[str, list], targets: list[Target], current: dict[T
     """What the next scrape counts from: each answering replica's samples now; a replica that missed
     this scrape (busy, restarting) keeps its older baseline; replicas no longer there are dropped."""
     kept = {t.replica: previous[t.replica] for t in targets if t not in current and t.replica in previous}
-    return kept | {t.replica: prometheus.to_json(s) for t, s in current.items()}
+    return kept | {t.replica: prometheus.to_json(baseline(s)) for t, s in current.items()}
 
 
 def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:

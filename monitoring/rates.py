@@ -10,6 +10,8 @@ restart never counts a replica's whole history as one interval): callers do not 
 
 from __future__ import annotations
 
+import math
+
 from monitoring.prometheus import Samples
 
 COUNTER_SUFFIXES = ("_total", "_bucket", "_sum", "_count")
@@ -32,3 +34,8 @@ def increases(previous: Samples, current: Samples) -> Samples:
 def reset_detected(previous: Samples, current: Samples) -> bool:
     """Did any cumulative series go down (the replica restarted between the scrapes)?"""
     return any(is_cumulative(key[0]) and key in previous and value < previous[key] for key, value in current.items())
+
+
+def baseline(samples: Samples) -> Samples:
+    """What the next scrape's increases need of this one: its cumulative series (finite values, storable as JSON)."""
+    return {key: value for key, value in samples.items() if is_cumulative(key[0]) and math.isfinite(value)}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
 from monitoring.interval import IntervalStats, replica_stats, total
-from monitoring.prometheus import from_json, parse, to_json
+from monitoring.prometheus import ExpositionError, from_json, parse, to_json
 from monitoring.rates import increases
 
 # The shape serving/metrics.py exposes (docs/model-server.md, "Metrics"), trimmed to three buckets.
@@ -69,3 +72,19 @@ def test_replicas_add_up_bucket_by_bucket() -> None:
 def test_samples_survive_their_json_form() -> None:
     samples = parse(AFTER)
     assert from_json(to_json(samples)) == samples
+
+
+def test_it_reads_the_text_format_as_prometheus_client_does() -> None:
+    text = AFTER + 'odd_total{a="x\\"y\\\\z\\nw",b="",} 3 1700000000000\nnot_a_number NaN\nlow -Inf\n'
+    theirs = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for family in text_string_to_metric_families(text) for s in family.samples}
+    ours = parse(text)
+    assert math.isnan(ours.pop(("not_a_number", ())))
+    assert math.isnan(theirs.pop(("not_a_number", ())))
+    assert ours == theirs
+    assert ours[("odd_total", (("a", 'x"y\\z\nw'), ("b", "")))] == 3
+
+
+def test_an_answer_that_is_not_prometheus_text_is_refused() -> None:
+    with pytest.raises(ExpositionError, match="line 2"):
+        parse("# HELP fine\n<html>Not found</html>\n")
