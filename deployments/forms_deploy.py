@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.http import QueryDict
@@ -25,14 +24,17 @@ from deployments.models import Build, BuildStatus, InstanceType, Model
 from deployments.models.variation import BOUNDS
 from deployments.rollouts.spec import (
     FIELD_HELP,
+    KUBERNETES_ONLY,
     MAX_ENV_VALUE,
     DeploySpec,
     check_env_name,
     check_env_value,
     check_iam_role_arn,
+    check_instance_type_runs_here,
     check_number,
     check_secret_name,
     check_variation_name,
+    on_kubernetes,
     validate_spec,
 )
 from deployments.rollouts.spec_edit import rebalance, spec_to_data
@@ -40,14 +42,6 @@ from deployments.rollouts.spec_edit import rebalance, spec_to_data
 VARIATIONS_PREFIX = "variations"
 NUMBER_FIELDS = ("replicas", "server_workers", "request_timeout_ms", "deploy_timeout_min", "max_batch_size",
                  "traffic_percent")
-# Fields only the Kubernetes runtime acts on: the local runtime neither offers nor accepts them.
-KUBERNETES_ONLY = ("daemon_mode", "iam_role_arn", "service_account_key_secret_name")
-
-
-def on_kubernetes() -> bool:
-    return bool(settings.BERTH_BACKEND == "kubernetes")
-
-
 def offered_instance_types() -> list[InstanceType]:
     """The active catalog; GPU types only where a GPU can exist (Kubernetes), not on the local runtime."""
     types = InstanceType.objects.filter(active=True)
@@ -139,12 +133,7 @@ class VariationForm(LiveValidation, forms.Form):
         self.live(validate_url)
 
     def clean_instance_type(self) -> str:
-        name = str(self.cleaned_data.get("instance_type") or "")
-        gpu = InstanceType.objects.filter(name=name, gpu_count__gt=0).first()
-        if gpu is not None and not on_kubernetes():
-            raise ValidationError(f"{name} has a GPU; this console runs the local runtime, which has none. Choose "
-                                  "an instance type without GPU (GPU types apply on Kubernetes).", code="no_gpu")
-        return name
+        return check_instance_type_runs_here(str(self.cleaned_data.get("instance_type") or ""))
 
     def bound_fields(self, names: tuple[str, ...]) -> list[forms.BoundField]:
         return [self[name] for name in names if name in self.fields]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from console.crypto import encrypt
@@ -265,6 +266,8 @@ def _variation(model: Model, raw: Any, key: str, errors: _Errors,
     iam = errors.check(f"{key}.iam_role_arn", check_iam_role_arn, raw.get("iam_role_arn"), fallback="")
     sak = errors.check(f"{key}.service_account_key_secret_name", check_secret_name,
                        raw.get("service_account_key_secret_name"), fallback="")
+    _check_runs_here(instance, {"daemon_mode": daemon, "iam_role_arn": iam, "service_account_key_secret_name": sak},
+                     key, errors)
     old = previous.variation(name) if previous else None
     env = _env(raw.get("env") or [], f"{key}.env", errors, old)
     if len(errors.by_field) > before or build_id is None:
@@ -272,6 +275,31 @@ def _variation(model: Model, raw: Any, key: str, errors: _Errors,
     return VariationSpec(name=name, build_id=build_id, instance_type=instance, env=env, daemon_mode=daemon,
                          outbound_network=outbound, iam_role_arn=iam, service_account_key_secret_name=sak,
                          shadow=shadow, **numbers)
+
+
+# What only a Kubernetes runtime acts on: the local runtime refuses it rather than ignore it.
+KUBERNETES_ONLY = ("daemon_mode", "iam_role_arn", "service_account_key_secret_name")
+
+
+def on_kubernetes() -> bool:
+    return bool(settings.BERTH_BACKEND == "kubernetes")
+
+
+def check_instance_type_runs_here(name: str) -> str:
+    if not on_kubernetes() and InstanceType.objects.filter(name=name, gpu_count__gt=0).exists():
+        raise ValidationError(f"{name} has a GPU; this console runs the local runtime, which has none. Choose "
+                              "an instance type without GPU (GPU types apply on Kubernetes).", code="no_gpu")
+    return name
+
+
+def _check_runs_here(instance: str, kubernetes_only: dict[str, Any], key: str, errors: _Errors) -> None:
+    errors.check(f"{key}.instance_type", check_instance_type_runs_here, instance, fallback=instance)
+    if on_kubernetes():
+        return
+    for name, value in kubernetes_only.items():
+        if value:
+            errors.add(f"{key}.{name}", f"{name} applies on Kubernetes only; this console runs the local runtime. "
+                                        "Leave it out.")
 
 
 def _build(model: Model, build_id: Any, key: str, errors: _Errors) -> str | None:
