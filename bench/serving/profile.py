@@ -35,6 +35,8 @@ CONCURRENCY = 64
 RATE = 200
 TOP = 15
 PY_SPY = Path(sys.executable).parent / "py-spy"  # requirements-dev.txt
+# Frames every sample of a process passes through (start-up and the supervisor): no news in a profile.
+ENTRY_POINTS = ("<module> ", "main ", "_serve ", "Supervisor.", "worker_main ")
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*):\d+\)$")
 
 
@@ -59,11 +61,12 @@ class Profile:
         return leaves
 
     def berth_total_time(self) -> Counter[str]:
-        """Samples under each of Berth's own functions (serving/…), each counted once per stack."""
+        """Samples under each of Berth's own functions (serving/…, less the entry points), each
+        counted once per stack."""
         totals: Counter[str] = Counter()
         for stack, count in self.stacks.items():
             for frame in set(stack):
-                if "serving/" in frame:
+                if "serving/" in frame and not frame.startswith(ENTRY_POINTS):
                     totals[frame] += count
         return totals
 
