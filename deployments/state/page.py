@@ -105,21 +105,23 @@ def rollouts_context(deployment: Deployment) -> dict[str, Any]:
 class RevisionBuild:
     """One variation of a revision and the build it runs (None: the build was deleted since)."""
 
+    revision: int
     variation: str
     build_id: str
     build: Build | None
 
     @property
-    def label(self) -> str:
-        return getattr(self.build, "label", "") or ""
+    def id_prefix(self) -> str:
+        """For the build's copyable full id: one build shows in many revisions, each element's id is its own."""
+        return f"revision-{self.revision}-{self.variation}"
 
 
 def revision_builds(rollouts: Iterable[Rollout]) -> dict[int, list[RevisionBuild]]:
     """Each revision's builds by variation, read from its frozen spec; one query for them all."""
     specs = {rollout.revision: DeploySpec.from_json(rollout.spec) for rollout in rollouts}
     ids = {v.build_id for spec in specs.values() for v in spec.variations}
-    builds = {str(build.build_id): build for build in Build.objects.filter(build_id__in=ids)}
-    return {revision: [RevisionBuild(v.name, v.build_id, builds.get(v.build_id)) for v in spec.variations]
+    builds = {str(build.build_id): build for build in Build.objects.filter(build_id__in=ids).select_related("model")}
+    return {revision: [RevisionBuild(revision, v.name, v.build_id, builds.get(v.build_id)) for v in spec.variations]
             for revision, spec in specs.items()}
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from deployments.models import Deployment, EventKind, EventLevel, Model, RolloutEvent
+from deployments.models import Build, Deployment, EventKind, EventLevel, Model, RolloutEvent
 from deployments.state.page import EVENTS_PER_PAGE
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
@@ -177,17 +177,25 @@ def test_filtering_and_paging_take_a_fixed_number_of_queries(deployment, alice, 
 
 # --- revisions ---------------------------------------------------------------------------------
 
-def test_each_revision_shows_the_short_id_of_its_build_linked_to_the_build(deployment, alice):
-    build = deployment.variations.get().build
+def revision_row(html: str, revision: int) -> str:
+    row = re.search(rf'<tr id="rollout-{revision}".*?</tr>', html, re.S)
+    assert row is not None
+    return row.group(0)
+
+
+def test_each_revision_shows_its_build_short_id_linked_and_its_label(iris_model, alice):
+    build = a_ready_build(iris_model, label="retrained-may")
+    deployment = serving_deployment(iris_model, variation(build), revisions=2)
 
     html = events_tab(logged_in(alice), deployment)
 
-    link = (f'<a class="mono" href="/models/iris/builds/{build.build_id}/" title="{build.build_id}">'
+    link = (f'<a class="mono build-id" href="/models/iris/builds/{build.build_id}/" title="{build.build_id}">'
             f"{build.short_id}</a>")
     for revision in (1, 2):
-        row = re.search(rf'<tr id="rollout-{revision}".*?</tr>', html, re.S)
-        assert row is not None
-        assert link in row.group(0)
+        row = revision_row(html, revision)
+        assert link in row
+        assert '<strong class="build-label">retrained-may</strong>' in row
+        assert f'id="revision-{revision}-default-{build.build_id}" data-copy-label="Copy ID"' in row
 
 
 def test_a_revision_of_two_variations_names_each_variations_build(iris_model, alice):
@@ -195,11 +203,18 @@ def test_a_revision_of_two_variations_names_each_variations_build(iris_model, al
     deployment = serving_deployment(iris_model, variation(one, traffic_percent=60),
                                     variation(two, name="challenger", traffic_percent=40))
 
-    html = events_tab(logged_in(alice), deployment)
+    row = revision_row(events_tab(logged_in(alice), deployment), 1)
 
-    row = re.search(r'<tr id="rollout-1".*?</tr>', html, re.S)
-    assert row is not None
-    assert f'<span class="muted">default:</span> <a class="mono" href="/models/iris/builds/{one.build_id}/"' \
-           in row.group(0)
-    assert f'<span class="muted">challenger:</span> <a class="mono" href="/models/iris/builds/{two.build_id}/"' \
-           in row.group(0)
+    for name, build in (("default", one), ("challenger", two)):
+        assert re.search(rf'<span class="muted">{name}:</span>\s*<a class="mono build-id" '
+                         rf'href="/models/iris/builds/{build.build_id}/"', row)
+
+
+def test_a_revision_whose_build_was_deleted_still_shows_its_short_id(deployment, alice):
+    build_id = str(deployment.variations.get().build_id)
+    deployment.variations.all().delete()
+    Build.objects.filter(build_id=build_id).delete()
+
+    row = revision_row(events_tab(logged_in(alice), deployment), 1)
+
+    assert f'<span class="mono" title="{build_id} (deleted)">{build_id[:8]}</span>' in row
