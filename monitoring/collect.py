@@ -2,7 +2,8 @@
 
 The previous scrape's samples (ScrapeSnapshot) are the baseline: a replica seen for the first
 time adds nothing until its next scrape, a replica that restarted counts from zero (see
-monitoring.rates), a replica that missed a scrape counts from its older baseline when it
+monitoring.rates; and the local runtime says when a replica's process was started again even if
+its counters have since passed the old figures), a replica that missed a scrape counts from its older baseline when it
 answers again, a replica that went adds nothing more. A baseline older than
 STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new baseline, so no point
 averages over a gap. Shadow variations get copies of traffic: the deployment's own requests,
@@ -47,11 +48,12 @@ def collect(deployment: Deployment, now: datetime) -> list[MetricPoint]:
     return points
 
 
-def _baselines(previous: dict[str, list], targets: list[Target], current: dict[Target, Samples]) -> dict[str, list]:
+def _baselines(previous: dict[str, dict], targets: list[Target], current: dict[Target, Samples]) -> dict[str, dict]:
     """What the next scrape counts from: each answering replica's samples now; a replica that missed
     this scrape (busy, restarting) keeps its older baseline; replicas no longer there are dropped."""
     kept = {t.replica: previous[t.replica] for t in targets if t not in current and t.replica in previous}
-    return kept | {t.replica: prometheus.to_json(baseline(s)) for t, s in current.items()}
+    return kept | {t.replica: {"starts": t.starts, "samples": prometheus.to_json(baseline(s))}
+                   for t, s in current.items()}
 
 
 def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:
@@ -62,7 +64,7 @@ def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:
     return age_s if 0 < age_s <= STALE_AFTER_SCRAPES * settings.BERTH_METRICS_SCRAPE_S else None
 
 
-def _points(deployment: Deployment, previous: dict[str, list], current: dict[Target, Samples], now: datetime,
+def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Target, Samples], now: datetime,
             interval_s: float | None) -> list[MetricPoint]:
     if interval_s is None:
         return []
@@ -79,13 +81,20 @@ def _points(deployment: Deployment, previous: dict[str, list], current: dict[Tar
     return points
 
 
-def _variation_stats(previous: dict[str, list], current: dict[Target, Samples]) -> dict[str, IntervalStats]:
+def _variation_stats(previous: dict[str, dict], current: dict[Target, Samples]) -> dict[str, IntervalStats]:
     stats: dict[str, list[IntervalStats]] = defaultdict(list)
     for target, samples in current.items():
-        baseline = previous.get(target.replica)
-        grown = increases(prometheus.from_json(baseline), samples) if baseline is not None else {}
+        grown = replica_increases(previous.get(target.replica), target, samples)
         stats[target.variation].append(replica_stats(grown, samples))
     return {name: total(items) for name, items in stats.items()}
+
+
+def replica_increases(before: dict | None, target: Target, samples: Samples) -> Samples:
+    """A replica's increases since its baseline; all it counted, when its process was started again since."""
+    if before is None:
+        return {}
+    restarted = target.starts != before.get("starts", target.starts)
+    return increases({} if restarted else prometheus.from_json(before["samples"]), samples)
 
 
 def _whole(deployment: Deployment, by_variation: dict[str, IntervalStats]) -> IntervalStats:

@@ -110,7 +110,7 @@ class ScrapeSnapshot(models.Model):
     Its row is locked while a scrape of the deployment runs, so two never count the same interval."""
     deployment = models.OneToOneField("deployments.Deployment", on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField(null=True)
-    samples = models.JSONField(default=dict, help_text="Replica name → its samples (monitoring.prometheus.to_json).")
+    samples = models.JSONField(default=dict, help_text="Replica name → {starts, samples (monitoring.prometheus.to_json)}.")
 
     def __str__(self) -> str:
         return f"{self.deployment_id} scraped at {self.at}"

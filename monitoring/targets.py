@@ -2,7 +2,9 @@
 
 For the local runtime this reads the replicas' launch records (the files the local backend
 writes, through its own read-only accessor) without asking supervisord or probing readiness:
-a replica that is not running simply fails its scrape. Other runtimes answer through
+a replica that is not running simply fails its scrape. How often each replica's process was
+started (its starts file) tells the collector of a restart even when the restarted process
+has already counted past its predecessor's figures. Other runtimes answer through
 `Backend.endpoints()`. Nothing here changes the runtime.
 
 The gateway serves no `/metrics` yet (serving/gateway.py answers only health and predict), so
@@ -26,6 +28,7 @@ class Target:
     variation: str
     replica: str    # unique within the deployment; the key its previous scrape is kept under
     endpoint: str   # `http://host:port` or `unix:/path/server.sock` (serving/endpoints.py)
+    starts: int = 0  # how often its process was started, when the runtime says (0: it does not)
 
 
 def scrape_targets(deployment: Deployment) -> list[Target]:
@@ -39,5 +42,5 @@ def scrape_targets(deployment: Deployment) -> list[Target]:
 def _local_targets(deployment_id: int) -> list[Target]:
     from deployments.backends.local_files import DeploymentFiles
 
-    records = DeploymentFiles(Path(settings.BERTH_RUNTIME_DIR), deployment_id).records()
-    return [Target(r.id.variation, r.id.name, r.endpoint) for r in records]
+    files = DeploymentFiles(Path(settings.BERTH_RUNTIME_DIR), deployment_id)
+    return [Target(r.id.variation, r.id.name, r.endpoint, files.starts(r.id)) for r in files.records()]

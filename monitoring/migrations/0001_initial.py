@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(null=True)),
-                ('samples', models.JSONField(default=dict, help_text='Replica name → its samples (monitoring.prometheus.to_json).')),
+                ('samples', models.JSONField(default=dict, help_text='Replica name → {starts, samples (monitoring.prometheus.to_json)}.')),
                 ('deployment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deployments.deployment')),
             ],
         ),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -16,13 +18,14 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from deployments.backends.base import get_backend
+from deployments.backends.base import ReplicaStatus, get_backend
 from deployments.models import Deployment, RolloutStatus
 from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.requests import deploy
 from monitoring.collect import collect
 from monitoring.interval import total
 from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint
+from serving import endpoints
 from serving.metrics import LATENCY_BUCKETS
 from tests.deploy.conftest import wait_for_rollout
 from tests.fixtures.builds import IRIS_ROW
@@ -97,6 +100,41 @@ def test_requests_sent_through_the_gateway_are_counted_exactly_with_plausible_pe
         assert estimate is not None
         assert 0 < estimate <= upper_bound(latencies[-1]), (q, estimate, latencies[-1])
     assert busiest.latency_p50_s <= busiest.latency_p95_s <= busiest.latency_p99_s  # type: ignore[operator]
+
+
+def send_to_replica(endpoint: str, times: int) -> None:
+    """POST a good row straight to one replica (not through the gateway), `times` times."""
+    target = endpoints.Endpoint.parse(endpoint)
+    with endpoints.client(target, timeout=30) as client:
+        for _ in range(times):
+            assert client.post(target.url("/v1/predict"), json=[IRIS_ROW]).status_code == 200
+
+
+def restarted_and_ready(deployment: Deployment, name: str) -> ReplicaStatus:
+    """Wait for replica `name` to be started again and ready, scraping meanwhile as the periodic task would."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        collect(deployment, timezone.now())
+        replica = next(r for r in get_backend().replicas(deployment) if r.name == name)
+        if replica.restarts >= 1 and replica.ready:
+            return replica
+        time.sleep(0.5)
+    raise AssertionError(f"replica {name} was not restarted and ready within {DEADLINE_S} s")
+
+
+def test_a_restarted_replica_counts_from_zero_even_once_past_its_old_count(deployment):
+    replica = get_backend().replicas(deployment)[0]
+    assert replica.pid is not None
+    collect(deployment, timezone.now())
+    send_to_replica(replica.endpoint, 20)
+    collect_until(deployment, 20)
+
+    os.kill(replica.pid, signal.SIGKILL)  # supervisord starts it again: a new process, counters from zero
+    again = restarted_and_ready(deployment, replica.name)
+    send_to_replica(again.endpoint, 25)  # past the old 20: the counter never drops where a scrape sees it
+    points = collect_until(deployment, 45)
+
+    assert sum(p.requests for p in points if p.variation == WHOLE_DEPLOYMENT) == 45
 
 
 def test_ready_and_desired_replicas_are_what_the_observer_stored(deployment):
