@@ -44,10 +44,11 @@ class MetricPoint(models.Model):
     desired_replicas = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [  # noqa: RUF012 - Django reads Meta options, never mutates them
-            models.Index(fields=["deployment", "variation", "resolution_s", "time"], name="metric_series"),
-            models.Index(fields=["resolution_s", "time"], name="metric_retention"),  # pruning old points
+        constraints = [  # noqa: RUF012 - Django reads Meta options, never mutates them
+            # One point per series and time; its index is also what a chart's range scan reads.
+            models.UniqueConstraint(fields=["deployment", "variation", "resolution_s", "time"], name="metric_series"),
         ]
+        indexes = [models.Index(fields=["resolution_s", "time"], name="metric_retention")]  # noqa: RUF012 - pruning
 
     def __str__(self) -> str:
         return f"{self.deployment_id}/{self.variation or '*'} @ {self.time:%Y-%m-%d %H:%M:%S}"

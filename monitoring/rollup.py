@@ -44,7 +44,7 @@ def roll_up(now: datetime) -> list[MetricPoint]:
         if key not in done:
             groups[key].append(point)
     rolled = [_combined(key, points, step) for key, points in groups.items()]
-    return MetricPoint.objects.bulk_create(rolled)
+    return MetricPoint.objects.bulk_create(rolled, ignore_conflicts=True)  # a concurrent run rolled it up first
 
 
 def _combined(key: SeriesStep, points: list[MetricPoint], step: int) -> MetricPoint:
