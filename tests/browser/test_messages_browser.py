@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import Deployment, Model, Rollout, RolloutStatus
-from deployments.rollouts.events import publish_deployment
-from tests.browser.test_events_browser import beside_playwright
+from deployments.models import Deployment, EventKind, Model, Rollout, RolloutStatus
+from deployments.rollouts.events import record_event
+from tests.browser.test_events_browser import beside_playwright, checked_screenshot
 from tests.browser.test_live_deployment_page import open_deployment_page
-from tests.fixtures.browser import screenshot
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
+from tests.fixtures.stand_in_runtime import observed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -21,9 +21,15 @@ def deployment(iris_model: Model) -> Deployment:
 
 
 def undeploy_ended(rollout: Rollout) -> None:
-    """What the rollout engine does at the end of an undeploy: store the end, tell the page."""
+    """What the rollout engine does at the end of an undeploy (as tests/fixtures/deployments.py's
+    undeployed_deployment leaves it): the rollout ends, nothing serves, its last look sees nothing run."""
+    deployment = rollout.deployment
     rollout.finish(RolloutStatus.SUCCEEDED)
-    publish_deployment(rollout.deployment)
+    record_event(deployment, EventKind.UNDEPLOYED, "Every replica and the gateway were stopped.", rollout=rollout)
+    deployment.variations.all().delete()
+    deployment.current_rollout = None
+    deployment.save()
+    observed(deployment, [])  # settles the status and tells the page
 
 
 def test_undeploy_started_becomes_undeployed_when_the_undeploy_ends(page, live_console, deployment):
@@ -37,15 +43,15 @@ def test_undeploy_started_becomes_undeployed_when_the_undeploy_ends(page, live_c
     page.click("#undeploy button[type=submit]")
     page.wait_for_selector(".messages li[data-work=running]:has-text('Undeploy started')")
     page.wait_for_function("() => window.__wsOpens === 1")  # the new page's socket, told about the message
-    screenshot(page, "message-undeploy-started")
+    checked_screenshot(page, watch, "message-undeploy-started")
     rollout = deployment.rollouts.get(action="undeploy")
     page.evaluate("window.__sameDocument = true")
     beside_playwright(undeploy_ended, rollout)
 
     done = page.locator(f"#notice-rollout-{rollout.pk}[data-work=done]")
     done.wait_for()
-    screenshot(page, "message-undeployed")
     assert done.inner_text() == "Undeployed: every replica and the gateway stopped."
     assert page.locator(".messages li").count() == 1
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded instead of updating live"
-    assert watch.errors == []
+    page.locator("#deployment-status[data-status=stopped]").wait_for()
+    checked_screenshot(page, watch, "message-undeployed")
