@@ -79,6 +79,18 @@ def test_empty_parameters_mean_their_defaults(deployment, bob):
     assert (body["range"], body["variation"], body["metrics"]["throughput_rps"]) == ("1h", "", [4.0])
 
 
+def test_a_series_takes_the_same_queries_for_few_points_or_many(deployment, bob, django_assert_max_num_queries):
+    client = api_as(bob)
+    client.get(url(deployment))  # the token's first use writes its last_used_at, once a minute
+    store(deployment, WHOLE_DEPLOYMENT, 20, requests=40)
+    with django_assert_max_num_queries(4):  # token, deployment with its project, membership, the points
+        client.get(url(deployment))
+    for seconds_ago in range(30, 600, 10):
+        store(deployment, WHOLE_DEPLOYMENT, seconds_ago, requests=10)
+    with django_assert_max_num_queries(4):
+        assert len(client.get(url(deployment)).json()["times"]) == 58
+
+
 def test_an_unknown_range_is_refused_with_the_ones_there_are(deployment, bob):
     response = api_as(bob).get(url(deployment, "?range=2w"))
     assert response.status_code == 400
