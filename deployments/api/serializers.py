@@ -14,6 +14,7 @@ from rest_framework.validators import UniqueValidator
 from console.models import ApiToken
 from deployments.api.strict import StrictInput
 from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, UploadOptions, check_upload
+from deployments.builds.usage import build_uses
 from deployments.forms import parse_example_input
 from deployments.models import Build, Invitation, Membership, Model, Project, Role
 from deployments.models.build import LABEL_MAX, TAG_RULE, TAGS_MAX, clean_label, clean_tags
@@ -211,10 +212,27 @@ class BuildSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class BuildUseSerializer(serializers.Serializer):
+    deployment = serializers.IntegerField(source="deployment.pk", help_text="The deployment's id.")
+    model_id = serializers.CharField(source="deployment.model.model_id")
+    environment = serializers.CharField(source="deployment.environment")
+    serving = serializers.ListField(child=serializers.CharField(),
+                                    help_text="Variations serving this build now.")
+    revisions = serializers.ListField(child=serializers.IntegerField(),
+                                      help_text="Revisions whose spec names this build (a rollback may return to).")
+
+
 class BuildDetailSerializer(BuildSerializer):
+    used_by = serializers.SerializerMethodField(help_text="Deployments using this build: while any does, it can't be "
+                                                          "deleted.")
+
     class Meta(BuildSerializer.Meta):
-        fields = [*BuildSerializer.Meta.fields, "log"]
+        fields = [*BuildSerializer.Meta.fields, "used_by", "log"]
         read_only_fields = fields
+
+    @extend_schema_field(BuildUseSerializer(many=True))
+    def get_used_by(self, build: Build) -> list[dict[str, Any]]:
+        return list(BuildUseSerializer(build_uses(build), many=True).data)
 
 
 class BuildUpdateSerializer(StrictInput, BuildSerializer):

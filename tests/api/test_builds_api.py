@@ -407,7 +407,7 @@ def test_a_label_change_answers_the_whole_build_as_a_get_does(iris_model, alice)
     patched = client.patch(f"{BUILDS}{build.build_id}/", {"label": "v3"}, format="json").json()
     shown = client.get(f"{BUILDS}{build.build_id}/").json()
 
-    del shown["log"]  # the detail's own field
+    del shown["log"], shown["used_by"]  # the detail's own fields
     assert patched == shown
     assert (patched["label"], patched["created_by"]) == ("v3", None)
 
@@ -420,3 +420,15 @@ def test_a_tag_sent_as_a_number_is_refused(iris_model, alice):
     assert response.status_code == 400
     build.refresh_from_db()
     assert build.tags == []
+
+
+def test_a_builds_detail_says_which_deployments_use_it(iris_model, bob):
+    build, unused = a_ready_build(iris_model), a_ready_build(iris_model)
+    deployment = serving_deployment(iris_model, variation(build))
+    client = api_as(bob)
+
+    used_by = client.get(f"{BUILDS}{build.build_id}/").json()["used_by"]
+
+    assert used_by == [{"deployment": deployment.pk, "model_id": "iris", "environment": "production",
+                        "serving": ["default"], "revisions": [1]}]
+    assert client.get(f"{BUILDS}{unused.build_id}/").json()["used_by"] == []
