@@ -32,13 +32,16 @@ from monitoring.targets import Target, scrape_targets
 STALE_AFTER_SCRAPES = 3
 
 
-def collect(deployment: Deployment, now: datetime) -> list[MetricPoint]:
-    """Scrape `deployment` now and store its points; none on a first (or stale) baseline, or while another runs."""
+def collect(deployment: Deployment, now: datetime, min_interval_s: float | None = None) -> list[MetricPoint]:
+    """Scrape `deployment` now and store its points; none on a first (or stale) baseline, or while another runs.
+
+    A deployment scraped less than `min_interval_s` ago (default: half the scrape interval) is left
+    alone, so task runs that overlap (a slow one, then the next) make no points of a fraction of a second."""
     ScrapeSnapshot.objects.get_or_create(deployment=deployment)
     with transaction.atomic():
         snapshot = ScrapeSnapshot.objects.select_for_update(skip_locked=True).filter(deployment=deployment).first()
-        if snapshot is None:
-            return []  # another scrape of this deployment holds it
+        if snapshot is None or _too_soon(snapshot, now, min_interval_s):
+            return []  # another scrape of this deployment holds it, or just stored its points
         targets = scrape_targets(deployment)
         current = scrape_all(targets)
         points = _points(deployment, snapshot.samples, current, now, _interval_s(snapshot, now))
@@ -54,6 +57,11 @@ def _baselines(previous: dict[str, dict], targets: list[Target], current: dict[T
     kept = {t.replica: previous[t.replica] for t in targets if t not in current and t.replica in previous}
     return kept | {t.replica: {"starts": t.starts, "samples": prometheus.to_json(baseline(s))}
                    for t, s in current.items()}
+
+
+def _too_soon(snapshot: ScrapeSnapshot, now: datetime, min_interval_s: float | None) -> bool:
+    least = settings.BERTH_METRICS_SCRAPE_S / 2 if min_interval_s is None else min_interval_s
+    return snapshot.at is not None and (now - snapshot.at).total_seconds() < least
 
 
 def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:

@@ -24,7 +24,7 @@ from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.requests import deploy
 from monitoring.collect import collect
 from monitoring.interval import total
-from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint
+from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint, ScrapeSnapshot
 from serving import endpoints
 from serving.metrics import LATENCY_BUCKETS
 from tests.deploy.conftest import wait_for_rollout
@@ -48,6 +48,11 @@ def deployment(supervisord, celery_worker, iris_model, alice) -> Iterator[Deploy
     get_backend().delete(rollout.deployment)
 
 
+def scrape_now(deployment: Deployment) -> list[MetricPoint]:
+    """What the periodic task does for one deployment, however soon after the last scrape."""
+    return collect(deployment, timezone.now(), min_interval_s=0)
+
+
 def send(url: str, rows: object, times: int) -> list[tuple[int, float]]:
     """POST `rows` `times` times; each answer's status and the seconds the client waited for it."""
     answers = []
@@ -63,7 +68,7 @@ def collect_until(deployment: Deployment, requests: int) -> list[MetricPoint]:
     """Scrape again and again until the stored whole-deployment points count `requests` (or the deadline)."""
     deadline = time.monotonic() + DEADLINE_S
     while True:
-        collect(deployment, timezone.now())
+        scrape_now(deployment)
         points = list(MetricPoint.objects.filter(deployment=deployment).order_by("time"))
         counted = sum(p.requests for p in points if p.variation == WHOLE_DEPLOYMENT)
         if counted >= requests or time.monotonic() > deadline:
@@ -78,7 +83,7 @@ def upper_bound(seconds: float) -> float:
 
 
 def test_requests_sent_through_the_gateway_are_counted_exactly_with_plausible_percentiles(deployment):
-    assert collect(deployment, timezone.now()) == []  # the first scrape is the baseline only
+    assert scrape_now(deployment) == []  # the first scrape is the baseline only
     good = send(deployment.predict_url, [IRIS_ROW], 40)
     bad = send(deployment.predict_url, [{"sepal_length": "not a number"}], 5)
     assert {s for s, _ in good} == {200}
@@ -114,7 +119,7 @@ def restarted_and_ready(deployment: Deployment, name: str) -> ReplicaStatus:
     """Wait for replica `name` to be started again and ready, scraping meanwhile as the periodic task would."""
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        collect(deployment, timezone.now())
+        scrape_now(deployment)
         replica = next(r for r in get_backend().replicas(deployment) if r.name == name)
         if replica.restarts >= 1 and replica.ready:
             return replica
@@ -125,7 +130,7 @@ def restarted_and_ready(deployment: Deployment, name: str) -> ReplicaStatus:
 def test_a_restarted_replica_counts_from_zero_even_once_past_its_old_count(deployment):
     replica = get_backend().replicas(deployment)[0]
     assert replica.pid is not None
-    collect(deployment, timezone.now())
+    scrape_now(deployment)
     send_to_replica(replica.endpoint, 20)
     collect_until(deployment, 20)
 
@@ -138,9 +143,9 @@ def test_a_restarted_replica_counts_from_zero_even_once_past_its_old_count(deplo
 
 
 def test_ready_and_desired_replicas_are_what_the_observer_stored(deployment):
-    collect(deployment, timezone.now())
+    scrape_now(deployment)
     deadline = time.monotonic() + DEADLINE_S
-    while not (points := collect(deployment, timezone.now())) and time.monotonic() < deadline:
+    while not (points := scrape_now(deployment)) and time.monotonic() < deadline:
         time.sleep(0.5)
     by_variation = {p.variation: p for p in points}
     assert (by_variation["default"].ready_replicas, by_variation["default"].desired_replicas) == (2, 2)
@@ -156,3 +161,10 @@ def test_the_periodic_task_stores_points_through_the_celery_worker(deployment):
         scrape_metrics.delay()
         time.sleep(1)
     assert MetricPoint.objects.filter(deployment=deployment, variation="default").exists()
+
+
+def test_a_deployment_scraped_moments_ago_is_left_alone(deployment):
+    scrape_now(deployment)
+    scraped_at = ScrapeSnapshot.objects.get(deployment=deployment).at
+    assert collect(deployment, timezone.now()) == []  # the task's default: not within half an interval
+    assert ScrapeSnapshot.objects.get(deployment=deployment).at == scraped_at
