@@ -56,9 +56,11 @@ def deployment_configuration(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def deployment_events(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Revisions and events; `?level=&kind=&page=` filter and page the events (htmx: only the live part)."""
+    """Revisions and events; `?level=&kind=&page=` filter and page the events (htmx: only the live part,
+    but the whole page when htmx restores history it no longer has cached)."""
+    htmx = request.htmx
     return _page(request, pk, "events", event_query=EventQuery.parse(request.GET),
-                 partial=bool(request.htmx) and not request.htmx.boosted)
+                 partial=bool(htmx) and not htmx.boosted and not htmx.history_restore_request)
 
 
 @login_required

@@ -166,6 +166,14 @@ def test_an_htmx_filter_gets_only_the_live_part_of_the_page(deployment, alice):
     assert event_ids(html) == [error.pk]
 
 
+def test_htmx_restoring_history_gets_the_whole_page(deployment, alice):
+    html = events_tab(logged_in(alice), deployment, "?level=error", HTTP_HX_REQUEST="true",
+                      HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+
+    assert "<html" in html
+    assert 'class="topbar"' in html
+
+
 def test_filtering_and_paging_take_a_fixed_number_of_queries(deployment, alice, django_assert_max_num_queries):
     for _ in range(EVENTS_PER_PAGE + 10):
         an_event(deployment, level=EventLevel.WARNING)
