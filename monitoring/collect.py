@@ -1,13 +1,15 @@
 """One scrape of one deployment: replicas' samples → increases → points per variation and in all.
 
-The previous scrape's samples (ScrapeSnapshot) are the baseline: a replica seen for the first
-time adds nothing until its next scrape, a replica that restarted counts from zero (see
-monitoring.rates; and the local runtime says when a replica's process was started again even if
-its counters have since passed the old figures), a replica that missed a scrape counts from its older baseline when it
-answers again, a replica that went adds nothing more. A baseline older than
-STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new baseline, so no point
-averages over a gap. Shadow variations get copies of traffic: the deployment's own requests,
-errors and latency are its live variations', while CPU, memory and replicas count them all.
+The previous scrape's samples (ScrapeSnapshot) are the baseline:
+- a replica seen for the first time adds nothing until its next scrape;
+- a replica that restarted counts from zero (monitoring.rates; the local runtime also says when
+  a replica's process was started again, even once its counters have passed the old figures);
+- a replica that missed a scrape counts from its older baseline when it answers again;
+- a replica that went adds nothing more.
+A baseline older than STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new
+baseline, so no point averages over a gap. Shadow variations get copies of traffic: the
+deployment's own requests, errors and latency are its live variations', while CPU, memory and
+replicas count them all.
 """
 
 from __future__ import annotations

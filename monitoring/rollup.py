@@ -1,11 +1,12 @@
 """Down-sampling and retention of stored points.
 
-Raw points (one per scrape; any resolution under the step) are added up into one point per BERTH_METRICS_ROLLUP_S step of
-each series: counts and latency buckets sum (so rates, error rates and percentiles stay exact),
-memory is the mean, ready/desired replicas the last value. A step is rolled up once it is over,
-looking back LOOKBACK_STEPS steps (a worker down longer leaves that step to its raw points,
-kept BERTH_METRICS_RAW_RETENTION_H hours). Rolled-up points are kept
-BERTH_METRICS_ROLLUP_RETENTION_D days.
+Raw points (one per scrape; any resolution under the step) are added up into one point per
+BERTH_METRICS_ROLLUP_S step of each series: counts and latency buckets sum (so rates, error
+rates and percentiles stay exact), memory is the mean, ready/desired replicas the last value.
+A step is rolled up once it has been over for a scrape interval (so a scrape still running when
+it ended has stored its point), looking back LOOKBACK_STEPS steps: a worker down longer leaves
+those steps to their raw points, kept BERTH_METRICS_RAW_RETENTION_H hours. Rolled-up points are
+kept BERTH_METRICS_ROLLUP_RETENTION_D days.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def step_end(time: datetime, step_s: int) -> datetime:
 def roll_up(now: datetime) -> list[MetricPoint]:
     """Add up the raw points of every step that ended since the last LOOKBACK_STEPS; store and return them."""
     step = settings.BERTH_METRICS_ROLLUP_S
-    end = step_end(now, step)
-    if end > now:
-        end -= timedelta(seconds=step)  # the step `now` is in is not over yet
+    settled = now - timedelta(seconds=settings.BERTH_METRICS_SCRAPE_S)
+    end = step_end(settled, step)
+    if end > settled:
+        end -= timedelta(seconds=step)  # that step is not over yet, or only just
     start = end - timedelta(seconds=step * LOOKBACK_STEPS)
     done = set(MetricPoint.objects.filter(resolution_s=step, time__gt=start, time__lte=end)
                .values_list("deployment_id", "variation", "time"))

@@ -14,7 +14,7 @@ from tests.fixtures.deployments import a_ready_build, serving_deployment, variat
 
 pytestmark = pytest.mark.django_db
 INF = float("inf")
-NOW = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
+NOW = datetime(2026, 3, 1, 12, 0, 15, tzinfo=UTC)  # a scrape interval after 11:59-12:00 ended
 
 
 @pytest.fixture
@@ -53,6 +53,12 @@ def test_a_finished_minute_adds_up_its_raw_points_exactly(deployment):
     assert values["memory_bytes"] == 1000.0  # the mean, not the sum
     assert values["batch_size_mean"] == 1.0
     assert (point.ready_replicas, point.desired_replicas) == (0, 1)  # the last value of the minute
+
+
+def test_a_minute_waits_a_scrape_interval_after_it_ends_for_a_scrape_still_storing(deployment):
+    raw(deployment, datetime(2026, 3, 1, 11, 59, 30, tzinfo=UTC), 10, 10, memory=1)
+    assert roll_up(datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)) == []
+    assert len(roll_up(NOW)) == 1
 
 
 def test_a_minute_is_rolled_up_once(deployment):
