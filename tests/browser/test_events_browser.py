@@ -116,3 +116,19 @@ def test_filters_work_without_javascript(browser: Browser, live_console, deploym
         assert page.locator("#event-list .event").count() == 1
     finally:
         context.close()
+
+
+def test_back_after_filtering_shows_the_unfiltered_events_again(page, live_console, deployment):
+    watch = open_events(page, live_console, deployment)
+    page.select_option("#event-level", "error")
+    page.wait_for_url(f"{live_console}/deployments/{deployment.pk}/events/?level=error&kind=")
+    page.wait_for_function("() => window.__wsOpens === 2")  # the filtered view is live
+
+    page.go_back()
+    page.wait_for_url(f"{live_console}/deployments/{deployment.pk}/events/")
+    page.wait_for_function(f"() => document.querySelectorAll('#event-list .event').length === {EVENTS_PER_PAGE}")
+
+    assert page.locator("#event-level").input_value() == ""
+    assert page.locator(".topbar").count() == 1
+    page.wait_for_function("() => window.__wsOpens === 3")  # the restored view is live again
+    assert watch.errors == []
