@@ -266,6 +266,10 @@ class BuildViewSet(ApiDefaults, mixins.ListModelMixin, mixins.RetrieveModelMixin
         build, _ = get_build_for_user(_user(self.request), self.kwargs["build_id"], needed)
         return build
 
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        build, data = cast(Build, serializer.instance), serializer.validated_data
+        build.relabel(data.get("label", build.label), data.get("tags", build.tags))  # only these two columns
+
     def perform_destroy(self, instance: Build) -> None:
         try:
             delete_build(instance)

@@ -54,6 +54,10 @@ def clean_tags(values: list[str]) -> list[str]:
     return tags
 
 
+RESULT_FIELDS = ["status", "log", "error", "finished_at", "framework", "input_schema", "output_schema",
+                 "example_output", "timings", "requirements", "example_input"]
+
+
 class BuildQuerySet(models.QuerySet["Build"]):
     def for_user(self, user: object) -> BuildQuerySet:
         return self.filter(model__project__memberships__user=user)
@@ -133,6 +137,11 @@ class Build(models.Model):
     def is_finished(self) -> bool:
         return self.status != BuildStatus.BUILDING
 
+    def relabel(self, label: str, tags: list[str]) -> None:
+        """Change the label and tags, all that changes about a build after upload (checked as at upload)."""
+        self.label, self.tags = clean_label(label), clean_tags(tags)
+        self.save(update_fields=["label", "tags"])
+
     def start_attempt(self) -> None:
         self.attempts += 1
         self.started_at = timezone.now()
@@ -150,7 +159,7 @@ class Build(models.Model):
             self.timings = report.get("timings") or {}
             self.requirements = report.get("requirements") or self.requirements
             self.example_input = report.get("example_input") or self.example_input
-        self.save()
+        self.save(update_fields=RESULT_FIELDS)  # not the label and tags, which people may change meanwhile
 
     @property
     def duration_s(self) -> float | None:

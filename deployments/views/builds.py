@@ -69,8 +69,7 @@ def build_edit(request: AuthenticatedHttpRequest, model_id: str, build_id: str) 
     form = BuildEditForm(request.POST)
     if not form.is_valid():
         return _detail_page(request, build, membership, form, status=400)
-    build.label, build.tags = form.cleaned_data["label"], form.cleaned_data["tags"]
-    build.save(update_fields=["label", "tags"])
+    build.relabel(form.cleaned_data["label"], form.cleaned_data["tags"])
     messages.success(request, f"Build {build.name} saved.")
     return redirect("build-detail", model_id=build.model.model_id, build_id=build.build_id)
 
