@@ -9,13 +9,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from deployments.models import Build, BuildStatus, Membership, Model, Role
+from deployments.models import Build, BuildStatus, Deployment, Membership, Model, Role, Rollout, RolloutStatus
 from tests.api.client import stored_builds
 from tests.fixtures.builds import IRIS_ROW, python_bundle_files, tar_gz, wait_for_build
 from tests.fixtures.deployments import serving_deployment, variation
 from tests.fixtures.people import logged_in
 
 pytestmark = pytest.mark.django_db
+
+QUERIES_OF_A_BUILD_PAGE = 6  # session, user, build, membership, the variations and the revisions using it
 
 
 def bundle(name: str = "iris.tar.gz", content: bytes | None = None) -> dict[str, object]:
@@ -400,3 +402,24 @@ def test_a_failed_builds_log_starts_at_the_authors_code_with_the_full_log_one_cl
     assert "serving/runtimes/python.py" not in shown
     assert "indexes/base.py" not in shown  # a cause that never passed through their code
     assert "serving/validate.py" in full.split("</details>")[0]
+
+
+def test_a_builds_page_takes_the_same_queries_however_many_deployments_use_it(iris_model, bob,
+                                                                                django_assert_num_queries):
+    build = a_build(iris_model, example_input=[IRIS_ROW])
+    deployment = serving_deployment(iris_model, variation(build))
+    client = logged_in(bob)
+    url = f"/models/iris/builds/{build.build_id}/"
+
+    with django_assert_num_queries(QUERIES_OF_A_BUILD_PAGE):
+        client.get(url)
+    spec = {"variations": [variation(build)]}
+    for revision in range(2, 6):
+        Rollout.objects.create(deployment=deployment, revision=revision, spec=spec, status=RolloutStatus.ROLLED_BACK)
+    staging = Deployment.objects.create(model=iris_model, environment="staging")
+    Rollout.objects.create(deployment=staging, revision=1, spec=spec, status=RolloutStatus.FAILED)
+    with django_assert_num_queries(QUERIES_OF_A_BUILD_PAGE):
+        page = client.get(url).content.decode()
+
+    assert "serving in variation default; named by revisions 1, 2, 3, 4, 5" in page
+    assert "iris in staging</a>: named by revision 1" in page
