@@ -246,6 +246,10 @@ BERTH_METRICS_RAW_RETENTION_H = envint("BERTH_METRICS_RAW_RETENTION_H", 24, mini
 BERTH_METRICS_ROLLUP_RETENTION_D = envint("BERTH_METRICS_ROLLUP_RETENTION_D", 7, minimum=1)
 if BERTH_METRICS_ROLLUP_S <= BERTH_METRICS_SCRAPE_S or BERTH_METRICS_ROLLUP_S % BERTH_METRICS_SCRAPE_S:
     raise ImproperlyConfigured("BERTH_METRICS_ROLLUP_S must be a multiple of BERTH_METRICS_SCRAPE_S, and larger")
+# Set: charts and the metrics API read from this Prometheus server, and the console scrapes nothing itself.
+PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
+# The shortest window its rate() queries use: at least four of that Prometheus's scrape intervals.
+PROMETHEUS_RATE_WINDOW_S = envint("PROMETHEUS_RATE_WINDOW_S", 60, minimum=1)
 
 # Secrets at rest (Fernet keys, comma-separated, newest first): BERTH_ENCRYPTION_KEYS(_FILE), else
 # BERTH_DATA_DIR/encryption_keys, made once. Never derived from SECRET_KEY.

@@ -56,5 +56,10 @@ def read_series(deployment_id: int, range_name: str, now: datetime, variation: s
         times.append(row["time"])
         for name, value in chart_values(row).items():
             metrics[name].append(value)
-    resolution = step if rolled else settings.BERTH_METRICS_SCRAPE_S
-    return Series(range_name, variation, resolution, now - span, now, times, metrics)
+    return Series(range_name, variation, resolution_s(range_name), now - span, now, times, metrics)
+
+
+def resolution_s(range_name: str) -> int:
+    """Seconds between the points of a range: raw points up to RAW_RANGE_LIMIT, rolled-up ones beyond."""
+    rolled = RANGES[range_name] > RAW_RANGE_LIMIT
+    return settings.BERTH_METRICS_ROLLUP_S if rolled else settings.BERTH_METRICS_SCRAPE_S

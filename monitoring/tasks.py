@@ -15,10 +15,14 @@ def scrape_metrics() -> int:
     """Scrape every serving deployment's replicas, roll finished steps up, drop expired points.
 
     Scheduled every BERTH_METRICS_SCRAPE_S seconds (console/celery.py). How many points it stored."""
+    from django.conf import settings
+
     from deployments.models import Deployment
     from monitoring.collect import collect
     from monitoring.rollup import prune, roll_up
 
+    if settings.PROMETHEUS_URL:
+        return 0  # Prometheus scrapes the replicas, and charts read from it (monitoring.sources)
     stored = 0
     for deployment in Deployment.objects.serving():
         try:

@@ -1,7 +1,7 @@
 """GET /api/v1/deployments/<id>/metrics/: the stored metric series of a deployment or one variation.
 
 Viewers and up read; outsiders get 404 (deployments.access). Never asks the runtime: it reads
-what monitoring.tasks.scrape_metrics stored.
+what monitoring.tasks.scrape_metrics stored, or Prometheus when PROMETHEUS_URL is set.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from deployments.access import get_deployment_for_user
 from deployments.api.base import ApiDefaults
 from monitoring.api.serializers import MetricsQuerySerializer, MetricsSerializer
-from monitoring.series import read_series
+from monitoring.sources import series_source
 
 
 class DeploymentMetricsView(ApiDefaults):
@@ -27,6 +27,6 @@ class DeploymentMetricsView(ApiDefaults):
         query = MetricsQuerySerializer(data=request.query_params)
         if not query.is_valid():
             raise ValidationError(query.errors)
-        series = read_series(deployment.pk, query.validated_data["range"], timezone.now(),
-                             query.validated_data["variation"])
+        series = series_source().read(deployment, query.validated_data["range"], timezone.now(),
+                                      query.validated_data["variation"])
         return Response({"deployment": deployment.pk, **series.to_json()})  # as MetricsSerializer documents it
