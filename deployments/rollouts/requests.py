@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from deployments.models import (
+    Build,
+    BuildStatus,
     Deployment,
     DeploymentStatus,
     EventKind,
@@ -57,6 +59,7 @@ def request_rollout(deployment: Deployment, spec: DeploySpec, user: object,
         with transaction.atomic():
             locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
             _refuse_if_busy(locked)
+            _lock_builds(spec, action)
             revision = (locked.rollouts.aggregate(top=Max("revision"))["top"] or 0) + 1
             rollout = Rollout.objects.create(
                 deployment=locked, revision=revision, action=action, spec=spec.to_json(), strategy=spec.strategy,
@@ -92,7 +95,6 @@ def request_rollback(deployment: Deployment, revision: object, user: object) -> 
     if deployment.current_rollout_id == target.pk and deployment.is_serving:
         raise ValidationError({"revision": f"Revision {revision} is already serving."})
     spec = DeploySpec.from_json(target.spec)
-    _check_builds_still_exist(deployment, spec)
     return request_rollout(deployment, spec, user, RolloutAction.ROLLBACK, source_revision=revision)
 
 
@@ -146,13 +148,17 @@ def _refuse_if_busy(deployment: Deployment) -> None:
             f"{active.get_status_display().lower()}; wait until it finishes, then try again.", code="conflict")
 
 
-def _check_builds_still_exist(deployment: Deployment, spec: DeploySpec) -> None:
-    from deployments.models import Build, BuildStatus
-
-    for variation in spec.variations:
-        if not Build.objects.filter(build_id=variation.build_id, status=BuildStatus.READY).exists():
-            raise ValidationError({"revision": f"Build {variation.build_id[:8]} of variation {variation.name} "
-                                               "is no longer available."})
+def _lock_builds(spec: DeploySpec, action: str) -> None:
+    """Hold the spec's builds until the revision naming them is stored: a delete racing this waits,
+    then finds them in use; one that won has left them missing, and the request is refused."""
+    wanted = [variation.build_id for variation in spec.variations]
+    found = {str(build_id) for build_id in Build.objects.select_for_update().filter(
+        build_id__in=wanted, status=BuildStatus.READY).values_list("build_id", flat=True)}
+    for index, variation in enumerate(spec.variations):
+        if variation.build_id not in found:
+            key = "revision" if action == RolloutAction.ROLLBACK else f"variations.{index}.build_id"
+            raise ValidationError({key: f"Build {variation.build_id[:8]} of variation {variation.name} "
+                                        "is no longer available."})
 
 
 def _describe(rollout: Rollout, user: object) -> str:
