@@ -18,6 +18,7 @@ from django.conf import settings
 from deployments.models import Deployment
 from monitoring.models import METRICS
 from monitoring.series import RANGES, Series, resolution_s
+from monitoring.sources import SourceUnavailable
 
 TIMEOUT_S = 10.0
 PREDICT = 'path="/v1/predict"'
@@ -35,7 +36,7 @@ QUERIES = {
 }
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(SourceUnavailable):
     """Prometheus did not answer a query; the message says what it said."""
 
 

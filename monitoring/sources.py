@@ -14,6 +14,10 @@ from deployments.models import Deployment
 from monitoring.series import Series, read_series
 
 
+class SourceUnavailable(RuntimeError):
+    """The source could not be read now (Prometheus down…); the message says what happened, for people."""
+
+
 class SeriesSource(Protocol):
     def read(self, deployment: Deployment, range_name: str, now: datetime, variation: str = "") -> Series: ...
 

@@ -150,15 +150,17 @@ def wait_for_points(source: PrometheusSource, deployment: Deployment, variation:
 def test_the_series_read_from_prometheus_mean_what_the_stored_ones_do(prometheus, deployment):
     latest = wait_for_points(PrometheusSource(prometheus), deployment)
 
-    assert latest["throughput_rps"] == pytest.approx(22, rel=0.02)  # predict requests only, not health checks
-    assert latest["error_rate_5xx_pct"] == pytest.approx(100 * 2 / 22, rel=0.02)
+    # Rates: a late scrape (a busy machine) makes Prometheus extrapolate less, never more, so bounds;
+    # ratios of rates over the same window are exact whatever the scrape timing.
+    assert 11 < latest["throughput_rps"] <= 22 * 1.02  # predict requests only: 72 with the health checks
+    assert 12.5 < latest["cpu_pct"] <= 25 * 1.02
+    assert latest["error_rate_5xx_pct"] == pytest.approx(100 * 2 / 22, rel=0.01)
     assert latest["error_rate_4xx_pct"] is None  # no 4xx series at all: no data, not 0
-    assert latest["latency_p50_ms"] == pytest.approx(10 + 90 * (11 - 10) / 10, rel=0.02)  # inside the 10-100 ms bucket
+    assert latest["latency_p50_ms"] == pytest.approx(10 + 90 * (11 - 10) / 10, rel=0.01)  # in the 10-100 ms bucket
     assert 10 < latest["latency_p95_ms"] <= 100
     assert latest["latency_p99_ms"] == 100  # in the +Inf bucket: the highest finite bound, as stored points say
-    assert latest["cpu_pct"] == pytest.approx(25, rel=0.02)
     assert latest["memory_bytes"] == 5e8
-    assert latest["batch_size_mean"] == pytest.approx(2, rel=0.02)
+    assert latest["batch_size_mean"] == pytest.approx(2, rel=0.01)
     assert (latest["ready_replicas"], latest["desired_replicas"]) == (1, 3)
 
 
@@ -173,7 +175,14 @@ def test_the_metrics_api_reads_prometheus_when_prometheus_url_is_set(prometheus,
     settings.PROMETHEUS_URL = prometheus
     body = api_as(bob).get(f"/api/v1/deployments/{deployment.pk}/metrics/?range=15m").json()
     assert body["times"]
-    assert body["metrics"]["throughput_rps"][-1] == pytest.approx(22, rel=0.02)
+    assert body["metrics"]["error_rate_5xx_pct"][-1] == pytest.approx(100 * 2 / 22, rel=0.01)
+
+
+def test_the_metrics_api_says_when_prometheus_does_not_answer(deployment, bob, settings):
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
+    response = api_as(bob).get(f"/api/v1/deployments/{deployment.pk}/metrics/")
+    assert response.status_code == 503
+    assert settings.PROMETHEUS_URL in response.json()["detail"]
 
 
 def test_a_variation_selects_by_its_label() -> None:
