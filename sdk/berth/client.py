@@ -11,6 +11,7 @@ decorator that model code imports, and a submodule of that name would replace it
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
@@ -96,10 +97,16 @@ class BerthClient:
         return self._request("GET", f"/api/v1/builds/{build_id}/")
 
     def upload_build(self, model_id: str, path: str | Path, framework: str = "", example_input: str = "",
-                     wait: bool = False, timeout_s: float = 900) -> dict[str, Any]:
-        """Upload a directory (packed as .tar.gz on the fly), an archive, or a single model file."""
+                     wait: bool = False, timeout_s: float = 900, label: str = "", tags: tuple[str, ...] = (),
+                     allow_duplicate: bool = False) -> dict[str, Any]:
+        """Upload a directory (packed as .tar.gz on the fly, the same bytes for the same files), an
+        archive, or a single model file. The same file again is refused (409, naming the build it
+        matches) unless `allow_duplicate`, with a `label` of its own."""
         name, content = bundle_for_upload(Path(path), framework)
-        data = {"framework": framework, "example_input": example_input}
+        data: dict[str, Any] = {"framework": framework, "example_input": example_input, "label": label,
+                                "tags": list(tags)}
+        if allow_duplicate:
+            data["allow_duplicate"] = "true"
         build = self._request("POST", f"/api/v1/models/{model_id}/builds/", data=data,
                               files={"file": (name, content, "application/octet-stream")},
                               timeout=httpx.Timeout(None, connect=10.0))
@@ -184,16 +191,26 @@ def bundle_for_upload(path: Path, framework: str = "") -> tuple[str, BinaryIO]:
 
 
 def pack_directory(directory: Path) -> BinaryIO:
-    """The directory's contents (not the directory itself) as an in-memory .tar.gz."""
+    """The directory's contents (not the directory itself) as an in-memory .tar.gz whose bytes
+    depend only on the files' names, contents and executable bits (no times, owners or order of
+    listing), so the console recognises the same folder uploaded again."""
     if not (directory / "berth.yaml").is_file():
         raise BerthError(f"{directory} has no berth.yaml; see docs/builds.md for the bundle layout.")
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as packed, tarfile.open(fileobj=packed, mode="w") as tar:
         for item in sorted(directory.rglob("*")):
             relative = item.relative_to(directory)
             if SKIPPED_IN_BUNDLES & set(relative.parts) or item.suffix == ".pyc":
                 continue
             if item.is_file() and not item.is_symlink():
-                tar.add(item, arcname=relative.as_posix(), recursive=False)
+                with item.open("rb") as content:
+                    tar.addfile(_entry(item, relative.as_posix()), content)
     buffer.seek(0)
     return buffer
+
+
+def _entry(item: Path, name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = item.stat().st_size
+    info.mode = 0o755 if item.stat().st_mode & 0o111 else 0o644
+    return info  # mtime 0, uid and gid 0, no owner names: TarInfo's defaults

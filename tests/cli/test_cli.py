@@ -43,8 +43,8 @@ def test_alice_creates_a_model_builds_a_directory_and_sees_the_ready_build(live_
     assert build.source_name == "iris.tar.gz"
     assert f"Build {build.build_id} is ready." in built.out
     header, row = listed.out.splitlines()
-    assert header.split()[:3] == ["BUILD_ID", "STATUS", "FRAMEWORK"]
-    assert row.split()[:4] == [str(build.build_id), "ready", "python", "iris.tar.gz"]
+    assert header.split()[:4] == ["BUILD_ID", "LABEL", "STATUS", "FRAMEWORK"]
+    assert row.split()[:5] == [str(build.build_id), "-", "ready", "python", "iris.tar.gz"]
 
 
 def test_a_failing_build_with_wait_exits_non_zero_saying_why(live_console, celery_worker, iris_model, alice,
@@ -197,3 +197,26 @@ def test_charlie_cannot_read_or_change_another_projects_models_or_builds(live_co
     assert "no project with slug fraud" in err
     assert list(Build.objects.all()) == [build]
     assert not Model.objects.filter(model_id="sneaky").exists()
+
+
+def test_the_same_folder_again_is_refused_naming_its_build_and_taken_on_purpose_with_a_label(
+        live_console, iris_model, alice, tmp_path):
+    token = token_for(alice)
+    folder = bundle_dir(tmp_path / "iris")
+
+    first = berth("models", "build", "--model-id", "iris", str(folder), "--label", "v1", "--tag", "baseline",
+                  "--json", url=live_console, token=token)
+    (folder / "model.py").touch()  # a new modification time, the same files
+    again = berth("models", "build", "--model-id", "iris", str(folder), url=live_console, token=token)
+    on_purpose = berth("models", "build", "--model-id", "iris", str(folder), "--allow-duplicate", "--label", "v1-rerun",
+                       url=live_console, token=token)
+    listed = berth("builds", "list", "--model-id", "iris", url=live_console, token=token)
+
+    assert first.code == 0, first.err
+    assert first.json()["label"] == "v1"
+    assert first.json()["tags"] == ["baseline"]
+    assert again.code == 1
+    assert first.json()["build_id"][:8] in again.err
+    assert on_purpose.code == 0, on_purpose.err
+    assert sorted(Build.objects.values_list("label", flat=True)) == ["v1", "v1-rerun"]
+    assert "v1-rerun" in listed.out

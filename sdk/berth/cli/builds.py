@@ -19,9 +19,10 @@ def register(groups: Groups) -> None:
 
 def list_builds(args: argparse.Namespace, client: BerthClient) -> None:
     builds = client.builds(args.model_id, args.status)
-    rows = [{**b, "created": short_time(b.get("created_at")), "reason": b.get("error") or ""} for b in builds]
+    rows = [{**b, "label": b.get("label") or "-", "created": short_time(b.get("created_at")),
+             "reason": b.get("error") or ""} for b in builds]
     emit(args, builds if args.json else rows,
-         ["build_id", "status", "framework", "source_name", "created", "created_by", "reason"])
+         ["build_id", "label", "status", "framework", "source_name", "created", "created_by", "reason"])
 
 
 def show_build(args: argparse.Namespace, client: BerthClient) -> None:
@@ -32,7 +33,8 @@ def show_build(args: argparse.Namespace, client: BerthClient) -> None:
     schema = ", ".join(f"{f['name']}:{f['dtype']}" for f in build.get("input_schema") or [])
     output = ", ".join(f"{f['name']}:{f['dtype']}" for f in build.get("output_schema") or [])
     print(facts([
-        ("Build", build["build_id"]), ("Model", build["model_id"]), ("Status", build["status"]),
+        ("Build", build["build_id"]), ("Label", build.get("label")), ("Tags", ", ".join(build.get("tags") or [])),
+        ("Model", build["model_id"]), ("Status", build["status"]),
         ("Why it failed", build.get("error")), ("Framework", build.get("framework")),
         ("Uploaded file", f"{build['source_name']} ({build['size_bytes']} bytes)"),
         ("Uploaded", f"{short_time(build['created_at'])} by {build.get('created_by') or '-'}"),

@@ -26,6 +26,10 @@ def register(groups: Groups) -> None:
     build.add_argument("path", help="bundle directory, archive, or model file")
     build.add_argument("--framework", default="", help="for a single model file: sklearn, xgboost, lightgbm, onnx")
     build.add_argument("--example-input", default="", help="for a single model file: a JSON record or list of them")
+    build.add_argument("--label", default="", help="a version label, e.g. v2 (shown wherever the build is)")
+    build.add_argument("--tag", action="append", default=[], dest="tags", help="a tag; give --tag again for more")
+    build.add_argument("--allow-duplicate", action="store_true",
+                       help="upload a file the model already has a build of (needs a --label of its own)")
     build.add_argument("--wait", action="store_true", help="wait until the build is ready or failed")
     build.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
 
@@ -42,7 +46,8 @@ def create_model(args: argparse.Namespace, client: BerthClient) -> None:
 
 
 def build_model(args: argparse.Namespace, client: BerthClient) -> int:
-    build = client.upload_build(args.model_id, args.path, args.framework, args.example_input)
+    build = client.upload_build(args.model_id, args.path, args.framework, args.example_input, label=args.label,
+                                tags=tuple(args.tags), allow_duplicate=args.allow_duplicate)
     build_id = build["build_id"]
     if not args.wait:
         emit(args, build, message=f"Uploaded build {build_id} of {args.model_id}; validating it now.\n"
