@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import Build, BuildStatus
+from deployments.models import Build, BuildStatus, Model
 from tests.api.client import api_as
 
 pytestmark = pytest.mark.django_db
 
 
-def a_building_build(model: object) -> Build:
+def a_building_build(model: Model) -> Build:
     return Build.objects.create(model=model, status=BuildStatus.BUILDING, framework="python",
                                 source_name="iris.tar.gz")
 

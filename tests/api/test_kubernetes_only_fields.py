@@ -48,6 +48,6 @@ def test_the_local_runtime_refuses_a_gpu_instance_type(build, alice):
 def test_kubernetes_takes_them(build, alice):
     response = api_as(alice).post(DEPLOY_API, {"variations": [variation(
         build, instance_type="gpu.t4.xl", iam_role_arn="arn:aws:iam::123456789012:role/my-model", daemon_mode=True,
-        service_account_key_secret_name="gcp-key")]}, format="json")
+        service_account_key_secret_name="gcp-key")]}, format="json")  # noqa: S106 - a secret's name
 
     assert response.status_code == 202, response.json()
