@@ -175,3 +175,18 @@ def test_every_field_border_stands_out_3_to_1_from_its_background(page, live_con
 
     assert fields.count() > 0
     assert faint == []
+
+
+PHONE_STOPS = [stop for stop in STOPS if stop.name in {"model-builds", "deployment-events", "tokens-new-secret",
+                                                       "deploy-review-schema-change", "project"}]
+
+
+@pytest.mark.parametrize("stop", PHONE_STOPS, ids=[stop.name for stop in PHONE_STOPS])
+def test_axe_finds_nothing_serious_on_a_phone_where_tables_scroll_in_their_box(page, live_console, world, stop):
+    page.set_viewport_size({"width": 390, "height": 844})
+    visit(page, live_console, world, stop)
+
+    violations = axe_violations(page)
+
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    assert blocking == [], f"{stop.name} at 390 px: axe-core found\n{describe(blocking)}"

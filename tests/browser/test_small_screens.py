@@ -69,7 +69,7 @@ def test_the_top_bar_fits_a_phone_with_every_link_and_log_out_visible(page, live
     assert clipped is False
 
 
-def test_a_wide_table_scrolls_inside_its_own_box(page, live_console, world):
+def test_a_wide_table_scrolls_inside_its_own_box_which_the_keyboard_can_reach_when_it_scrolls(page, live_console, world):
     page.set_viewport_size(PHONE)
     log_in(page, live_console, "alice", PASSWORD)
     page.goto(f"{live_console}/models/iris/")
@@ -79,4 +79,9 @@ def test_a_wide_table_scrolls_inside_its_own_box(page, live_console, world):
       return box && {scrolls: box.scrollWidth > box.clientWidth, overflow: getComputedStyle(box).overflowX,
                      fits: box.getBoundingClientRect().right <= window.innerWidth}; }""")
 
+    focusable = page.evaluate("document.querySelector('#builds').closest('.table-scroll').getAttribute('tabindex')")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.wait_for_function("() => document.querySelector('#builds').closest('.table-scroll').getAttribute('tabindex') === null")
+
     assert box == {"scrolls": True, "overflow": "auto", "fits": True}
+    assert focusable == "0", "the keyboard cannot scroll the table"
