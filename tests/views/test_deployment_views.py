@@ -138,6 +138,18 @@ def test_configuration_masks_secrets(deployment, alice):
     assert "Revision 2" in html
 
 
+def test_configuration_names_the_build_and_calls_variables_and_stage_by_their_names(iris_model, alice):
+    build = a_ready_build(iris_model, label="v7", tags=["canary"])
+    deployment = serving_deployment(iris_model, variation(build, env=[{"name": "API_URL", "value": "x"}]), user=alice)
+
+    html = logged_in(alice).get(f"/deployments/{deployment.pk}/configuration/").content.decode()
+
+    assert f'title="{build.build_id}">{build.short_id}</a>' in html
+    assert '<strong class="build-label">v7</strong>' in html
+    assert "<dt>Environment variables</dt>" in html
+    assert "· Stage: production</span></h1>" in html
+
+
 def test_configuration_says_whether_outbound_network_is_allowed(deployment, iris_model, alice):
     client = logged_in(alice)
     blocked = client.get(f"/deployments/{deployment.pk}/configuration/").content.decode()
