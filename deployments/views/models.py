@@ -12,7 +12,7 @@ from console.typing import AuthenticatedHttpRequest
 from deployments.access import get_model_for_user, get_project_for_user
 from deployments.builds.forms import BuildUploadForm
 from deployments.forms import ModelForm
-from deployments.models import Role
+from deployments.models import BuildStatus, Role
 from deployments.models.model import create_model
 
 
@@ -35,11 +35,14 @@ def model_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 @login_required
 def model_detail(request: AuthenticatedHttpRequest, model_id: str) -> HttpResponse:
     model, membership = get_model_for_user(request.user, model_id)
+    builds = list(model.builds.select_related("created_by"))
     context = {
         "model": model,
         "project": model.project,
         "membership": membership,
-        "builds": model.builds.select_related("created_by"),
+        "builds": builds,
+        "has_ready_build": any(build.status == BuildStatus.READY for build in builds),
+        "deployments": model.deployments.all(),  # their stored status, as the project page shows it
         "upload_form": BuildUploadForm() if membership.allows(Role.DEPLOYER) else None,
         "can_deploy": membership.allows(Role.DEPLOYER),
     }

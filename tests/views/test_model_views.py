@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from deployments.models import Build, BuildStatus, Membership, Model, Role
+from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +120,26 @@ def test_the_model_page_takes_the_same_queries_for_one_or_many_builds(iris_model
                              created_by=alice if n % 2 else bob)
     client = logged_in(alice)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # one of them for the deployments' status badges
         page = client.get("/models/iris/").content.decode()
 
     assert page.count('href="/models/iris/builds/') == 12
+
+
+def test_without_a_ready_build_the_model_page_offers_an_upload_not_a_deploy(iris_model, alice):
+    Build.objects.create(model=iris_model, status=BuildStatus.FAILED, source_name="broken.zip")
+
+    page = logged_in(alice).get("/models/iris/").content.decode()
+
+    assert 'id="deploy-model"' not in page
+    assert '<a class="button" id="upload-first" href="#upload-build">Upload a build</a>' in page
+
+
+def test_the_model_page_shows_each_deployments_stored_status(iris_model, alice):
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), user=alice)
+
+    page = logged_in(alice).get("/models/iris/").content.decode()
+
+    assert 'id="deploy-model"' in page
+    assert f'id="deployment-status-{deployment.pk}"' in page
+    assert 'data-status="running">production: Running</span>' in page
