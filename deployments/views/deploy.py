@@ -31,6 +31,7 @@ from deployments.models import Build, BuildStatus, Deployment, Model, Role, Roll
 from deployments.rollouts.requests import RolloutConflict, current_spec, deploy
 from deployments.rollouts.spec import DeploySpec, validate_spec
 from deployments.rollouts.spec_edit import diff, last_served_rollout, with_kept_secrets
+from deployments.views.deployments import announce
 
 ENVIRONMENT = "production"
 CONFIGURE = "deployments/deploy/configure.html"
@@ -174,7 +175,7 @@ def _deploy(request: HttpRequest, model: Model, base: Base, validate_url: str) -
                                            {"__all__": exc.messages}).items()]
         return _configure(request, model, base, wizard, status=400)
     del request.session[_draft_key(model)]
-    # No flash: it would outlive the rollout; the page's live status line follows it instead.
+    announce(request, rollout)  # tagged with the rollout: the live page rewrites it when the rollout ends
     return redirect("deployment-events", pk=rollout.deployment_id)
 
 

@@ -395,6 +395,17 @@ def test_deploy_creates_a_rollout_and_sends_the_user_to_the_deployment(build, al
     assert deployment.rollouts.count() == 1
 
 
+def test_after_deploy_the_page_says_the_revision_is_rolling_out_tagged_for_the_live_update(build, alice):
+    client = logged_in(alice)
+    client.post(CONFIGURE, form(build))
+
+    page = client.post(CONFIGURE, {"action": "deploy"}, follow=True).content.decode()
+
+    rollout = Deployment.objects.get().rollouts.get()
+    assert "Revision 1 is rolling out." in page
+    assert f"rollout-{rollout.pk}" in page
+
+
 def test_the_reviewed_draft_never_holds_a_secret_in_clear(build, alice):
     client = logged_in(alice)
 
