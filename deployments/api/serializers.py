@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from console.models import ApiToken
+from console.models import LIFETIMES, ApiToken
 from deployments.api.strict import StrictInput
 from deployments.builds.upload import SINGLE_FILE_FRAMEWORKS, UploadOptions, check_upload
 from deployments.builds.usage import build_uses
@@ -294,10 +294,14 @@ class BuildUploadSerializer(serializers.Serializer):
 
 
 class ApiTokenSerializer(StrictInput, serializers.ModelSerializer):
+    expires_in = serializers.ChoiceField(
+        choices=list(LIFETIMES), default="never", write_only=True,
+        help_text="How long the new token lasts: " + ", ".join(LIFETIMES) + " (default never).")
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "expires_in"]
+        read_only_fields = ["id", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
         extra_kwargs = NAMED
 
 

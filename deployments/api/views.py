@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from console.api_errors import Conflict
-from console.models import ApiToken
+from console.models import LIFETIMES, ApiToken
 from deployments.access import get_build_for_user, get_model_for_user, get_project_for_user
 from deployments.api import serializers as s
 from deployments.api.base import ApiDefaults
@@ -292,7 +292,8 @@ class ApiTokenViewSet(ApiDefaults, mixins.ListModelMixin, mixins.CreateModelMixi
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, raw = ApiToken.issue(_user(request), serializer.validated_data["name"])
+        lifetime = LIFETIMES[serializer.validated_data["expires_in"]][1]
+        token, raw = ApiToken.issue(_user(request), serializer.validated_data["name"], lifetime)
         return Response({**s.ApiTokenSerializer(token).data, "token": raw}, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: ApiToken) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from console.models import ApiToken, hash_token
 from tests.api.client import api_as, results
@@ -146,3 +148,27 @@ def test_the_api_docs_render_from_local_assets_only(alice):
     for url in urls:
         assert url.startswith("/"), f"{url} is not served by Berth itself"
         assert not url.startswith("//"), f"{url} is not served by Berth itself"
+
+
+def test_a_token_made_through_the_api_can_expire_and_says_when(alice):
+    made = api_as(alice).post(TOKENS, {"name": "ci", "expires_in": "24h"}, format="json")
+    lasting = api_as(alice).post(TOKENS, {"name": "laptop"}, format="json")
+
+    assert made.status_code == 201, made.json()
+    expires = ApiToken.objects.get(pk=made.json()["id"]).expires_at
+    assert expires is not None
+    assert timedelta(hours=23, minutes=59) < expires - timezone.now() <= timedelta(hours=24)
+    assert made.json()["expires_at"] is not None
+    assert lasting.json()["expires_at"] is None
+    assert "expires_in" not in made.json()
+
+
+def test_an_unknown_lifetime_is_refused_naming_the_choices(alice):
+    client = api_as(alice)
+    before = ApiToken.objects.count()
+
+    response = client.post(TOKENS, {"name": "ci", "expires_in": "1y"}, format="json")
+
+    assert response.status_code == 400
+    assert "expires_in" in response.json()
+    assert ApiToken.objects.count() == before
