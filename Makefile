@@ -19,6 +19,7 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	bash scripts/ensure_debian_package.sh chromium chromium
 	bash scripts/ensure_debian_package.sh bwrap bubblewrap
+	bash scripts/ensure_debian_package.sh prometheus prometheus
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -3,7 +3,7 @@
 The scraped target serves model-server series whose counters grow at fixed rates with the wall
 clock (22 predict requests a second, 2 of them 500s), so every rate Prometheus computes is that
 rate whenever it scrapes; the test waits for points, never for a duration. Needs the
-`prometheus` binary (Debian/Ubuntu package `prometheus`); without it the test is skipped, saying so.
+`prometheus` binary (Debian/Ubuntu package `prometheus`), which `make test` installs.
 """
 
 from __future__ import annotations
@@ -88,8 +88,7 @@ def replica() -> Iterator[int]:
 def prometheus(deployment: Deployment, replica: int, tmp_path: Path) -> Iterator[str]:
     """A Prometheus scraping `replica` every second, labelled as `deployment`'s default variation."""
     binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("the prometheus binary is not installed (apt-get install prometheus)")
+    assert binary is not None, "the prometheus binary is missing: make test installs Debian's prometheus package"
     config = tmp_path / "prometheus.yml"
     config.write_text(f"""global: {{scrape_interval: 1s}}
 scrape_configs:
