@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 # Periodic tasks that run every few seconds; a line each time would bury everything else.
-ROUTINE_TASKS = ("deployments.tasks.refresh_health", "deployments.tasks.reconcile")
+ROUTINE_TASKS = ("deployments.tasks.refresh_health", "deployments.tasks.reconcile", "monitoring.tasks.scrape_metrics")
 
 
 class QuietRoutineTasks(logging.Filter):
