@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
+from django.db import connections
 from playwright.sync_api import Page
 
 from console.models import ApiToken
@@ -54,8 +55,14 @@ class World:
 def beside_playwright(work: Callable[..., T], *args: object) -> T:
     """Run `work` on another thread: this one runs Playwright's event loop, beside which the channel layer's
     publishes (a deployment's observed state) cannot run."""
+    def in_thread() -> T:
+        try:
+            return work(*args)
+        finally:
+            connections.close_all()  # this thread's own connection, which would keep the test database open
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work, *args).result()
+        return pool.submit(in_thread).result()
 
 
 def make_world(project: Project, iris_model: Model) -> World:
