@@ -3,6 +3,7 @@ from deployments.models.deployment import Deployment, DeploymentStatus
 from deployments.models.instance_type import InstanceType
 from deployments.models.invitation import Invitation
 from deployments.models.model import Model
+from deployments.models.prediction import PredictionCall, SavedCase
 from deployments.models.project import Membership, Project, Role
 from deployments.models.rollout import (
     EventKind,
@@ -16,6 +17,6 @@ from deployments.models.variation import Variation
 
 __all__ = [
     "Build", "BuildStatus", "Deployment", "DeploymentStatus", "EventKind", "EventLevel", "InstanceType",
-    "Invitation", "Membership", "Model", "Project", "Role", "Rollout", "RolloutAction", "RolloutEvent",
-    "RolloutStatus", "Variation",
+    "Invitation", "Membership", "Model", "PredictionCall", "Project", "Role", "Rollout", "RolloutAction",
+    "RolloutEvent", "RolloutStatus", "SavedCase", "Variation",
 ]
