@@ -123,6 +123,14 @@ class BerthClient:
                                  f"check it later with: berth builds show {build_id}")
             time.sleep(poll_s)
 
+    # --- metrics ----------------------------------------------------------------------------
+
+    def deployment_metrics(self, deployment_id: int, range: str = "1h", variation: str = "") -> dict[str, Any]:
+        """A deployment's stored health series (`range`: 15m, 1h, 6h, 24h or 7d; `variation`: one variation's,
+        else the whole deployment's): `times`, and in `metrics` each metric's values at them (None: no data)."""
+        params = {"range": range, "variation": variation} if variation else {"range": range}
+        return self._request("GET", f"/api/v1/deployments/{deployment_id}/metrics/", params=params)
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
