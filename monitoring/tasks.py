@@ -24,12 +24,31 @@ def scrape_metrics() -> int:
     if settings.PROMETHEUS_URL:
         return 0  # Prometheus scrapes the replicas, and charts read from it (monitoring.sources)
     stored = 0
+    fresh: set[int] = set()
     for deployment in Deployment.objects.serving():
         try:
-            stored += len(collect(deployment, timezone.now()))
+            points = collect(deployment, timezone.now())
         except Exception:  # one deployment's trouble must not stop the others' metrics
             log.exception("scraping the metrics of deployment %s failed", deployment.pk)
+            continue
+        stored += len(points)
+        fresh |= {point.deployment_id for point in points}
     now = timezone.now()
-    stored += len(roll_up(now))
+    rolled = roll_up(now)
+    stored += len(rolled)
     prune(now)
+    for deployment_pk in fresh | {point.deployment_id for point in rolled}:
+        announce_points(deployment_pk)
     return stored
+
+
+def announce_points(deployment_pk: int) -> None:
+    """Tell the deployment's open pages that new points are stored: their charts fetch them (over the
+    deployment's live socket, deployments.consumers.deployments). Best effort: a reload shows them anyway."""
+    from console.live import publish_change
+    from deployments.rollouts.events import events_group
+
+    try:
+        publish_change(events_group(deployment_pk), "metrics", deployment_pk)
+    except Exception:
+        log.warning("telling deployment %s's pages about new metric points failed", deployment_pk, exc_info=True)

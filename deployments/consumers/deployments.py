@@ -6,7 +6,8 @@ member's socket is closed). On every connect (the first one and each reconnect a
 viewer gets the tab's fragments as they are now, so nothing missed while disconnected stays
 wrong on screen. Then each stored event arrives as its row (events tab, when it passes the
 viewer's filters and they look at the newest page) plus the tab's fragments; `object.changed`
-(status, observation, revision) re-renders the fragments. The messages at the top that announce a
+(status, observation, revision) re-renders the fragments; its kind "metrics" (new points stored) only
+tells the Overview's charts to fetch them. The messages at the top that announce a
 rollout (`notice`) are re-rendered with them, so "Undeploy started" becomes "Undeployed".
 Everything is rendered from stored state (deployments/state/page.py); the runtime is never asked here.
 """
@@ -60,7 +61,20 @@ class DeploymentEventsConsumer(AsyncWebsocketConsumer):
         await self._send(event["id"])
 
     async def object_changed(self, event: dict) -> None:
+        if event.get("kind") == "metrics":  # new metric points stored (monitoring.tasks.announce_points)
+            await self._metrics_stored()
+            return
         await self._send(None)
+
+    async def _metrics_stored(self) -> None:
+        """On the Overview, a marker whose arrival makes the charts fetch their new points
+        (static/console/charts.js; the metrics API checks the viewer's role again)."""
+        if self.tab != "overview":
+            return
+        if await self._allowed() is None:
+            await self._leave()
+            return
+        await self.send(text_data='<span id="metrics-stamp" hidden hx-swap-oob="true"></span>')
 
     async def _send(self, event_id: int | None, whole: bool = False) -> None:
         allowed = await self._allowed() if self.group else None  # removed, or their role changed?
