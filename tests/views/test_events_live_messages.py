@@ -4,6 +4,7 @@ rewrites it when the rollout ends, so "Undeploy started" never outlives the unde
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -34,6 +35,16 @@ def ended(rollout: Rollout, status: str, reason: str = "") -> None:
     """What the rollout engine does when it is done: store the end, tell the page."""
     rollout.finish(status, reason)
     publish_deployment(rollout.deployment)
+
+
+async def message_with(socket: WebsocketCommunicator, text: str, timeout_s: float = 30) -> str:
+    """The first message that holds `text`: a worker picking up the queued rollout may publish
+    its own updates before the one a test waits for."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        message = await socket.receive_from(timeout=max(0.1, deadline - time.monotonic()))
+        if text in message:
+            return str(message)
 
 
 def test_undeploy_says_it_started_and_the_page_asks_the_socket_to_follow_it(deployment, alice):
@@ -75,7 +86,7 @@ def test_the_message_becomes_undeployed_when_the_undeploy_ends(deployment, alice
         socket = socket_for(deployment, headers, rollout)
         first = await connected(socket)
         await sync_to_async(ended)(rollout, RolloutStatus.SUCCEEDED)
-        done = await socket.receive_from(timeout=10)
+        done = await message_with(socket, 'data-work="done"')
         await socket.disconnect()
 
         assert (f'<li id="notice-rollout-{rollout.pk}" class="work info" data-work="running" hx-swap-oob="true">'
@@ -95,7 +106,7 @@ def test_a_failed_rollout_turns_its_message_into_the_reason_escaped(deployment, 
         socket = socket_for(deployment, headers, rollout)
         await connected(socket)
         await sync_to_async(ended)(rollout, RolloutStatus.FAILED, "Replica <script>x</script> crashed.")
-        failed = await socket.receive_from(timeout=10)
+        failed = await message_with(socket, 'data-work="done"')
         await socket.disconnect()
 
         assert (f'<li id="notice-rollout-{rollout.pk}" class="work error" data-work="done" hx-swap-oob="true">'
