@@ -8,15 +8,19 @@ Refusals (another rollout still running, a bad value) are flashed as errors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -27,6 +31,9 @@ from deployments.models import Deployment, Role, Rollout
 from deployments.rollouts.requests import request_rollback, request_scale, request_undeploy
 from deployments.rollouts.spec import DeploySpec
 from deployments.state.page import TEMPLATE, EventQuery, notice, page_context
+from monitoring.api.serializers import DEFAULT_RANGE
+from monitoring.series import RANGES, Series
+from monitoring.sources import SourceUnavailable, series_source
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -61,6 +68,44 @@ def deployment_events(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     htmx = request.htmx
     return _page(request, pk, "events", event_query=EventQuery.parse(request.GET),
                  partial=bool(htmx) and not htmx.boosted and not htmx.history_restore_request)
+
+
+CHARTS = [("latency", "Latency p50 / p95 / p99 (ms)"), ("throughput", "Throughput (requests/s)"),
+          ("errors", "Error rate, 4xx and 5xx (% of requests)"), ("cpu", "CPU (% of one core)"),
+          ("memory", "Memory (resident)"), ("replicas", "Replicas, ready and desired"),
+          ("batch", "Mean batch size (rows per predict call)")]
+
+
+@login_required
+def deployment_charts(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Overview's health charts (`?range=15m|1h|6h|24h|7d&variation=`), loaded into the page by htmx:
+    the stored series as the metrics API answers it, and the rollouts to mark on the time axis.
+    static/console/charts.js draws them, and fetches new points from the API when the live socket says
+    some were stored (monitoring.tasks.announce_points)."""
+    deployment, _ = get_deployment_for_user(request.user, pk)
+    range_name = request.GET.get("range", "")
+    range_name = range_name if range_name in RANGES else DEFAULT_RANGE
+    names = list(deployment.variations.order_by("name").values_list("name", flat=True))
+    variation = request.GET.get("variation", "")
+    variation = variation if variation in names else ""
+    now = timezone.now()
+    try:
+        series: Series | None = series_source().read(deployment, range_name, now, variation)
+        unavailable = ""
+    except SourceUnavailable as exc:
+        series, unavailable = None, str(exc)
+    rollouts = [{"revision": r.revision, "action": r.get_action_display(), "status": r.status,
+                 "started_at": (r.started_at or r.created_at).isoformat(),
+                 "finished_at": r.finished_at.isoformat() if r.finished_at else None}
+                for r in deployment.rollouts.filter(Q(finished_at__isnull=True) | Q(finished_at__gt=now - RANGES[range_name]))
+                .order_by("revision")]
+    return render(request, "deployments/deployment/_charts.html#charts", {
+        "deployment": deployment, "ranges": list(RANGES), "range": range_name, "variations": names,
+        "variation": variation, "charts": CHARTS, "series": series, "unavailable": unavailable,
+        "series_json": json.dumps({"deployment": deployment.pk, **series.to_json()}) if series else "",
+        "rollouts_json": json.dumps(rollouts),
+        # The live socket says when the console's scrape stored points; Prometheus's new points are asked for.
+        "poll_s": settings.BERTH_METRICS_SCRAPE_S if settings.PROMETHEUS_URL else 0})
 
 
 @login_required
