@@ -43,3 +43,14 @@ urlpatterns += [
     path("deployments/<int:pk>/rollback/", deployments.deployment_rollback, name="deployment-rollback"),
     path("deployments/<int:pk>/undeploy/", deployments.deployment_undeploy, name="deployment-undeploy"),
 ]
+
+# The Prediction tab (deployments/views/predict.py).
+from deployments.views import predict  # noqa: E402
+
+urlpatterns += [
+    path("deployments/<int:pk>/predict/", predict.deployment_predict, name="deployment-predict"),
+    path("deployments/<int:pk>/predict/cases/", predict.predict_case_save, name="deployment-predict-case-save"),
+    path("deployments/<int:pk>/predict/cases/run/", predict.predict_cases_run, name="deployment-predict-cases-run"),
+    path("deployments/<int:pk>/predict/cases/<int:case_pk>/delete/", predict.predict_case_delete,
+         name="deployment-predict-case-delete"),
+]

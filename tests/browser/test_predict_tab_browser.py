@@ -1,0 +1,92 @@
+"""The Prediction tab in Chromium: invalid JSON flagged before sending, a prediction, saved cases pass and fail.
+
+The gateway is a small real HTTP server standing in for it (the real gateway and replica are tested
+at view level in tests/views/test_predict_tab_real_gateway.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from deployments.models import Deployment, Model
+from tests.fixtures.browser import log_in, screenshot
+from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
+from tests.fixtures.people import PASSWORD
+from tests.views.test_predict_tab import StandInGateway
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandInGateway]:
+    server = StandInGateway()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def deployment(iris_model: Model, stand_in: StandInGateway) -> Deployment:
+    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
+    deployment.gateway_url = stand_in.url
+    deployment.save(update_fields=["gateway_url"])
+    return deployment
+
+
+def open_tab(page: Page, base_url: str, deployment: Deployment) -> None:
+    log_in(page, base_url, "alice", PASSWORD)
+    page.goto(f"{base_url}/deployments/{deployment.pk}/")
+    page.get_by_role("link", name="Prediction").click()
+    page.wait_for_url(f"{base_url}/deployments/{deployment.pk}/predict/")
+
+
+def test_invalid_json_is_flagged_in_the_browser_and_nothing_is_sent(page, live_console, deployment, stand_in):
+    open_tab(page, live_console, deployment)
+
+    page.fill("#predict-body", '{"sepal_length": 5.1,')
+    page.click("#predict-button")
+
+    expect(page.locator("#predict-body-error")).to_contain_text("Not valid JSON")
+    expect(page.locator("#predict-body")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#predict-empty")).to_be_visible()  # the result box was not replaced
+    assert stand_in.received == []
+
+
+def test_a_prediction_returns_and_a_saved_case_passes_while_a_changed_one_fails(page, live_console, deployment,
+                                                                                stand_in):
+    open_tab(page, live_console, deployment)
+    assert json.loads(page.input_value("#predict-body")) == deployment.variations.get().build.example_input
+
+    page.click("#predict-button")
+    expect(page.locator("#predict-status")).to_have_text("HTTP 200")
+    expect(page.locator("#predict-served-by")).to_have_text("default")
+    expect(page.locator("#predict-response")).to_contain_text('"species": 0')
+    expect(page.locator("#predict-history .history-row")).to_have_count(1)
+    screenshot(page, "deployment-prediction")
+
+    page.click("#save-case summary")
+    page.fill("#case-name", "setosa")
+    page.click("#case-save")
+    expect(page.locator("#case-saved")).to_contain_text("setosa")
+    page.fill("#case-name", "changed")
+    page.fill("#case-expected", '[{"species": 2}]')
+    page.click("#case-save")
+    expect(page.locator("#case-saved")).to_contain_text("changed")
+
+    page.click("#run-cases-button")
+    expect(page.locator("#run-summary")).to_contain_text("1 of 2 passed")
+    expect(page.locator("tr[data-case=setosa]")).to_have_attribute("data-result", "pass")
+    expect(page.locator("tr[data-case=changed]")).to_have_attribute("data-result", "fail")
+    expect(page.locator("tr[data-case=changed] .case-diff")).to_contain_text("$[0].species: expected 2, got 0")
+    screenshot(page, "deployment-prediction-cases")
+
+    page.fill("#predict-body", "{}")
+    page.click("#predict-history a.refill")
+    assert json.loads(page.input_value("#predict-body")) == json.loads(stand_in.received[0][1])
