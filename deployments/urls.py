@@ -36,6 +36,7 @@ urlpatterns += [
     path("models/<slug:model_id>/deploy/validate/", deploy.validate_field, name="deploy-validate"),
     path("models/<slug:model_id>/deployments/", deployments.model_deployments, name="model-deployments"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/charts/", deployments.deployment_charts, name="deployment-charts"),
     path("deployments/<int:pk>/configuration/", deployments.deployment_configuration,
          name="deployment-configuration"),
     path("deployments/<int:pk>/events/", deployments.deployment_events, name="deployment-events"),
