@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from console.locks import held_lock
 from deployments.models import Deployment, EventKind, Model, Rollout, RolloutStatus
+from deployments.rollouts.engine import lock_name
 from deployments.rollouts.events import record_event
 from tests.browser.test_events_browser import beside_playwright, checked_screenshot
 from tests.browser.test_live_deployment_page import open_deployment_page
@@ -33,6 +35,14 @@ def undeploy_ended(rollout: Rollout) -> None:
 
 
 def test_undeploy_started_becomes_undeployed_when_the_undeploy_ends(page, live_console, deployment):
+    # The rollout engine's lock, held here: a Celery worker of this session cannot run the undeploy
+    # before the page has shown it under way; the test ends it as the engine would.
+    with held_lock(lock_name(deployment.pk)) as held:
+        assert held
+        _undeploy_and_watch_the_message(page, live_console, deployment)
+
+
+def _undeploy_and_watch_the_message(page, live_console, deployment) -> None:
     page.add_init_script("document.addEventListener('htmx:wsAfterMessage', "
                          "() => { window.__wsMessages = (window.__wsMessages || 0) + 1; })")
     watch = open_deployment_page(page, live_console, deployment)
