@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -34,15 +33,6 @@ from tests.fixtures.people import token_for
 from tests.fixtures.runtime import CRASHES_ON_START, ready_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def stop_what_was_deployed(db: None) -> Iterator[None]:
-    yield
-    from deployments.backends.base import get_backend
-
-    for deployment in Deployment.objects.all():
-        get_backend().delete(deployment)
 
 
 # --- against the console only (no runtime): what is asked, and what is refused ----------------

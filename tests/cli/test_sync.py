@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from console.locks import lock_ttl_s
-from deployments.models import Deployment, EventKind, Rollout, RolloutStatus
+from deployments.models import EventKind, Rollout, RolloutStatus
 from deployments.models.instance_type import ensure_catalog
 from deployments.tasks import reconcile
 from tests.cli.run import Running
@@ -17,15 +16,6 @@ from tests.fixtures.people import token_for
 from tests.fixtures.runtime import ready_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def stop_what_was_deployed(db: None) -> Iterator[None]:
-    yield
-    from deployments.backends.base import get_backend
-
-    for deployment in Deployment.objects.all():
-        get_backend().delete(deployment)
 
 
 def reconcile_for(seconds: float) -> None:
