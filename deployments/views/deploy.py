@@ -27,10 +27,11 @@ from django.views.decorators.http import require_POST
 from deployments import forms_deploy as wizard_forms
 from deployments.access import get_model_for_user
 from deployments.forms_deploy import DeployWizard
-from deployments.models import Build, BuildStatus, Deployment, Model, Role, Rollout
+from deployments.models import BuildStatus, Deployment, Model, Role, Rollout
 from deployments.rollouts.requests import RolloutConflict, current_spec, deploy
 from deployments.rollouts.spec import DeploySpec, validate_spec
 from deployments.rollouts.spec_edit import diff, last_served_rollout, with_kept_secrets
+from deployments.views.changes import builds_named, shown_changes
 from deployments.views.deployments import announce
 
 ENVIRONMENT = "production"
@@ -206,26 +207,15 @@ def _configure(request: HttpRequest, model: Model, base: Base, wizard: DeployWiz
 
 
 def _review_context(model: Model, base: Base, spec: DeploySpec | None) -> dict[str, Any]:
-    builds = _builds(model, base.spec, spec)
+    builds = builds_named(model, base.spec, spec)
     moves = [(v.name, v.build_id) for v in spec.variations] if spec is not None else []
     build_changes = wizard_forms.build_changes(base.spec, moves)
     return {"model": model, "project": model.project, "deployment": base.deployment, "spec": spec, "base": base,
             "stage": ENVIRONMENT, "acknowledge": ACKNOWLEDGE,
             "running": [(v, builds.get(v.build_id)) for v in spec.variations] if spec is not None else [],
-            "changes": _shown_changes(diff(base.spec, spec), builds) if spec is not None else [],
+            "changes": shown_changes(diff(base.spec, spec), builds) if spec is not None else [],
             "build_changes": build_changes, "schema_changed": wizard_forms.schema_changed(build_changes),
             "current_revision": base.served.revision if base.served is not None else None}
-
-
-def _builds(model: Model, *specs: DeploySpec | None) -> dict[str, Build]:
-    ids = {v.build_id for spec in specs if spec is not None for v in spec.variations}
-    return {str(b.build_id): b for b in model.builds.filter(build_id__in=ids)}
-
-
-def _shown_changes(changes: list[Any], builds: dict[str, Build]) -> list[dict[str, Any]]:
-    """Each change with, for a build change, the two builds themselves (name, upload time, short id)."""
-    return [{"change": c, "before_build": builds.get(c.before) if c.what == "Build" else None,
-             "after_build": builds.get(c.after) if c.what == "Build" else None} for c in changes]
 
 
 def _review(request: HttpRequest, model: Model, base: Base, spec: DeploySpec) -> HttpResponse:

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -30,7 +30,8 @@ from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment, Role, Rollout
 from deployments.rollouts.requests import request_rollback, request_scale, request_undeploy
 from deployments.rollouts.spec import DeploySpec
-from deployments.state.page import TEMPLATE, EventQuery, notice, page_context
+from deployments.state.page import TEMPLATE, EventQuery, notice, page_context, rollouts_context
+from deployments.views.changes import changes_shown
 from monitoring.api.serializers import DEFAULT_RANGE
 from monitoring.series import RANGES, Series
 from monitoring.sources import SourceUnavailable, series_source
@@ -129,12 +130,29 @@ def deployment_scale(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def deployment_rollback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: what rolling back to `?revision=N` would change, to confirm; POST: roll back."""
     deployment, _ = get_deployment_for_user(request.user, pk, Role.DEPLOYER)
+    if request.method == "GET":
+        return _confirm_rollback(request, deployment, request.GET.get("revision", ""))
     revision = request.POST.get("revision", "")
     return _act(request, deployment, lambda: request_rollback(deployment, revision, request.user),
                 "deployment-events")
+
+
+def _confirm_rollback(request: HtmxHttpRequest, deployment: Deployment, revision: str) -> HttpResponse:
+    target = deployment.rollouts.filter(revision=int(revision)).first() if revision.isdigit() else None
+    if target is None or target.revision not in rollouts_context(deployment)["rollback_revisions"]:
+        messages.error(request, f"Revision {revision or '?'} can't be rolled back to: choose one that served "
+                                "and is not serving now.")
+        return _back(request, deployment, "deployment-events")
+    current = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.is_serving and \
+        deployment.current_rollout else None
+    return render(request, "deployments/deployment/rollback_confirm.html", {
+        "deployment": deployment, "model": deployment.model, "project": deployment.model.project,
+        "target": target, "current": deployment.current_rollout if current is not None else None,
+        "changes": changes_shown(deployment.model, current, DeploySpec.from_json(target.spec))})
 
 
 @login_required

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from deployments.backends.base import ReplicaState
-from deployments.models import Deployment, DeploymentStatus, Model, Rollout, RolloutAction
-from deployments.rollouts.spec import DeploySpec
+from deployments.models import Deployment, DeploymentStatus, Model, Rollout, RolloutAction, RolloutStatus
+from deployments.rollouts.requests import request_rollout
+from deployments.rollouts.spec import DeploySpec, validate_spec
 from tests.fixtures.deployments import a_ready_build, an_active_rollout, serving_deployment, variation
 from tests.fixtures.people import logged_in
 from tests.fixtures.stand_in_runtime import READY, observed
@@ -232,6 +234,40 @@ def test_rollback_queues_the_earlier_revision(deployment, alice):
     assert rollout.action == RolloutAction.ROLLBACK
     assert rollout.source_revision == 1
     assert response.redirect_chain == [(f"/deployments/{deployment.pk}/events/", 302)]
+
+
+def test_roll_back_first_shows_what_would_change_and_changes_nothing_until_confirmed(iris_model, alice):
+    old, new = a_ready_build(iris_model, label="v1"), a_ready_build(iris_model, label="v2")
+    deployment = serving_deployment(iris_model, variation(old, replicas=1))
+    request_rollout(deployment, validate_spec(iris_model, {"variations": [variation(new, replicas=3)]}), alice)
+    Rollout.objects.filter(deployment=deployment, revision=2).update(status=RolloutStatus.SUCCEEDED)
+    Rollout.objects.filter(deployment=deployment, revision=1).update(status=RolloutStatus.ROLLED_BACK)
+    Deployment.objects.filter(pk=deployment.pk).update(current_rollout=deployment.rollouts.get(revision=2))
+    client = logged_in(alice)
+
+    events = client.get(f"/deployments/{deployment.pk}/events/").content.decode()
+    page = client.get(f"/deployments/{deployment.pk}/rollback/?revision=1").content.decode()
+
+    assert f'href="/deployments/{deployment.pk}/rollback/?revision=1">Roll back to 1</a>' in events
+    assert "Changes compared with revision 2 (serving now)" in page
+    assert re.search(r"<td>Replicas</td><td class=\"mono\">3</td><td class=\"mono\">1</td>", page)
+    assert "v2 · <span class=\"mono\">" in page  # the builds, by name
+    assert "v1 · <span class=\"mono\">" in page
+    assert 'name="revision" value="1"' in page
+    assert deployment.rollouts.count() == 2  # asking changes nothing
+
+
+@pytest.mark.parametrize("revision", ["2", "9", "x", ""])
+def test_roll_back_to_a_revision_that_cannot_serve_says_why_instead_of_confirming(deployment, alice, revision):
+    response = logged_in(alice).get(f"/deployments/{deployment.pk}/rollback/?revision={revision}", follow=True)
+
+    assert "can&#x27;t be rolled back to" in response.content.decode()
+    assert 'id="rollback-confirm"' not in response.content.decode()
+
+
+def test_only_deployers_see_what_a_rollback_would_change(deployment, bob, charlie, other_project):
+    assert logged_in(bob).get(f"/deployments/{deployment.pk}/rollback/?revision=1").status_code == 403
+    assert logged_in(charlie).get(f"/deployments/{deployment.pk}/rollback/?revision=1").status_code == 404
 
 
 def test_rolling_back_to_the_serving_revision_is_refused(deployment, alice):
