@@ -192,6 +192,8 @@ STOPS = [
     Stop("deployment-overview", "/deployments/{deployment}/"),
     Stop("deployment-configuration", "/deployments/{deployment}/configuration/"),
     Stop("deployment-events", "/deployments/{deployment}/events/"),
+    Stop("deployment-rollback-confirm", "/deployments/{deployment}/rollback/?revision=1"),
+    Stop("deployment-prediction", "/deployments/{deployment}/predict/"),
     Stop("tokens-new-secret", "/settings/tokens/", create_token),
     Stop("tokens-errors", "/settings/tokens/", clicking("button:has-text('Create token')"), form_errors=True),
     Stop("token-revoke", "/settings/tokens/{token}/revoke/"),
