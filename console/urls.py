@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from console.login_form import LoginForm
 from console.views import home, tokens
 
 handler404 = "console.views.errors.page_not_found"
@@ -17,7 +18,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     # Browsers ask for /favicon.ico whatever the page links: send them to the one icon.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/tokens/", tokens.token_list, name="tokens"),
     path("settings/tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),

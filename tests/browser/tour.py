@@ -168,7 +168,7 @@ def clicking(button: str) -> Callable[[Page], None]:
 
 STOPS = [
     Stop("login", "/login/", user=None),
-    Stop("login-failed", "/login/", fail_login, user=None),  # the form's error, for both fields: none is invalid alone
+    Stop("login-failed", "/login/", fail_login, user=None, form_errors=True),  # the form's error marks both fields
     Stop("projects-with-invitations", "/projects/"),
     Stop("project-create-errors", "/projects/new/", clicking("button:has-text('Create project')"), form_errors=True),
     Stop("project", "/projects/fraud/"),
