@@ -33,12 +33,12 @@ def held_bundle() -> bytes:
     return tar_gz(python_bundle_files(model_code=code))
 
 
-def validation_process_of(build: Build, not_pid: int | None = None) -> psutil.Process:
+def validation_process_of(build: Build, not_pids: set[int] | frozenset[int] = frozenset()) -> psutil.Process:
     """The sandbox (bwrap) validating `build`: its command line binds the bundle directory."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for proc in psutil.process_iter(["cmdline"]):
-            if str(build.bundle_dir) in " ".join(proc.info["cmdline"] or []) and proc.pid != not_pid:
+            if str(build.bundle_dir) in " ".join(proc.info["cmdline"] or []) and proc.pid not in not_pids:
                 return proc
         time.sleep(0.1)
     raise AssertionError("no validation process found")
@@ -47,9 +47,11 @@ def validation_process_of(build: Build, not_pid: int | None = None) -> psutil.Pr
 def test_a_build_whose_worker_process_is_killed_is_retried_and_becomes_ready(celery_worker, iris_model, alice):
     build = store_build(iris_model, upload("held.tar.gz", held_bundle()), "", None, alice)
     first = validation_process_of(build)
+    first_attempt = [first, *first.children(recursive=True)]  # bwrap forks a second bwrap, same command line
 
     os.kill(first.parent().pid, signal.SIGKILL)  # the pool process running the task
-    validation_process_of(build, not_pid=first.pid)  # the retry has unpacked the bundle again
+    psutil.wait_procs(first_attempt, timeout=60)  # its sandbox dies with it; the retry unpacks the bundle anew
+    validation_process_of(build, not_pids={p.pid for p in first_attempt})  # the retry's sandbox
     (build.bundle_dir / "go").touch()
 
     build = wait_for_build(build, timeout_s=90)

@@ -32,7 +32,7 @@ def no_such_endpoint(request: Request, rest: str) -> Response:
 
 urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
-    path("deployments/<str:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
+    path("deployments/<int:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
     *router.urls,
     # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
     # [\s\S], not ".": a path with a newline in it (`/invitations/a%0A.b/accept/`) is still an API path, answered in JSON.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,9 +42,9 @@ class DeploymentMetricsView(ApiDefaults):
     pagination_class = None
     schema = MetricsSchema()
 
-    @extend_schema(parameters=[MetricsQuerySerializer], operation_id="deployments_metrics",
-                   responses=MetricsSerializer)
-    def get(self, request: Request, pk: str) -> Response:
+    @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH), MetricsQuerySerializer],
+                   operation_id="deployments_metrics", responses=MetricsSerializer)
+    def get(self, request: Request, pk: int) -> Response:
         deployment, _ = get_deployment_for_user(request.user, pk)
         query = MetricsQuerySerializer(data=request.query_params)
         if not query.is_valid():
