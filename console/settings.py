@@ -246,6 +246,15 @@ BERTH_METRICS_RAW_RETENTION_H = envint("BERTH_METRICS_RAW_RETENTION_H", 24, mini
 BERTH_METRICS_ROLLUP_RETENTION_D = envint("BERTH_METRICS_ROLLUP_RETENTION_D", 7, minimum=1)
 if BERTH_METRICS_ROLLUP_S <= BERTH_METRICS_SCRAPE_S or BERTH_METRICS_ROLLUP_S % BERTH_METRICS_SCRAPE_S:
     raise ImproperlyConfigured("BERTH_METRICS_ROLLUP_S must be a multiple of BERTH_METRICS_SCRAPE_S, and larger")
+# Logs (docs/logs.md): each replica's and gateway's log rotates at BERTH_LOG_MAX_BYTES, keeping
+# BERTH_LOG_BACKUPS older files; rotated files older than BERTH_LOG_RETENTION_DAYS are deleted hourly.
+# The live tail polls every BERTH_LOG_POLL_MS; its one reader per deployment holds a lease of
+# BERTH_LOG_READER_TTL_S, so a dead console process's reader is replaced within that.
+BERTH_LOG_MAX_BYTES = envint("BERTH_LOG_MAX_BYTES", 20 * 1024 * 1024, minimum=64 * 1024)
+BERTH_LOG_BACKUPS = envint("BERTH_LOG_BACKUPS", 5, minimum=1)
+BERTH_LOG_RETENTION_DAYS = envint("BERTH_LOG_RETENTION_DAYS", 7, minimum=1)
+BERTH_LOG_POLL_MS = envint("BERTH_LOG_POLL_MS", 200, minimum=20)
+BERTH_LOG_READER_TTL_S = envint("BERTH_LOG_READER_TTL_S", 6, minimum=2)
 # Set: charts and the metrics API read from this Prometheus server, and the console scrapes nothing itself.
 PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
 # The shortest window its rate() queries use: at least four of that Prometheus's scrape intervals.

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deployments.backends.log_files import Position, RawLine
 from deployments.backends.replica_id import ReplicaId
 
 if TYPE_CHECKING:
@@ -128,6 +129,34 @@ class Backend(ABC):
     @abstractmethod
     def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
         """Follow one replica's log: yields new lines as they are written (blocking)."""
+
+    # --- retained logs (deployments/logs/ builds the Logs tab, API and CLI on these) --------
+    # A runtime without them says so; Kubernetes would read the pod log API (follow, sinceTime).
+
+    def log_sources(self, deployment: Deployment) -> list[str]:
+        """Every replica (and "gateway") with retained log lines, running or not."""
+        raise BackendError(f"The {self.name} runtime does not keep logs yet.")
+
+    def log_end(self, deployment: Deployment, source: str) -> Position | None:
+        """Where the source's log ends now (after its last whole line); None: it has none."""
+        raise BackendError(f"The {self.name} runtime does not keep logs yet.")
+
+    def read_log_backward(self, deployment: Deployment, source: str, before: Position | None) -> Iterator[RawLine]:
+        """A source's retained lines, newest first, from just before `before` (None: the newest)."""
+        raise BackendError(f"The {self.name} runtime does not keep logs yet.")
+
+    def read_log_forward(self, deployment: Deployment, source: str, after: Position | None) -> Iterator[RawLine]:
+        """A source's retained lines, oldest first, from `after` (None: the oldest retained)."""
+        raise BackendError(f"The {self.name} runtime does not keep logs yet.")
+
+    def follow_logs(self, deployment: Deployment, poll_s: float) -> AsyncIterator[list[RawLine]]:
+        """Every source's new lines from now on, a batch per poll (empty when nothing was written);
+        new sources (a replica started later) from their first line. Ends only when cancelled."""
+        raise BackendError(f"The {self.name} runtime does not keep logs yet.")
+
+    def prune_logs(self, deployment: Deployment, older_than_s: float) -> int:
+        """Delete retained log files older than that (never a running process's current one); how many."""
+        return 0
 
     def gateway_problem(self, deployment: Deployment) -> str:
         """Why the deployment's gateway does not answer, in words ("" when it does, or has none yet).

@@ -13,17 +13,18 @@ program is being started, unless it is marked.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from deployments.backends import exit_reasons, readiness
+from deployments.backends import exit_reasons, log_files, readiness
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaState, ReplicaStatus
 from deployments.backends.local_files import GATEWAY, DeploymentFiles, LaunchRecord, follow_file
 from deployments.backends.ports import free_port, is_free
@@ -58,12 +59,13 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, supervisor: Supervisor, runtime_dir: Path, data_dir: Path, host: str = "127.0.0.1",
-                 drain_timeout_s: int = 30) -> None:
+                 drain_timeout_s: int = 30, log_max_bytes: int = 20 * 1024 * 1024, log_backups: int = 5) -> None:
         self.supervisor = supervisor
         self.runtime_dir = runtime_dir
         self.data_dir = data_dir
         self.host = host
         self.drain_timeout_s = drain_timeout_s
+        self.log_rotation = {"log_max_bytes": log_max_bytes, "log_backups": log_backups}
 
     @classmethod
     def from_settings(cls) -> LocalBackend:
@@ -71,7 +73,7 @@ class LocalBackend(Backend):
 
         return cls(Supervisor(settings.BERTH_SUPERVISOR_URL, Path(settings.BERTH_SUPERVISOR_CONF_DIR)),
                    Path(settings.BERTH_RUNTIME_DIR), Path(settings.DATA_DIR), settings.BERTH_GATEWAY_HOST,
-                   settings.BERTH_DRAIN_TIMEOUT_S)
+                   settings.BERTH_DRAIN_TIMEOUT_S, settings.BERTH_LOG_MAX_BYTES, settings.BERTH_LOG_BACKUPS)
 
     def files(self, deployment: Deployment) -> DeploymentFiles:
         return DeploymentFiles(self.runtime_dir, deployment.pk)
@@ -179,6 +181,37 @@ class LocalBackend(Backend):
     def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
         return follow_file(self.files(deployment).log_path(replica), poll_s)
 
+    def log_sources(self, deployment: Deployment) -> list[str]:
+        return log_files.sources(self._log_dir(deployment))
+
+    def log_end(self, deployment: Deployment, source: str) -> log_files.Position | None:
+        return log_files.end_position(self._log_dir(deployment), source)
+
+    def read_log_backward(self, deployment: Deployment, source: str,
+                          before: log_files.Position | None) -> Iterator[log_files.RawLine]:
+        return log_files.backward(self._log_dir(deployment), source, before)
+
+    def read_log_forward(self, deployment: Deployment, source: str,
+                         after: log_files.Position | None) -> Iterator[log_files.RawLine]:
+        return log_files.forward(self._log_dir(deployment), source, after)
+
+    async def follow_logs(self, deployment: Deployment, poll_s: float) -> AsyncIterator[list[log_files.RawLine]]:
+        """Polls the files (in a thread: reads never block the event loop) every `poll_s`."""
+        follower = log_files.Follower(self._log_dir(deployment))
+        try:
+            while True:
+                yield await asyncio.to_thread(follower.poll)
+                await asyncio.sleep(poll_s)
+        finally:
+            follower.close()
+
+    def prune_logs(self, deployment: Deployment, older_than_s: float) -> int:
+        running = {r.id.name for r in self.files(deployment).records()} | {GATEWAY}
+        return len(log_files.prune(self._log_dir(deployment), older_than_s, running))
+
+    def _log_dir(self, deployment: Deployment) -> Path:
+        return self.files(deployment).log_path(GATEWAY).parent
+
     # --- internals -----------------------------------------------------------------------
 
     def _gateway_port(self, deployment: Deployment, files: DeploymentFiles, running: bool) -> tuple[int, int | None]:
@@ -196,14 +229,14 @@ class LocalBackend(Backend):
     def _replica_conf(self, files: DeploymentFiles, rid: ReplicaId, program: str) -> str:
         argv = [sys.executable, "-m", "deployments.backends.launch", str(files.record_path(rid))]
         return program_conf(program, argv, REPO, files.log_path(rid), self.drain_timeout_s + 10,
-                            {"PYTHONPATH": str(REPO), "BERTH_DATA_DIR": str(self.data_dir)})
+                            {"PYTHONPATH": str(REPO), "BERTH_DATA_DIR": str(self.data_dir)}, **self.log_rotation)
 
     def _gateway_conf(self, files: DeploymentFiles, program: str, port: int) -> str:
         files.log_path(GATEWAY).parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "serving.gateway", "--config", str(files.routes_path),
                 "--host", self.host, "--port", str(port)]
         return program_conf(program, argv, REPO, files.log_path(GATEWAY), self.drain_timeout_s + 5,
-                            {"PYTHONPATH": str(REPO)})
+                            {"PYTHONPATH": str(REPO)}, **self.log_rotation)
 
     def _gateway_url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -77,8 +77,11 @@ files = {paths.conf_dir}/*.conf
 
 
 def program_conf(program: str, argv: list[str], directory: Path, log: Path, stop_wait_s: int,
-                 env: dict[str, str]) -> str:
-    """One `[program:…]` section: restarted when it crashes, SIGTERM to stop, SIGKILL after `stop_wait_s`."""
+                 env: dict[str, str], log_max_bytes: int = 20 * 1024 * 1024, log_backups: int = 1) -> str:
+    """One `[program:…]` section: restarted when it crashes, SIGTERM to stop, SIGKILL after `stop_wait_s`.
+
+    Its log rotates at `log_max_bytes` into `<log>.1` … `<log>.<log_backups>` (BERTH_LOG_MAX_BYTES,
+    BERTH_LOG_BACKUPS); older files are dropped, and the Logs tab pages back through the rest."""
     environment = ",".join(f'{k}="{escape(v)}"' for k, v in env.items())
     return f"""[program:{program}]
 command={" ".join(escape(a) for a in argv)}
@@ -93,8 +96,8 @@ stopwaitsecs={stop_wait_s}
 killasgroup=true
 redirect_stderr=true
 stdout_logfile={escape(str(log))}
-stdout_logfile_maxbytes=20MB
-stdout_logfile_backups=1
+stdout_logfile_maxbytes={log_max_bytes}
+stdout_logfile_backups={log_backups}
 """
 
 
