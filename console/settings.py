@@ -238,6 +238,21 @@ BERTH_ROLLOUT_MAX_RESTARTS = envint("BERTH_ROLLOUT_MAX_RESTARTS", 2, minimum=0)
 BERTH_ROLLOUT_MAX_ATTEMPTS = envint("BERTH_ROLLOUT_MAX_ATTEMPTS", 3, minimum=1)
 BERTH_DEPLOY_TIMEOUT_CAP_S = envint("BERTH_DEPLOY_TIMEOUT_CAP_S", 0, minimum=0)  # 0: the variation's own
 BERTH_DRAIN_TIMEOUT_S = envint("BERTH_DRAIN_TIMEOUT_S", 30, minimum=1)
+# Kubernetes runtime (docs/kubernetes.md, "Settings"): what the objects of a deployment are made of.
+BERTH_MODEL_SERVER_IMAGE = envstr("BERTH_MODEL_SERVER_IMAGE", "berth/model-server:latest")
+BERTH_K8S_NAMESPACE_PATTERN = envstr("BERTH_K8S_NAMESPACE_PATTERN", "berth-{project}")
+BERTH_CONSOLE_INTERNAL_URL = envstr("BERTH_CONSOLE_INTERNAL_URL", "http://berth-web.berth.svc")  # pods fetch builds here
+BERTH_INGRESS_CLASS = envstr("BERTH_INGRESS_CLASS", "")
+BERTH_INGRESS_HOST_PATTERN = envstr("BERTH_INGRESS_HOST_PATTERN", "")  # e.g. {model}-{environment}.models.example.com
+try:
+    from deployments.backends.kubernetes.names import check_pattern
+
+    check_pattern("BERTH_K8S_NAMESPACE_PATTERN", BERTH_K8S_NAMESPACE_PATTERN, ("project", "environment"))
+    check_pattern("BERTH_INGRESS_HOST_PATTERN", BERTH_INGRESS_HOST_PATTERN, ("model", "environment", "project"))
+except ValueError as bad_pattern:
+    raise ImproperlyConfigured(str(bad_pattern)) from None
+BERTH_K8S_GPU_NODE_LABEL = envstr("BERTH_K8S_GPU_NODE_LABEL", "cloud.google.com/gke-accelerator")
+BERTH_K8S_GATEWAY_REPLICAS = envint("BERTH_K8S_GATEWAY_REPLICAS", 2, minimum=1)
 # Metrics (docs/metrics.md): scrape every N s, keep those points H hours; roll them up into
 # ROLLUP_S-second points (a multiple of the scrape interval) kept D days.
 BERTH_METRICS_SCRAPE_S = envint("BERTH_METRICS_SCRAPE_S", 10, minimum=1)

@@ -1,0 +1,144 @@
+"""A deployment's gateway: its routing ConfigMap, Deployment, Service and optional Ingress.
+
+The gateway is the same program the local runtime runs (`python -m serving.gateway`), reading
+the same routes JSON (serving/gateway_routes.py). Here each variation's endpoint is its Service,
+so the routes change only when the spec does, and the ConfigMap is mounted as a directory (never
+with subPath): the kubelet swaps the file in place and the gateway reloads it when it changes,
+so weights move without restarting any pod. Nothing in the pod template depends on the routes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from deployments.backends.kubernetes import labels
+from deployments.backends.kubernetes.inputs import (
+    CONTAINER_PORT,
+    PRESTOP_DELAY_S,
+    SERVICE_PORT,
+    ClusterSettings,
+    Manifest,
+    Target,
+    VariationInput,
+)
+from deployments.backends.kubernetes.names import gateway_name, readable, variation_name
+
+ROUTES_DIR = "/etc/berth/routes"
+ROUTES_FILE = "routes.json"
+
+
+def routes(target: Target, namespace: str, variations: Sequence[VariationInput]) -> dict[str, Any]:
+    """The routing table, shaped as the local runtime writes gateway.json; its version is a hash of
+    the rest, so the same spec gives the same version and the console can tell when a gateway took it."""
+    body = {
+        "model_id": target.model_id,
+        "deployment": target.deployment_pk,
+        "variations": [{"name": v.spec.name, "shadow": v.spec.shadow, "traffic_percent": v.spec.traffic_percent,
+                        "timeout_ms": v.spec.request_timeout_ms,
+                        "endpoints": [f"http://{variation_name(target, v.spec.name)}.{namespace}.svc:{SERVICE_PORT}"]}
+                       for v in variations],
+    }
+    version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    return {"version": version, **body}
+
+
+def gateway_config_map(target: Target, namespace: str, variations: Sequence[VariationInput]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": gateway_name(target), "namespace": namespace,
+                     "labels": labels.object_labels(target, labels.GATEWAY)},
+        "data": {ROUTES_FILE: json.dumps(routes(target, namespace, variations), indent=2, sort_keys=True)},
+    }
+
+
+def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings) -> Manifest:
+    name = gateway_name(target)
+    health = {"port": "http", "scheme": "HTTP"}
+    container = {
+        "name": "gateway",
+        "image": cluster.model_server_image,
+        "command": ["python", "-m", "serving.gateway"],
+        "args": ["--config", f"{ROUTES_DIR}/{ROUTES_FILE}", "--host", "0.0.0.0",  # noqa: S104 - inside its pod
+                 "--port", str(CONTAINER_PORT), "--graceful-timeout-s", str(cluster.drain_timeout_s)],
+        "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "readinessProbe": {"httpGet": {"path": "/health/ready", **health}, "periodSeconds": 5,
+                           "timeoutSeconds": 3, "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": "/health/live", **health}, "periodSeconds": 10,
+                          "timeoutSeconds": 5, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_DELAY_S}}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels.object_labels(target, labels.GATEWAY)},
+        "spec": {
+            "replicas": cluster.gateway_replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": labels.pod_selector(target, labels.GATEWAY)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels.pod_labels(target, labels.GATEWAY),
+                             "annotations": {"prometheus.io/scrape": "true",
+                                             "prometheus.io/port": str(CONTAINER_PORT),
+                                             "prometheus.io/path": "/metrics"}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": cluster.termination_grace_s,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                    "volumes": [{"name": "routes", "configMap": {"name": name}}],
+                },
+            },
+        },
+    }
+
+
+def gateway_service(target: Target, namespace: str) -> Manifest:
+    """What clients in the cluster call: `http://<name>.<namespace>.svc/v1/models/<model_id>/predict`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": gateway_name(target), "namespace": namespace,
+                     "labels": labels.object_labels(target, labels.GATEWAY)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels.pod_selector(target, labels.GATEWAY),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress_host(target: Target, pattern: str) -> str:
+    """BERTH_INGRESS_HOST_PATTERN filled in, e.g. `{model}-{environment}.models.example.com`."""
+    return pattern.format(model=readable(target.model_id), environment=target.environment,
+                          project=readable(target.project))
+
+
+def gateway_ingress(target: Target, namespace: str, cluster: ClusterSettings) -> Manifest | None:
+    """The gateway reached from outside the cluster; None unless BERTH_INGRESS_HOST_PATTERN is set."""
+    if not cluster.ingress_host_pattern:
+        return None
+    name = gateway_name(target)
+    spec: dict[str, Any] = {"rules": [{
+        "host": ingress_host(target, cluster.ingress_host_pattern),
+        "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                            "backend": {"service": {"name": name, "port": {"name": "http"}}}}]},
+    }]}
+    if cluster.ingress_class:
+        spec = {"ingressClassName": cluster.ingress_class, **spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels.object_labels(target, labels.GATEWAY)},
+        "spec": spec,
+    }

@@ -1,0 +1,91 @@
+"""Every object of one deployment revision, in the order they can be applied.
+
+`build_manifests` is pure: plain inputs in (inputs.py), dicts out, shaped for server-side apply
+(apiVersion, kind, metadata with name and namespace, then the rest). `manifests_for` gathers
+those inputs for a real Deployment and DeploySpec: instance types from the catalog, secret env
+values decrypted, a token per build, the console's settings.
+
+Order: what pods refer to (ServiceAccounts, Secrets, the routes ConfigMap) before the pods'
+Deployments, then Services, then the Ingress, so a first apply never starts a pod that waits
+for a missing object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from deployments.backends.base import BackendError
+from deployments.backends.kubernetes.artifacts import artifact_token
+from deployments.backends.kubernetes.gateway_objects import (
+    gateway_config_map,
+    gateway_deployment,
+    gateway_ingress,
+    gateway_service,
+)
+from deployments.backends.kubernetes.inputs import ClusterSettings, InstanceShape, Manifest, Target, VariationInput
+from deployments.backends.kubernetes.names import namespace_name
+from deployments.backends.kubernetes.variation_deployment import variation_deployment
+from deployments.backends.kubernetes.variation_objects import (
+    variation_secret,
+    variation_service,
+    variation_service_account,
+)
+
+if TYPE_CHECKING:
+    from deployments.models import Deployment
+    from deployments.rollouts.spec import DeploySpec, VariationSpec
+
+
+def build_manifests(target: Target, variations: Sequence[VariationInput], cluster: ClusterSettings) -> list[Manifest]:
+    namespace = namespace_name(cluster.namespace_pattern, target.project, target.environment)
+    accounts = [variation_service_account(target, namespace, v) for v in variations]
+    objects: list[Manifest | None] = [
+        *accounts,
+        *(variation_secret(target, namespace, v) for v in variations),
+        gateway_config_map(target, namespace, variations),
+        *(variation_deployment(target, namespace, v, cluster) for v in variations),
+        gateway_deployment(target, namespace, cluster),
+        *(variation_service(target, namespace, v) for v in variations),
+        gateway_service(target, namespace),
+        gateway_ingress(target, namespace, cluster),
+    ]
+    return [item for item in objects if item is not None]
+
+
+def manifests_for(deployment: Deployment, spec: DeploySpec, revision: int,
+                  cluster: ClusterSettings | None = None) -> list[Manifest]:
+    """The objects of `deployment` at `revision` running `spec`; BackendError when the spec names an
+    instance type the catalog no longer has, or a secret the configured keys cannot decrypt."""
+    model = deployment.model
+    target = Target(deployment.pk, model.project.slug, model.model_id, deployment.environment, revision)
+    shapes = _shapes({v.instance_type for v in spec.variations})
+    return build_manifests(target, [_variation_input(v, shapes) for v in spec.variations],
+                           cluster or ClusterSettings.from_settings())
+
+
+def _shapes(names: set[str]) -> dict[str, InstanceShape]:
+    from deployments.models import InstanceType
+
+    found = {t.name: InstanceShape(t.name, Decimal(t.cpu), t.memory_gb, t.gpu_count, t.gpu_kind)
+             for t in InstanceType.objects.filter(name__in=names)}
+    missing = sorted(names - found.keys())
+    if missing:
+        raise BackendError(f"Instance type {', '.join(missing)} is not in the catalog any more; "
+                           "deploy again with one that is.")
+    return found
+
+
+def _variation_input(variation: VariationSpec, shapes: dict[str, InstanceShape]) -> VariationInput:
+    from console.crypto import decrypt
+
+    secrets: dict[str, str] = {}
+    for item in variation.env:
+        if item.secret:
+            try:
+                secrets[item.name] = decrypt(item.value)
+            except ValueError:
+                raise BackendError(f"The secret {item.name} of variation {variation.name} cannot be decrypted "
+                                   "with BERTH_ENCRYPTION_KEYS; set it again.") from None
+    return VariationInput(variation, shapes[variation.instance_type], secrets, artifact_token(variation.build_id))
