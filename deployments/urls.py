@@ -55,3 +55,11 @@ urlpatterns += [
     path("deployments/<int:pk>/predict/cases/<int:case_pk>/delete/", predict.predict_case_delete,
          name="deployment-predict-case-delete"),
 ]
+
+# The Logs tab (deployments/views/logs.py).
+from deployments.views import logs  # noqa: E402
+
+urlpatterns += [
+    path("deployments/<int:pk>/logs/", logs.deployment_logs, name="deployment-logs"),
+    path("deployments/<int:pk>/logs/download/", logs.deployment_logs_download, name="deployment-logs-download"),
+]

@@ -257,7 +257,7 @@ def prune(log_dir: Path, older_than_s: float, keep: set[str], now: float | None 
 
     A running source's current file is never deleted: its process still writes to it."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     if not log_dir.is_dir():
         return removed
     for path in log_dir.iterdir():
