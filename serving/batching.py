@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from serving.model_output import SERVING
+
 PredictBatch = Callable[[list[Any]], list[Any]]  # items → one result per item
 INLINE_MAX_S = 0.002  # the longest a batch predicted in the event loop blocks it, on average
 
@@ -43,6 +45,7 @@ class _Pending:
     item: Any
     size: int
     future: asyncio.Future[Any] = field(repr=False)
+    request_id: str = ""
 
 
 class AdaptiveBatcher:
@@ -95,11 +98,11 @@ class AdaptiveBatcher:
         if self._arriving == 0 and self._timer is not None:
             self._schedule()
 
-    def submit(self, item: Any, size: int) -> asyncio.Future[Any]:
-        """Queue `item` (`size` rows); the future gets its own result."""
+    def submit(self, item: Any, size: int, request_id: str = "") -> asyncio.Future[Any]:
+        """Queue `item` (`size` rows) of request `request_id`; the future gets its own result."""
         assert self._loop is not None, "start() the batcher inside the event loop first"  # noqa: S101 - programming-error check, free under -O
         future = self._loop.create_future()
-        self._queue.append(_Pending(item, size, future))
+        self._queue.append(_Pending(item, size, future, request_id))
         self._queued_rows += size
         self._submitted += 1
         self._schedule()
@@ -184,11 +187,16 @@ class AdaptiveBatcher:
         return batch
 
     def _predict(self, batch: list[_Pending]) -> tuple[list[Any] | None, Exception | None, float]:
+        """One predict call, in whichever thread runs it; what the model prints or logs meanwhile
+        names the requests it serves (serving.model_output)."""
+        serving = SERVING.set(tuple([pending.request_id for pending in batch]))
         started = time.perf_counter()
         try:
             return self._predict_batch([pending.item for pending in batch]), None, time.perf_counter() - started
         except Exception as exc:  # every model error goes back to its caller
             return None, exc, time.perf_counter() - started
+        finally:
+            SERVING.reset(serving)
 
     def _finish(self, batch: list[_Pending], results: list[Any] | None, error: Exception | None,
                 seconds: float) -> None:

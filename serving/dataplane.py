@@ -99,8 +99,9 @@ class DataPlane:
 
     # --- predict -----------------------------------------------------------------
 
-    async def predict(self, read_body: Callable[[], Awaitable[bytes]]) -> list[Any]:
-        """Read, decode and check one request, predict it in a batch, return its rows."""
+    async def predict(self, read_body: Callable[[], Awaitable[bytes]], request_id: str = "") -> list[Any]:
+        """Read, decode and check one request, predict it in a batch, return its rows. What the model
+        prints or logs while predicting it names `request_id` (serving.model_output)."""
         if not self.ready:
             raise NotReadyError("the model is still loading; retry when /health/ready answers 200")
         batcher = self.batcher
@@ -111,7 +112,7 @@ class DataPlane:
             piece = self._piece(codec.decode_json(await read_body()))
             batcher.arrived()
             arriving = False
-            return await batcher.submit(piece, len(piece))
+            return await batcher.submit(piece, len(piece), request_id)
         except asyncio.CancelledError:
             if not watch.expired or watch.task is None:
                 raise

@@ -4,10 +4,13 @@ POST /v1/models/<model_id>/predict            → a live variation chosen by wei
 POST /v1/models/<model_id>/<variation>/predict → that variation
 GET  /health/live, /health/ready              → ready once a live variation has replicas;
                                                  the body names the routing config version
+GET  /metrics                                  → Prometheus text (serving/gateway_metrics.py)
 
 Answers look like the model server's: errors are `{"error": …, "status": …}`, a 405 says
 `Allow`, and a replica's answer comes back with its status, body, Content-Type and
-X-Request-Id (plus X-Berth-Variation).
+X-Request-Id (plus X-Berth-Variation). Every request has one id: the caller's X-Request-Id
+(1 to 200 bytes, as the model server takes it) or a new one, forwarded to the replica, so the
+replica's log lines, the gateway's and the answer all carry the same.
 
 What clients may hold is bounded (serving/gateway_http.py `Limits`, flags below, each also an
 env var): read timeouts for headers and body, open connections, and requests waiting for a
@@ -32,6 +35,7 @@ import os
 import resource
 import signal
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
@@ -43,6 +47,7 @@ import orjson
 from serving.config import ConfigError, parse_float, parse_int
 from serving.endpoints import Endpoint
 from serving.gateway_http import JSON, RETRY_AFTER_S, ClientConnection, Headers, Limits, error_body
+from serving.gateway_metrics import GatewayMetrics
 from serving.gateway_routes import (
     Route,
     RoutesError,
@@ -51,13 +56,14 @@ from serving.gateway_routes import (
     load_routes,
 )
 from serving.logs import configure_stdlib_logging, log_event
+from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.upstream import ConnectionFailed, Pool, Response, TimedOut, UpstreamError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Answer = tuple[int, bytes, Headers]
-FORWARDED = {b"content-type", b"accept", b"x-request-id"}
+FORWARDED = {b"content-type", b"accept"}  # and the request's id, always
 WATCH_S = 1.0
 # A replica times a request out itself and answers 504; the gateway waits this much longer
 # than the variation's timeout so that the replica's own answer comes through.
@@ -66,6 +72,7 @@ PREDICT_PATH = b"/v1/predict"
 FILES_RESERVED = 2 * 256 + 64  # upstream pools of two replicas, and whatever else the process opens
 ECHO_MAX = 200  # characters of a client's path quoted in an error
 HEALTH_ALLOW = [JSON, (b"allow", b"GET, HEAD")]
+OWN_PATHS = ("/health/live", "/health/ready", "/metrics")  # answered by the gateway itself, not counted
 
 
 class Reply(Exception):
@@ -87,6 +94,7 @@ class Gateway:
         self.mtime = 0.0
         self.pools: dict[str, Pool] = {}
         self.background: set[asyncio.Task[None]] = set()
+        self.metrics = GatewayMetrics()
 
     # --- routes --------------------------------------------------------------------------
 
@@ -98,6 +106,7 @@ class Gateway:
             log_event("routes_rejected", level="error", error=str(exc))
             return
         self.table, self.mtime = table, mtime
+        self.metrics.config_version = table.version
         self._retire(table.endpoints)
         log_event("routes_loaded", version=table.version,
                   variations={r.name: len(r.endpoints) for r in (*table.live, *table.shadows)})
@@ -113,10 +122,17 @@ class Gateway:
 
     async def answer(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
         """Status, body and headers (Content-Type first) for one request; every refusal is a JSON error."""
+        rid = request_id(headers)
         try:
-            return await self._handle(method, path, headers, body)
+            if path in OWN_PATHS:
+                status, answer, extra = self._own(method, path)
+                return status, answer, [*extra, rid]
+            parts = path.strip("/").split("/")
+            if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
+                raise Reply(404, f"no route {_echo(path)}; POST /v1/models/<model_id>/predict")
+            return await self._predict(method, path, parts, headers, body, rid)
         except Reply as reply:
-            return reply.status, reply.body, [*reply.headers, request_id(headers)]
+            return reply.status, reply.body, [*reply.headers, rid]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI, for uvicorn's lifespan only: requests come through ClientConnection."""
@@ -139,15 +155,41 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
-        if path in ("/health/live", "/health/ready"):
-            status, answer, extra = self._health(method, path)
-            return status, answer, [*extra, request_id(headers)]
-        parts = path.strip("/").split("/")
-        if len(parts) not in (4, 5) or parts[:2] != ["v1", "models"] or parts[-1] != "predict":
-            raise Reply(404, f"no route {_echo(path)}; POST /v1/models/<model_id>/predict")
-        if method != b"POST":
-            raise Reply(405, f"{_echo(path)} answers POST only, not {method.decode('latin-1')}", (b"allow", b"POST"))
+    async def _predict(self, method: bytes, path: str, parts: list[str], headers: Headers, body: bytes,
+                       rid: tuple[bytes, bytes]) -> Answer:
+        """Forward one predict request (or refuse it), counted in the gateway's metrics either way."""
+        metrics = self.metrics
+        started = time.perf_counter()
+        metrics.in_flight += 1
+        variation, status = "", 0
+        try:
+            if method != b"POST":
+                raise Reply(405, f"{_echo(path)} answers POST only, not {method.decode('latin-1')}",
+                            (b"allow", b"POST"))
+            route, forwarded, hashed = self._choose(parts, headers, body, rid)
+            variation = route.name
+            self.pending += 1
+            try:
+                answer = await self._forward(route, body, forwarded, hashed, rid[1])
+            finally:
+                self.pending -= 1
+            status = answer[0]
+            return answer
+        except Reply as reply:
+            status = reply.status
+            raise
+        except Exception:
+            status = 500  # serving/gateway_http.py answers it
+            raise
+        finally:
+            metrics.in_flight -= 1
+            if status:
+                metrics.observe(variation, status, time.perf_counter() - started)
+
+    def _choose(self, parts: list[str], headers: Headers, body: bytes, rid: tuple[bytes, bytes]
+                ) -> tuple[Route, Headers, int | None]:
+        """The variation to send a predict request to, the headers to send, the caller's key hashed;
+        shadow copies are sent from here."""
         if self.pending >= self.limits.max_pending:
             raise Reply(503, f"the gateway holds its most requests waiting for replicas ({self.pending}); "
                              "retry shortly",
@@ -157,7 +199,7 @@ class Gateway:
             raise Reply(503, "the gateway has no routes yet")
         if parts[2] != table.model_id:
             raise Reply(404, f"this gateway serves model {table.model_id}, not {parts[2]}")
-        forwarded, key = [], None
+        forwarded, key = [rid], None
         for name, value in headers:
             if name in FORWARDED:
                 forwarded.append((name, value))
@@ -168,15 +210,14 @@ class Gateway:
         if len(parts) == 4:
             for mirror in table.mirrors():
                 self._spawn(self._mirror(mirror, body, forwarded))
-        self.pending += 1
-        try:
-            return await self._forward(route, body, forwarded, hashed)
-        finally:
-            self.pending -= 1
+        return route, forwarded, hashed
 
-    def _health(self, method: bytes, path: str) -> Answer:
+    def _own(self, method: bytes, path: str) -> Answer:
+        """Health and metrics: GET (or HEAD) only."""
         if method not in (b"GET", b"HEAD"):
             return 405, error_body(405, f"{path} answers GET only, not {method.decode('latin-1')}"), HEALTH_ALLOW
+        if path == "/metrics":
+            return 200, self.metrics.render(), [(b"content-type", METRICS_CONTENT_TYPE.encode())]
         if path == "/health/live":
             return 200, b'{"status":"alive"}', [JSON]
         table = self.table
@@ -198,15 +239,18 @@ class Gateway:
             raise Reply(503, f"variation {variation} has no ready replica")
         return route
 
-    async def _forward(self, route: Route, body: bytes, headers: Headers, hashed: int | None) -> Answer:
+    async def _forward(self, route: Route, body: bytes, headers: Headers, hashed: int | None,
+                       rid: bytes) -> Answer:
         candidates = route.candidates(hashed, attempts=2)
         for attempt, endpoint in enumerate(candidates):
             try:
                 response = await self._post(endpoint, body, headers, route.timeout_s + TIMEOUT_GRACE_S)
             except UpstreamError as exc:
+                self.metrics.upstream_error(route.name, exc)
                 retryable = isinstance(exc, ConnectionFailed)
-                log_event("upstream_failed", level="warning", variation=route.name, endpoint=endpoint,
-                          error=f"{type(exc).__name__}: {exc}", attempt=attempt + 1, retry=retryable)
+                log_event("upstream_failed", level="warning", request_id=rid.decode("latin-1"), variation=route.name,
+                          endpoint=endpoint, error=f"{type(exc).__name__}: {exc}", attempt=attempt + 1,
+                          retry=retryable)
                 if isinstance(exc, TimedOut):
                     raise Reply(504, f"variation {route.name} did not answer in time") from None
                 if attempt + 1 == len(candidates):
@@ -220,8 +264,9 @@ class Gateway:
             return
         self.pending += 1
         try:
-            with contextlib.suppress(UpstreamError):
-                await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + TIMEOUT_GRACE_S)
+            await self._post(route.candidates(None, 1)[0], body, headers, route.timeout_s + TIMEOUT_GRACE_S)
+        except UpstreamError as exc:
+            self.metrics.upstream_error(route.name, exc)
         finally:
             self.pending -= 1
 
@@ -257,8 +302,8 @@ def _echo(path: str) -> str:
 
 
 def request_id(headers: Headers) -> tuple[bytes, bytes]:
-    """For the gateway's own answers: the caller's X-Request-Id, taken as the model server takes it
-    (1 to 200 bytes), else a new one. A forwarded request's comes back from the replica."""
+    """The request's X-Request-Id header: the caller's, taken as the model server takes it (1 to 200
+    bytes), else a new one. Forwarded to the replica, so a forwarded request's comes back the same."""
     for name, value in headers:
         if name == b"x-request-id" and 0 < len(value) <= 200:
             return name, value

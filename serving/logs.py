@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from serving.model_output import SERVING, request_fields
+
 _STDOUT = 1
 
 
@@ -33,14 +35,20 @@ def log_event(event: str, level: str = "info", **fields: Any) -> None:
 
 
 class JsonLineHandler(logging.Handler):
-    """Route stdlib logging (uvicorn's own errors) into the same JSON lines."""
+    """Route stdlib logging into the same JSON lines: `log` (uvicorn's own errors, anything logged
+    outside a request), or `model_log` with the request ids when logged while a predict call serves
+    requests (serving.model_output.SERVING: the model's own logging)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         fields: dict[str, Any] = {"logger": record.name, "message": record.getMessage()}
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             fields["error"] = f"{type(exc).__name__}: {exc}"
-        log_event("log", level=record.levelname.lower(), **fields)
+        serving = SERVING.get()
+        if serving:
+            log_event("model_log", level=record.levelname.lower(), **fields, **request_fields(serving))
+        else:
+            log_event("log", level=record.levelname.lower(), **fields)
 
 
 def configure_stdlib_logging(level: int = logging.WARNING) -> None:

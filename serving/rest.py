@@ -145,7 +145,7 @@ class RestApp:
         async def read_body() -> bytes:
             return await _read_body(receive, self.max_body_bytes)
 
-        result = await self.plane.predict(read_body)
+        result = await self.plane.predict(read_body, request.request_id)
         return _Response(200, encode_json(result))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from serving.config import ConfigError, ServerConfig, load_config
 from serving.logs import configure_stdlib_logging, log_event
+from serving.model_output import capture as capture_model_output
 
 if TYPE_CHECKING:
     from serving.dataplane import DataPlane
@@ -371,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"berth model server: {exc}", file=sys.stderr)
         return 2
+    capture_model_output()  # what the model prints (at load, and while predicting) becomes JSON lines
     workdir = Path(tempfile.mkdtemp(prefix="berth-server-"))
     multiproc_dir = workdir / "metrics"
     multiproc_dir.mkdir()

@@ -26,6 +26,7 @@ import uvicorn.loops.uvloop
 import uvicorn.protocols.http.httptools_impl
 import uvloop  # noqa: F401 - imported here so forked workers share it
 
+from serving import model_output
 from serving.config import ServerConfig
 from serving.dataplane import DataPlane
 from serving.http_protocol import OneWriteHttpToolsProtocol
@@ -44,6 +45,7 @@ def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, met
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     _die_with_parent()
+    model_output.after_fork()
     if os.getppid() != parent_pid:
         os._exit(0)
     if slot is not None:
