@@ -75,5 +75,5 @@ def _configure_services() -> None:
 _configure_services()
 pytest_plugins = [
     "tests.fixtures.people", "tests.fixtures.processes", "tests.fixtures.builds", "tests.fixtures.browser",
-    "tests.fixtures.runtime", "tests.fixtures.live_redis",
+    "tests.fixtures.runtime", "tests.fixtures.live_redis", "tests.fixtures.stand_in_gateway",
 ]

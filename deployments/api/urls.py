@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from deployments.api import deploy_views, views
+from deployments.api import cases, deploy_views, views
 from monitoring.api.views import DeploymentMetricsView
 
 router = DefaultRouter()
@@ -33,6 +33,9 @@ def no_such_endpoint(request: Request, rest: str) -> Response:
 urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
     path("deployments/<int:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
+    path("deployments/<int:pk>/cases/", cases.DeploymentCasesView.as_view(), name="deployment-cases"),
+    path("deployments/<int:pk>/cases/run/", cases.DeploymentCasesRunView.as_view(), name="deployment-cases-run"),
+    path("deployments/<int:pk>/cases/<int:case_pk>/", cases.DeploymentCaseView.as_view(), name="deployment-case"),
     *router.urls,
     # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
     # [\s\S], not ".": a path with a newline in it (`/invitations/a%0A.b/accept/`) is still an API path, answered in JSON.

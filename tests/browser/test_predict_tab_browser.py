@@ -17,7 +17,7 @@ from deployments.models import Deployment, Model
 from tests.fixtures.browser import log_in, screenshot
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import PASSWORD
-from tests.views.test_predict_tab import StandInGateway
+from tests.fixtures.stand_in_gateway import StandInGateway
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

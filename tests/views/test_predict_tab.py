@@ -7,9 +7,6 @@ reaches it, so "refused before sending" is something a test can see.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -20,58 +17,9 @@ from deployments.prediction.gateway import MAX_BODY_BYTES
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
+from tests.fixtures.stand_in_gateway import StandInGateway
 
 pytestmark = pytest.mark.django_db
-
-
-class StandInGateway(ThreadingHTTPServer):
-    """Answers every POST with `answer` (status, JSON body), as the gateway would, and keeps what it got."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        self.answer: tuple[int, Any] = (200, [{"species": 0}])
-        self.hang = False  # True: read the request, then answer only when the test ends
-        self.released = threading.Event()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: StandInGateway
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.received.append((self.path, body))
-        if self.server.hang:
-            self.server.released.wait()
-        status, answer = self.server.answer
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Berth-Variation", self.path.split("/")[4] if self.path.count("/") == 5 else "default")
-        self.send_header("X-Request-Id", f"req-{len(self.server.received)}")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def gateway() -> Iterator[StandInGateway]:
-    server = StandInGateway()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.released.set()
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
