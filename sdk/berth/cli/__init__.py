@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from berth.cli.base import Groups
 from berth.client import BerthClient, BerthError
 
-COMMAND_MODULES = ("berth.cli.projects", "berth.cli.models", "berth.cli.builds", "berth.cli.deploy", "berth.cli.metrics")
+COMMAND_MODULES = ("berth.cli.projects", "berth.cli.models", "berth.cli.builds", "berth.cli.deploy", "berth.cli.metrics",
+                   "berth.cli.cases")
 
 
 def build_parser() -> argparse.ArgumentParser:
