@@ -54,15 +54,21 @@ def test_filters_apply_on_the_server_and_a_bad_one_is_explained(bob, deployment)
     assert "request_id: a request id has 1 to 128" in bad.content.decode()
 
 
+def link(pattern: str, html: str) -> str:
+    found = re.search(pattern, html)
+    assert found, html[-2000:]
+    return found.group(1).replace("&amp;", "&")
+
+
 def test_load_older_returns_the_previous_lines_and_the_next_link(bob, deployment):
     write(deployment, REPLICA, *[request_line(f"2026-12-01T12:{n // 60:02d}:{n % 60:02d}Z", f"r{n}")
                                  for n in range(450)])
     client = logged_in(bob)
     first = client.get(f"/deployments/{deployment.pk}/logs/").content.decode()
-    older_url = re.search(r'id="load-older" class="load-older" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    older_url = link(r'id="load-older" class="load-older" href="([^"]+)"', first)
 
     older = client.get(older_url, headers={"HX-Request": "true"}).content.decode()
-    oldest_url = re.search(r'href="([^"]+)"', older).group(1).replace("&amp;", "&")
+    oldest_url = link(r'href="([^"]+)"', older)
     oldest = client.get(oldest_url, headers={"HX-Request": "true"}).content.decode()
 
     assert "req=r449" in first
@@ -87,9 +93,9 @@ def test_a_download_is_a_file_of_the_time_range_as_text_or_json_lines(bob, deplo
 
     assert text["Content-Type"] == "text/plain; charset=utf-8"
     assert text["Content-Disposition"] == 'attachment; filename="iris-production-20261201T120000Z-20261201T120100Z.log"'
-    body = b"".join(text.streaming_content).decode().splitlines()
+    body = text.getvalue().decode().splitlines()
     assert [line.split("  ")[-1] for line in body] == ["req=in", "also in"]
-    rows = [json.loads(line) for line in b"".join(ndjson.streaming_content).decode().splitlines()]
+    rows = [json.loads(line) for line in ndjson.getvalue().decode().splitlines()]
     assert [(row["event"], row["request_id"], row["replica"]) for row in rows] == [
         ("request", "in", REPLICA), ("log", "", REPLICA)]
     assert ndjson["Content-Disposition"].endswith('.ndjson"')
