@@ -1,0 +1,34 @@
+"""docs/kubernetes.md shows exactly the objects Berth creates for its two-variation example."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from deployments.backends.kubernetes.example import as_yaml, example_manifests
+from tests.kubernetes.conftest import REPO
+
+DOC = REPO / "docs" / "kubernetes.md"
+BLOCK = re.compile(r"<!-- generated: python -m deployments\.backends\.kubernetes\.example -->\n```yaml\n(.*?)```\n"
+                   r"<!-- end of generated -->", re.DOTALL)
+
+
+def documented() -> str:
+    match = BLOCK.search(DOC.read_text())
+    assert match, "docs/kubernetes.md has lost its generated example block"
+    return match[1]
+
+
+def test_the_documented_objects_are_what_the_manifest_functions_make() -> None:
+    assert documented() == as_yaml(example_manifests()), (
+        "docs/kubernetes.md is out of date: paste the output of `python -m deployments.backends.kubernetes.example`")
+
+
+def test_the_example_command_prints_them() -> None:
+    result = subprocess.run([sys.executable, "-m", "deployments.backends.kubernetes.example"],
+                            cwd=REPO, env={**os.environ, "DJANGO_SETTINGS_MODULE": "console.settings"},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == documented()
