@@ -67,9 +67,9 @@ class ScrapeCost:
 def simulated_replicas(count: int, folder: Path, transport: str) -> Iterator[list[str]]:
     """The simulator process (bench/monitoring/replicas.py) serving `count` replicas; their endpoints."""
     folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable,  # noqa: S603 - our interpreter, our module, numbers "-m", "bench.monitoring.replicas", "--count", str(count),
-                                "--dir", str(folder), "--transport", transport],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-m", "bench.monitoring.replicas", "--count", str(count), "--dir", str(folder),
+            "--transport", transport]
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603 - ours
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once every replica listens
