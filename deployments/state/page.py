@@ -84,10 +84,16 @@ def page_context(deployment: Deployment, membership: Membership | None, can_writ
     return context
 
 
+def serving_build(deployment: Deployment, variation: str = "") -> Build | None:
+    """The build the current revision runs on `variation` (the first variation when none is named)."""
+    spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else None
+    chosen = [v for v in spec.variations if not variation or v.name == variation] if spec else []
+    return Build.objects.filter(build_id=chosen[0].build_id).first() if chosen else None
+
+
 def example_json(deployment: Deployment) -> str:
     """A request body for the snippets: the serving build's example input, else a placeholder."""
-    spec = DeploySpec.from_json(deployment.current_rollout.spec) if deployment.current_rollout else None
-    build = Build.objects.filter(build_id=spec.variations[0].build_id).first() if spec and spec.variations else None
+    build = serving_build(deployment)
     example = (build.example_input if build else None) or [{"feature": 1.0}]
     return json.dumps(example[:1] if isinstance(example, list) else example)
 

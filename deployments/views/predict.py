@@ -22,9 +22,9 @@ from django_htmx.middleware import HtmxDetails
 
 from deployments.access import get_deployment_for_user
 from deployments.models import Deployment, Membership, Role, SavedCase
-from deployments.prediction import cases, history
+from deployments.prediction import cases, files, history
 from deployments.prediction.gateway import MAX_BODY_BYTES, MAX_BODY_LABEL, PredictionInputError, parse_body, send
-from deployments.state.page import TEMPLATE, example_json, page_context
+from deployments.state.page import TEMPLATE, example_json, page_context, serving_build
 
 PARTIALS = "deployments/deployment/predict.html"
 
@@ -76,19 +76,30 @@ def deployment_predict(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         result: dict[str, Any] = {"input_error": f"This deployment has no variation named {variation!r}."}
     else:
         try:
-            _, payload = parse_body(body)
+            sent, payload, summary = _request_body(request, deployment, body, variation)
         except PredictionInputError as exc:
             result = {"input_error": str(exc)}
         else:
             answer = send(deployment, payload, variation)
-            history.record(deployment, request.user, body, variation, answer)
-            result = {"answer": answer, "pretty_body": _pretty(answer.body)}
+            history.record(deployment, request.user, sent, variation, answer)
+            result = {"answer": answer, "pretty_body": _pretty(answer.body), "file_summary": summary}
     extra = result | {"body": body, "variation": variation}
     if request.htmx:
         return render(request, f"{PARTIALS}#result", extra | {
             "deployment": deployment, "history": history.recent(deployment, request.user), "oob": True,
             "can_save_cases": membership.allows(Role.DEPLOYER)})
     return _tab(request, deployment, membership, extra)
+
+
+def _request_body(request: HttpRequest, deployment: Deployment, typed: str, variation: str) -> tuple[str, bytes, str]:
+    """What to send: the chosen file's body (files.py), else the typed JSON; the text kept, the bytes, a summary."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        _, payload = parse_body(typed)
+        return typed, payload, ""
+    build = serving_build(deployment, variation)
+    found = files.body_from_file(upload, build.input_schema if build else None)
+    return found.text, found.payload, found.summary
 
 
 @login_required

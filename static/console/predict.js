@@ -5,6 +5,9 @@
   function check(field) {
     const form = field.closest("form");
     const limit = Number(form && form.dataset.maxBytes) || 0;
+    const picker = form && form.querySelector("#predict-file");
+    const file = picker && picker.files && picker.files[0];
+    if (file) return checkFile(file, limit, form);
     const text = field.value;
     if (!text.trim()) return "Type a JSON request body first.";
     const size = new Blob([text]).size;
@@ -16,6 +19,19 @@
       JSON.parse(text);
     } catch (error) {
       return `Not valid JSON: ${error.message}. Nothing was sent.`;
+    }
+    return "";
+  }
+
+  // A chosen file is sent instead of the text: the same limits as the server's (deployments/prediction/files.py).
+  function checkFile(file, limit, form) {
+    if (!/\.(json|csv)$/i.test(file.name)) {
+      return `${file.name}: this deployment's model takes JSON, so send a .json file (a request body) or a .csv ` +
+        "file with a header row. Nothing was sent.";
+    }
+    if (limit && file.size > limit) {
+      return `The request body is ${(file.size / 1024 / 1024).toFixed(1)} MB; the limit for a test prediction is ` +
+        `${form.dataset.maxLabel} (${limit.toLocaleString("en")} bytes). Nothing was sent.`;
     }
     return "";
   }
@@ -48,6 +64,12 @@
   document.addEventListener("htmx:beforeRequest", refuse);
 
   let timer = null;
+  document.addEventListener("change", (event) => {
+    if (event.target.id !== "predict-file") return;
+    const field = document.getElementById("predict-body");
+    if (field) mark(field);
+  });
+
   document.addEventListener("input", (event) => {
     if (event.target.id !== "predict-body") return;
     clearTimeout(timer);

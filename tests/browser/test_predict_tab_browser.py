@@ -90,3 +90,25 @@ def test_a_prediction_returns_and_a_saved_case_passes_while_a_changed_one_fails(
     page.fill("#predict-body", "{}")
     page.click("#predict-history a.refill")
     assert json.loads(page.input_value("#predict-body")) == json.loads(stand_in.received[0][1])
+
+
+def test_a_csv_file_is_sent_instead_of_the_text_and_an_oversize_file_is_refused_in_the_browser(
+        page, live_console, deployment, stand_in, tmp_path):
+    rows = tmp_path / "iris.csv"
+    rows.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b"[" + b" " * (9 * 1024 * 1024) + b"]")
+    open_tab(page, live_console, deployment)
+
+    page.set_input_files("#predict-file", str(huge))
+    page.click("#predict-button")
+    expect(page.locator("#predict-body-error")).to_contain_text("the limit for a test prediction is 8 MB")
+    assert stand_in.received == []
+
+    page.set_input_files("#predict-file", str(rows))
+    expect(page.locator("#predict-body-error")).to_be_empty()
+    page.click("#predict-button")
+    expect(page.locator("#predict-status")).to_have_text("HTTP 200")
+    expect(page.locator("#predict-file-sent")).to_contain_text("Sent iris.csv: 1 row of 4 columns")
+    assert json.loads(stand_in.received[0][1]) == {
+        "columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"], "data": [[5.1, 3.5, 1.4, 0.2]]}
