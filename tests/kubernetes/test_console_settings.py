@@ -54,8 +54,8 @@ def load_settings(tmp_path: Path, secret_values: dict[str, str]) -> subprocess.C
         if any(value.startswith(path) for path in mounts.values()):
             env[key] = str(pod_root / value.lstrip("/"))
     env |= {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DJANGO_SETTINGS_MODULE": "console.settings"}
-    return subprocess.run([sys.executable, "-c", REPORT], cwd=REPO,  # noqa: S603 - our own interpreter and code env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run([sys.executable, "-c", REPORT],  # noqa: S603 - our own interpreter and code
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def real_values() -> dict[str, str]:

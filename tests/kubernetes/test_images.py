@@ -30,7 +30,7 @@ def instructions(name: str, kind: str) -> list[str]:
 
 def copies(name: str) -> dict[str, str]:
     """COPY source -> destination."""
-    return dict(value.split() for value in instructions(name, "COPY"))  # type: ignore[misc]
+    return dict(value.split() for value in instructions(name, "COPY"))
 
 
 def pins(path: Path) -> dict[str, str]:
