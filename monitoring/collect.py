@@ -1,4 +1,4 @@
-"""One scrape of one deployment: replicas' samples → increases → points per variation and in all.
+"""One scrape of one deployment: replicas' and the gateway's samples → increases → points per variation and in all.
 
 The previous scrape's samples (ScrapeSnapshot) are the baseline:
 - a replica seen for the first time adds nothing until its next scrape;
@@ -7,9 +7,11 @@ The previous scrape's samples (ScrapeSnapshot) are the baseline:
 - a replica that missed a scrape counts from its older baseline when it answers again;
 - a replica that went adds nothing more.
 A baseline older than STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new
-baseline, so no point averages over a gap. Shadow variations get copies of traffic: the
-deployment's own requests, errors and latency are its live variations', while CPU, memory and
-replicas count them all.
+baseline, so no point averages over a gap. The deployment's own requests, errors and latency are
+what its gateway counted (monitoring.gateway_stats: as clients see them) when it answered this
+scrape and has a baseline, kept like a replica's; otherwise its live variations' (shadow
+variations get copies of traffic). Batches are the live variations'; CPU, memory and replicas
+count every replica.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from django.db import transaction
 
 from deployments.models import Deployment
 from monitoring import prometheus
+from monitoring.gateway_stats import GATEWAY, client_stats, gateway_increases, started_at
 from monitoring.interval import IntervalStats, replica_stats, total
 from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint, ScrapeSnapshot
 from monitoring.prometheus import Samples
 from monitoring.rates import baseline, increases
 from monitoring.replica_counts import replica_counts
 from monitoring.scrape import scrape_all
-from monitoring.targets import Target, scrape_targets
+from monitoring.targets import Target, gateway_target, scrape_targets
 
 STALE_AFTER_SCRAPES = 3
 
@@ -45,10 +48,13 @@ def collect(deployment: Deployment, now: datetime, min_interval_s: float | None 
         if snapshot is None or _too_soon(snapshot, now, min_interval_s):
             return []  # another scrape of this deployment holds it, or just stored its points
         targets = scrape_targets(deployment)
-        current = scrape_all(targets)
-        points = _points(deployment, snapshot.samples, current, now, _interval_s(snapshot, now))
+        gateway = gateway_target(deployment)
+        current = scrape_all([*targets, gateway] if gateway else targets)
+        gateway_samples = current.pop(gateway, None) if gateway else None
+        points = _points(deployment, snapshot.samples, current, gateway_samples, now, _interval_s(snapshot, now))
         MetricPoint.objects.bulk_create(points)
-        snapshot.at, snapshot.samples = now, _baselines(snapshot.samples, targets, current)
+        snapshot.at, snapshot.samples = now, (_baselines(snapshot.samples, targets, current)
+                                              | _gateway_baseline(snapshot.samples, gateway, gateway_samples))
         snapshot.save(update_fields=["at", "samples"])
     return points
 
@@ -59,6 +65,13 @@ def _baselines(previous: dict[str, dict], targets: list[Target], current: dict[T
     kept = {t.replica: previous[t.replica] for t in targets if t not in current and t.replica in previous}
     return kept | {t.replica: {"starts": t.starts, "samples": prometheus.to_json(baseline(s))}
                    for t, s in current.items()}
+
+
+def _gateway_baseline(previous: dict[str, dict], gateway: Target | None, samples: Samples | None) -> dict[str, dict]:
+    """The gateway's, kept like a replica's: its samples now, else its older baseline while it is still there."""
+    if samples is not None:
+        return {GATEWAY: {"starts": started_at(samples), "samples": prometheus.to_json(baseline(samples))}}
+    return {GATEWAY: previous[GATEWAY]} if gateway is not None and GATEWAY in previous else {}
 
 
 def _too_soon(snapshot: ScrapeSnapshot, now: datetime, min_interval_s: float | None) -> bool:
@@ -74,8 +87,8 @@ def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:
     return age_s if 0 < age_s <= STALE_AFTER_SCRAPES * settings.BERTH_METRICS_SCRAPE_S else None
 
 
-def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Target, Samples], now: datetime,
-            interval_s: float | None) -> list[MetricPoint]:
+def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Target, Samples],
+            gateway: Samples | None, now: datetime, interval_s: float | None) -> list[MetricPoint]:
     if interval_s is None:
         return []
     by_variation = _variation_stats(previous, current)
@@ -84,7 +97,7 @@ def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Tar
     points = [MetricPoint.of(deployment.pk, name, now, interval_s, by_variation.get(name, IntervalStats()),
                              counts.get(name, (0, 0)), resolution)
               for name in sorted(counts.keys() | by_variation.keys())]
-    whole = _whole(deployment, by_variation)
+    whole = _whole(deployment, by_variation, gateway_increases(previous.get(GATEWAY), gateway) if gateway else None)
     ready, desired = (sum(c[i] for c in counts.values()) for i in (0, 1))
     points.append(MetricPoint.of(deployment.pk, WHOLE_DEPLOYMENT, now, interval_s, whole, (ready, desired),
                                  resolution))
@@ -107,9 +120,15 @@ def replica_increases(before: dict | None, target: Target, samples: Samples) -> 
     return increases({} if restarted else prometheus.from_json(before["samples"]), samples)
 
 
-def _whole(deployment: Deployment, by_variation: dict[str, IntervalStats]) -> IntervalStats:
+def _whole(deployment: Deployment, by_variation: dict[str, IntervalStats], gateway: Samples | None) -> IntervalStats:
+    """The deployment's interval: its clients' requests, errors and latency (the gateway's increases, else
+    the live variations'), the live variations' batches, and every replica's CPU, memory and count."""
     shadows = set(deployment.variations.filter(shadow=True).values_list("name", flat=True))
     everything = total(by_variation.values())
     live = total(s for name, s in by_variation.items() if name not in shadows)
+    if gateway is not None:
+        clients = client_stats(gateway)
+        live = replace(live, requests=clients.requests, errors_4xx=clients.errors_4xx, errors_5xx=clients.errors_5xx,
+                       latency_buckets=clients.latency_buckets)
     return replace(live, cpu_seconds=everything.cpu_seconds, memory_bytes=everything.memory_bytes,
                    replicas=everything.replicas)

@@ -1,4 +1,4 @@
-"""What to scrape for a deployment: each replica's `/metrics` endpoint, by variation.
+"""What to scrape for a deployment: each replica's `/metrics` endpoint, by variation, and its gateway's.
 
 For the local runtime this reads the replicas' launch records (the files the local backend
 writes, through its own read-only accessor) without asking supervisord or probing readiness:
@@ -7,8 +7,9 @@ started (its starts file) tells the collector of a restart even when the restart
 has already counted past its predecessor's figures. Other runtimes answer through
 `Backend.endpoints()`. Nothing here changes the runtime.
 
-The gateway serves no `/metrics` yet (serving/gateway.py answers only health and predict), so
-deployment-wide figures are the sum of its live variations' replicas.
+The gateway's `/metrics` (serving/gateway_metrics.py) is at the deployment's stored
+`gateway_url`, written by the rollout engine when it started the gateway; deployment-wide
+requests, error rates and latency come from it when it answers (monitoring.gateway_stats).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+from monitoring.gateway_stats import GATEWAY
 
 if TYPE_CHECKING:
     from deployments.models import Deployment
@@ -37,6 +40,13 @@ def scrape_targets(deployment: Deployment) -> list[Target]:
     from deployments.backends.base import get_backend
 
     return [Target(e.variation, e.replica, e.url) for e in get_backend().endpoints(deployment)]
+
+
+def gateway_target(deployment: Deployment) -> Target | None:
+    """The deployment's gateway, when it has one; its `replica` is the reserved key GATEWAY."""
+    if not deployment.gateway_url:
+        return None
+    return Target(variation="", replica=GATEWAY, endpoint=deployment.gateway_url)
 
 
 def _local_targets(deployment_id: int) -> list[Target]:

@@ -11,6 +11,7 @@ import bisect
 import math
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 
@@ -64,13 +65,14 @@ def send(url: str, rows: object, times: int) -> list[tuple[int, float]]:
     return answers
 
 
-def collect_until(deployment: Deployment, requests: int) -> list[MetricPoint]:
-    """Scrape again and again until the stored whole-deployment points count `requests` (or the deadline)."""
+def collect_until(deployment: Deployment, requests: int, variation: str = WHOLE_DEPLOYMENT) -> list[MetricPoint]:
+    """Scrape again and again until the stored points of `variation` (default: the whole deployment) count
+    `requests` (or the deadline)."""
     deadline = time.monotonic() + DEADLINE_S
     while True:
         scrape_now(deployment)
         points = list(MetricPoint.objects.filter(deployment=deployment).order_by("time"))
-        counted = sum(p.requests for p in points if p.variation == WHOLE_DEPLOYMENT)
+        counted = sum(p.requests for p in points if p.variation == variation)
         if counted >= requests or time.monotonic() > deadline:
             return points
         time.sleep(0.5)
@@ -131,15 +133,15 @@ def test_a_restarted_replica_counts_from_zero_even_once_past_its_old_count(deplo
     replica = get_backend().replicas(deployment)[0]
     assert replica.pid is not None
     scrape_now(deployment)
-    send_to_replica(replica.endpoint, 20)
-    collect_until(deployment, 20)
+    send_to_replica(replica.endpoint, 20)  # not through the gateway: its variation's points count them
+    collect_until(deployment, 20, "default")
 
     os.kill(replica.pid, signal.SIGKILL)  # supervisord starts it again: a new process, counters from zero
     again = restarted_and_ready(deployment, replica.name)
     send_to_replica(again.endpoint, 25)  # past the old 20: the counter never drops where a scrape sees it
-    points = collect_until(deployment, 45)
+    points = collect_until(deployment, 45, "default")
 
-    assert sum(p.requests for p in points if p.variation == WHOLE_DEPLOYMENT) == 45
+    assert sum(p.requests for p in points if p.variation == "default") == 45
 
 
 def test_ready_and_desired_replicas_are_what_the_observer_stored(deployment):
@@ -168,3 +170,53 @@ def test_a_deployment_scraped_moments_ago_is_left_alone(deployment):
     scraped_at = ScrapeSnapshot.objects.get(deployment=deployment).at
     assert collect(deployment, timezone.now()) == []  # the task's default: not within half an interval
     assert ScrapeSnapshot.objects.get(deployment=deployment).at == scraped_at
+
+
+def gateway_samples(deployment: Deployment) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from monitoring.prometheus import parse
+
+    return parse(httpx.get(f"{deployment.gateway_url}/metrics", timeout=10).text)
+
+
+def test_deployment_wide_figures_are_the_gateways_and_count_what_it_refused_itself(deployment):
+    assert scrape_now(deployment) == []  # the baseline, the gateway's included
+    good = send(deployment.predict_url, [IRIS_ROW], 10)
+    unknown = send(deployment.variation_predict_url("nosuch"), [IRIS_ROW], 3)  # refused by the gateway
+    assert {s for s, _ in good} == {200}
+    assert {s for s, _ in unknown} == {404}
+
+    counted = gateway_samples(deployment)
+    assert counted[("berth_gateway_requests_total", (("code", "2xx"), ("variation", "default")))] == 10
+    assert counted[("berth_gateway_requests_total", (("code", "4xx"), ("variation", "")))] == 3
+    points = collect_until(deployment, 13)
+
+    whole = total(p.stats() for p in points if p.variation == WHOLE_DEPLOYMENT)
+    default = total(p.stats() for p in points if p.variation == "default")
+    assert (whole.requests, whole.errors_4xx, whole.errors_5xx) == (13, 3, 0)
+    assert whole.latency_buckets[math.inf] == 13
+    assert (default.requests, default.errors_4xx) == (10, 0)  # what reached the replicas
+    assert whole.batch_calls >= 1
+    slowest = max(seconds for _, seconds in good + unknown)
+    busiest = max((p for p in points if p.variation == WHOLE_DEPLOYMENT), key=lambda p: p.requests)
+    assert busiest.latency_p99_s is not None
+    assert 0 < busiest.latency_p99_s <= upper_bound(slowest)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_without_an_answer_from_the_gateway_deployment_wide_figures_are_the_replicas_sum(deployment):
+    dead = f"http://127.0.0.1:{free_port()}"  # a gateway that does not answer its scrapes
+    Deployment.objects.filter(pk=deployment.pk).update(gateway_url=dead)
+    deployment.refresh_from_db()
+    replica = get_backend().replicas(deployment)[0]
+    scrape_now(deployment)
+    send_to_replica(replica.endpoint, 7)
+    points = collect_until(deployment, 7)
+
+    whole = total(p.stats() for p in points if p.variation == WHOLE_DEPLOYMENT)
+    assert (whole.requests, whole.errors_4xx) == (7, 0)
+    assert whole.latency_buckets[math.inf] == 7
