@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from deployments.api import cases, deploy_views, views
+from deployments.api.logs import DeploymentLogsView
 from monitoring.api.views import DeploymentMetricsView
 
 router = DefaultRouter()
@@ -33,6 +34,7 @@ def no_such_endpoint(request: Request, rest: str) -> Response:
 urlpatterns = [
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
     path("deployments/<int:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
+    path("deployments/<int:pk>/logs/", DeploymentLogsView.as_view(), name="deployment-logs"),
     path("deployments/<int:pk>/cases/", cases.DeploymentCasesView.as_view(), name="deployment-cases"),
     path("deployments/<int:pk>/cases/run/", cases.DeploymentCasesRunView.as_view(), name="deployment-cases-run"),
     path("deployments/<int:pk>/cases/<int:case_pk>/", cases.DeploymentCaseView.as_view(), name="deployment-case"),

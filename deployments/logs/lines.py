@@ -71,14 +71,14 @@ class LogLine:
         return {"key": self.key, "time": self.time.isoformat().replace("+00:00", "Z"), "level": self.level,
                 "event": self.event, "replica": self.source, "variation": self.variation,
                 "request_id": self.request_id, "request_ids": list(self.request_ids), "message": self.message,
-                "fields": self.fields, "text": self.text, "structured": self.structured}
+                "details": self.fields, "text": self.text, "structured": self.structured}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LogLine:
         """The inverse of to_json (how a line travels to the sockets through the channel layer)."""
         return cls(data["key"], timestamp(data["time"]) or datetime.now(UTC), data["level"], data["event"],
                    data["replica"], data["variation"], tuple(data["request_ids"]), data["message"],
-                   data["fields"], data.get("structured", True))
+                   data["details"], data.get("structured", True))
 
 
 def variation_of(source: str, deployment: int = 0) -> str:

@@ -21,8 +21,10 @@ from urllib.parse import urlencode
 from deployments.backends.log_files import Position
 from deployments.logs.lines import LEVELS, LogLine, timestamp
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{0,62}$"
+REQUEST_ID_PATTERN = r"^[\x21-\x7e]{1,200}$"  # as the gateway takes X-Request-Id (visible ASCII here)
+_NAME = re.compile(NAME_PATTERN)
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 MAX_TEXT_FILTER = 200
 
 
@@ -58,7 +60,7 @@ class LogQuery:
         if len(values["q"]) > MAX_TEXT_FILTER:
             errors["q"] = f"at most {MAX_TEXT_FILTER} characters"
         if values["request_id"] and not _REQUEST_ID.match(values["request_id"]):
-            errors["request_id"] = "a request id has 1 to 128 letters, digits, '.', '_', ':' or '-'"
+            errors["request_id"] = "a request id is 1 to 200 visible ASCII characters, without spaces"
         times = {}
         for name in ("since", "until"):
             times[name] = _time(values[name]) if values[name] else None

@@ -131,6 +131,16 @@ class BerthClient:
         params = {"range": range, "variation": variation} if variation else {"range": range}
         return self._request("GET", f"/api/v1/deployments/{deployment_id}/metrics/", params=params)
 
+    # --- logs -------------------------------------------------------------------------------
+
+    def deployment_logs(self, deployment_id: int, *, before: str = "", after: str = "", limit: int = 200,
+                        **filters: str) -> dict[str, Any]:
+        """A page of a deployment's retained log lines, oldest first: `lines`, and the cursors `older`
+        (pass as `before` for the page before; None: nothing older) and `newer` (pass as `after` for what
+        was written since). `filters`: since, until, variation, replica, level, q, request_id."""
+        params = {name: value for name, value in {**filters, "before": before, "after": after}.items() if value}
+        return self._request("GET", f"/api/v1/deployments/{deployment_id}/logs/", params={**params, "limit": limit})
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:

@@ -139,7 +139,7 @@ def test_several_viewers_share_one_reader_and_each_gets_every_line_once_over_sev
         holder = await reader(deployment)
         assert holder is not None
 
-        sent = []
+        sent: list[str] = []
         started = time.monotonic()
         while time.monotonic() - started < 3 * fanout.reader_ttl_s():
             sent.append(f"line-{len(sent)}")

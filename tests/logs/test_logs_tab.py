@@ -51,7 +51,7 @@ def test_filters_apply_on_the_server_and_a_bad_one_is_explained(bob, deployment)
     assert "request_id=wanted" in by_id  # the live socket gets the same filter
     assert bad.status_code == 200
     assert "level: one of debug, info, warning, error, critical" in bad.content.decode()
-    assert "request_id: a request id has 1 to 128" in bad.content.decode()
+    assert "request_id: a request id is 1 to 200" in bad.content.decode()
 
 
 def link(pattern: str, html: str) -> str:
