@@ -253,6 +253,7 @@ except ValueError as bad_pattern:
     raise ImproperlyConfigured(str(bad_pattern)) from None
 BERTH_K8S_GPU_NODE_LABEL = envstr("BERTH_K8S_GPU_NODE_LABEL", "cloud.google.com/gke-accelerator")
 BERTH_K8S_GATEWAY_REPLICAS = envint("BERTH_K8S_GATEWAY_REPLICAS", 2, minimum=1)
+BERTH_K8S_CONSOLE_NAMESPACE = envstr("BERTH_K8S_CONSOLE_NAMESPACE", "berth")  # replicas may reach its web pods
 # Metrics (docs/metrics.md): scrape every N s, keep those points H hours; roll them up into
 # ROLLUP_S-second points (a multiple of the scrape interval) kept D days.
 BERTH_METRICS_SCRAPE_S = envint("BERTH_METRICS_SCRAPE_S", 10, minimum=1)

@@ -28,7 +28,8 @@ print(json.dumps({"backend": s.BERTH_BACKEND, "data_dir": str(s.DATA_DIR), "secr
     "keys": s.BERTH_ENCRYPTION_KEYS, "db_host": s.DATABASES["default"]["HOST"], "redis": s.REDIS_URL,
     "hosts": s.ALLOWED_HOSTS, "ssl_redirect": s.SECURE_SSL_REDIRECT, "proxy_header": s.SECURE_PROXY_SSL_HEADER,
     "image": s.BERTH_MODEL_SERVER_IMAGE, "namespaces": s.BERTH_K8S_NAMESPACE_PATTERN,
-    "console_url": s.BERTH_CONSOLE_INTERNAL_URL, "gateway_replicas": s.BERTH_K8S_GATEWAY_REPLICAS}))
+    "console_url": s.BERTH_CONSOLE_INTERNAL_URL, "gateway_replicas": s.BERTH_K8S_GATEWAY_REPLICAS,
+    "console_namespace": s.BERTH_K8S_CONSOLE_NAMESPACE}))
 """
 
 
@@ -85,6 +86,7 @@ def test_the_console_loads_its_settings_from_the_shipped_configmap_and_secret(tm
     assert loaded["namespaces"] == "berth-{project}"
     assert loaded["console_url"] == "http://berth-web.berth.svc"
     assert loaded["gateway_replicas"] == 2
+    assert loaded["console_namespace"] == "berth"
 
 
 def test_the_shipped_placeholder_key_stops_the_console_with_a_message_saying_what_to_set(tmp_path: Path) -> None:
@@ -94,10 +96,11 @@ def test_the_shipped_placeholder_key_stops_the_console_with_a_message_saying_wha
     assert "not a valid Fernet key" in result.stderr
 
 
-def test_a_console_url_the_settings_name_is_the_shipped_web_service() -> None:
+def test_the_console_the_settings_name_is_the_shipped_web_service() -> None:
     service = shipped("Service", "berth-web")
-    url = shipped("ConfigMap", "berth-settings")["data"]["BERTH_CONSOLE_INTERNAL_URL"]
-    assert url == f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    data = shipped("ConfigMap", "berth-settings")["data"]
+    assert data["BERTH_CONSOLE_INTERNAL_URL"] == f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    assert data["BERTH_K8S_CONSOLE_NAMESPACE"] == service["metadata"]["namespace"]
     assert service["spec"]["ports"][0]["port"] == 80
 
 

@@ -35,8 +35,8 @@ def test_three_recent_kubernetes_minors_are_checked() -> None:
 @pytest.mark.parametrize("version", SUPPORTED)
 def test_every_object_of_a_two_variation_deployment_is_valid(deployed: Deployed, version: str) -> None:
     kinds = sorted(o["kind"] for o in deployed.objects)
-    assert kinds == ["ConfigMap", "Deployment", "Deployment", "Deployment", "Ingress", "Secret", "Secret",
-                     "Service", "Service", "Service", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Deployment", "Deployment", "Deployment", "Ingress", "NetworkPolicy",
+                     "NetworkPolicy", "Secret", "Secret", "Service", "Service", "Service", "ServiceAccount"]
     for document in deployed.objects:
         validate(document, version)
 

@@ -158,3 +158,27 @@ def test_a_new_build_changes_the_pod_template_so_kubernetes_rolls_it_out(deploye
 
 def test_the_same_inputs_give_the_same_objects(deployed: Deployed) -> None:
     assert redeploy(deployed, deployed.spec, 1).objects == deployed.objects
+
+
+def test_without_outbound_network_the_pods_reach_only_dns_and_the_consoles_web_pods(deployed: Deployed) -> None:
+    from deployments.backends.kubernetes.labels import CONSOLE_WEB
+    from tests.kubernetes.conftest import shipped_documents
+
+    policy = deployed.one("NetworkPolicy", "default")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= deployed.one("Deployment", "default")[
+        "spec"]["template"]["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Egress"]
+    dns, console = policy["egress"]
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert console["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "berth"}
+    web = next(d for _, d in shipped_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "berth-web")
+    assert console["to"][0]["podSelector"]["matchLabels"].items() <= web["spec"]["template"]["metadata"]["labels"].items()
+    assert CONSOLE_WEB.items() <= web["spec"]["template"]["metadata"]["labels"].items()
+    assert [p["port"] for p in console["ports"]] == [web["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]]
+
+
+def test_with_outbound_network_the_pods_get_no_network_policy(deployed: Deployed) -> None:
+    again = redeploy(deployed, two_variation_spec(deployed.deployment.model, outbound_network=True), 2)
+    assert [o["metadata"]["labels"]["berth.dev/variation"] for o in again.objects
+            if o["kind"] == "NetworkPolicy"] == ["challenger"]

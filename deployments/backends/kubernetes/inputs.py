@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # The model server's and the gateway's port inside their pods; Services answer on 80.
 CONTAINER_PORT = 8080
 SERVICE_PORT = 80
+CONSOLE_WEB_PORT = 8000  # the console's web container (docker/kubernetes/40-web.yaml)
 PRESTOP_DELAY_S = 5   # a terminating pod keeps serving while Services and the gateway drop it
 
 
@@ -35,6 +36,7 @@ class ClusterSettings:
     gateway_replicas: int = 2                                 # BERTH_K8S_GATEWAY_REPLICAS
     drain_timeout_s: int = 30                                 # BERTH_DRAIN_TIMEOUT_S
     deploy_timeout_cap_s: int = 0                             # BERTH_DEPLOY_TIMEOUT_CAP_S (0: none)
+    console_namespace: str = "berth"                          # BERTH_K8S_CONSOLE_NAMESPACE
 
     @classmethod
     def from_settings(cls) -> ClusterSettings:
@@ -44,7 +46,7 @@ class ClusterSettings:
                    settings.BERTH_CONSOLE_INTERNAL_URL, settings.BERTH_INGRESS_CLASS,
                    settings.BERTH_INGRESS_HOST_PATTERN, settings.BERTH_K8S_GPU_NODE_LABEL,
                    settings.BERTH_K8S_GATEWAY_REPLICAS, settings.BERTH_DRAIN_TIMEOUT_S,
-                   settings.BERTH_DEPLOY_TIMEOUT_CAP_S)
+                   settings.BERTH_DEPLOY_TIMEOUT_CAP_S, settings.BERTH_K8S_CONSOLE_NAMESPACE)
 
     @property
     def termination_grace_s(self) -> int:

@@ -21,6 +21,8 @@ DEPLOYMENT_LABEL = "berth.dev/deployment"
 VARIATION_LABEL = "berth.dev/variation"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 RUNTIME_KEY_LABEL = "berth.dev/runtime-key"
+# The console's web pods, as docker/kubernetes/40-web.yaml labels them.
+CONSOLE_WEB = {"app.kubernetes.io/name": "berth-console", "app.kubernetes.io/component": "web"}
 
 
 def instance(target: Target) -> str:

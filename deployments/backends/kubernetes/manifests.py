@@ -6,8 +6,8 @@ those inputs for a real Deployment and DeploySpec: instance types from the catal
 values decrypted, a token per build, the console's settings.
 
 Order: what pods refer to (ServiceAccounts, Secrets, the routes ConfigMap) before the pods'
-Deployments, then Services, then the Ingress, so a first apply never starts a pod that waits
-for a missing object.
+Deployments, then Services, the Ingress and NetworkPolicies, so a first apply never starts a
+pod that waits for a missing object.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from deployments.backends.kubernetes.inputs import ClusterSettings, InstanceShap
 from deployments.backends.kubernetes.names import namespace_name
 from deployments.backends.kubernetes.variation_deployment import variation_deployment
 from deployments.backends.kubernetes.variation_objects import (
+    variation_network_policy,
     variation_secret,
     variation_service,
     variation_service_account,
@@ -50,6 +51,7 @@ def build_manifests(target: Target, variations: Sequence[VariationInput], cluste
         *(variation_service(target, namespace, v) for v in variations),
         gateway_service(target, namespace),
         gateway_ingress(target, namespace, cluster),
+        *(variation_network_policy(target, namespace, v, cluster) for v in variations),
     ]
     return [item for item in objects if item is not None]
 

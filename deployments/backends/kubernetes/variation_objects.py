@@ -1,4 +1,4 @@
-"""A variation's Service, Secret and (when it has cloud credentials) ServiceAccount.
+"""A variation's Service, Secret, and when needed its ServiceAccount and NetworkPolicy.
 
 They share the variation's name; the Deployment (variation_deployment.py) refers to them by it.
 The Secret holds the decrypted values of the secret env vars and the build's artifact token;
@@ -10,7 +10,14 @@ from __future__ import annotations
 import base64
 
 from deployments.backends.kubernetes import labels
-from deployments.backends.kubernetes.inputs import SERVICE_PORT, Manifest, Target, VariationInput
+from deployments.backends.kubernetes.inputs import (
+    CONSOLE_WEB_PORT,
+    SERVICE_PORT,
+    ClusterSettings,
+    Manifest,
+    Target,
+    VariationInput,
+)
 from deployments.backends.kubernetes.names import variation_name
 from deployments.rollouts.spec import VariationSpec
 
@@ -68,3 +75,32 @@ def variation_service_account(target: Target, namespace: str, variation: Variati
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata,
             "automountServiceAccountToken": False}
 
+
+
+def variation_network_policy(target: Target, namespace: str, variation: VariationInput,
+                             cluster: ClusterSettings) -> Manifest | None:
+    """With outbound network off (the default), the pods may open connections to two places only:
+    the cluster's DNS, and the console's web pods, where the init container fetches the build.
+    None when the variation may reach other hosts. Enforced by the cluster's network plugin, when
+    it enforces NetworkPolicy at all (docs/kubernetes.md)."""
+    spec = variation.spec
+    if spec.outbound_network:
+        return None
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": variation_name(target, spec.name), "namespace": namespace,
+                     "labels": labels.object_labels(target, labels.MODEL_SERVER, spec.name)},
+        "spec": {
+            "podSelector": {"matchLabels": labels.pod_selector(target, labels.MODEL_SERVER, spec.name)},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                         "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": cluster.console_namespace}},
+                         "podSelector": {"matchLabels": labels.CONSOLE_WEB}}],
+                 "ports": [{"protocol": "TCP", "port": CONSOLE_WEB_PORT}]},
+            ],
+        },
+    }
