@@ -63,3 +63,10 @@ urlpatterns += [
     path("deployments/<int:pk>/logs/", logs.deployment_logs, name="deployment-logs"),
     path("deployments/<int:pk>/logs/download/", logs.deployment_logs_download, name="deployment-logs-download"),
 ]
+
+# The Usage tab: how a client calls the deployment.
+from deployments.views import usage  # noqa: E402
+
+urlpatterns += [
+    path("deployments/<int:pk>/usage/", usage.deployment_usage, name="deployment-usage"),
+]
