@@ -73,7 +73,8 @@ def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings)
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_DELAY_S}}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True}],
+        "volumeMounts": [{"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir in the pod
     }
     return {
         "apiVersion": "apps/v1",
@@ -96,7 +97,8 @@ def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings)
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
-                    "volumes": [{"name": "routes", "configMap": {"name": name}}],
+                    "volumes": [{"name": "routes", "configMap": {"name": name}},
+                                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },
             },
         },
