@@ -4,6 +4,8 @@
 // Resume. Reconnects after a drop; stops on 4403 (no longer allowed) and 4400 (bad filter).
 // In a file, not inline: the Content-Security-Policy runs no inline script.
 (() => {
+  if (window.berthLogs) return;  // loaded once per page, however many boxes follow
+  window.berthLogs = true;
   const followed = new Map();  // element -> {socket, paused, held, closed, retry}
 
   function socketUrl(path) {
