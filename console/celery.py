@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("berth")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["deployments.logs"])  # deployments/logs/tasks.py
 
 
 @app.on_after_finalize.connect
@@ -31,6 +32,11 @@ def schedule_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         3600,
         sender.signature("deployments.tasks.prune_failed_builds"),
         name="delete failed builds past their retention",
+    )
+    sender.add_periodic_task(
+        3600,
+        sender.signature("deployments.logs.tasks.prune_logs"),
+        name="delete log files past BERTH_LOG_RETENTION_DAYS",
     )
     sender.add_periodic_task(
         settings.BERTH_METRICS_SCRAPE_S,
