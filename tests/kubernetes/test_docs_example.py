@@ -33,3 +33,10 @@ def test_the_example_command_prints_them() -> None:
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout == documented()
+
+
+def test_the_documented_kubectl_selector_is_the_one_removal_uses() -> None:
+    from deployments.backends.kubernetes.example import TARGET
+    from deployments.backends.kubernetes.labels import deployment_selector, selector_string
+
+    assert f"-l {selector_string(deployment_selector(TARGET))}\n" in DOC.read_text()
