@@ -99,3 +99,13 @@ def deployment_selector_of(deployed: Deployed) -> dict[str, str]:
     model = deployed.deployment.model
     return deployment_selector(Target(deployed.deployment.pk, model.project.slug, model.model_id,
                                       deployed.deployment.environment, 1))
+
+
+def test_an_ingress_host_for_the_longest_model_id_is_a_valid_host_name() -> None:
+    from deployments.backends.kubernetes.gateway_objects import ingress_host
+
+    host = ingress_host(Target(1, "p", LONGEST_MODEL_ID, "e" * 32, 1), "{model}-{environment}.models.example.com")
+    first, rest = host.split(".", 1)
+    assert rest == "models.example.com"
+    assert len(first) <= 63
+    assert DNS_1035.match(first)

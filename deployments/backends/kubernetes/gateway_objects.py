@@ -24,7 +24,7 @@ from deployments.backends.kubernetes.inputs import (
     Target,
     VariationInput,
 )
-from deployments.backends.kubernetes.names import gateway_name, readable, variation_name
+from deployments.backends.kubernetes.names import MAX_NAME, gateway_name, object_name, readable, variation_name
 
 ROUTES_DIR = "/etc/berth/routes"
 ROUTES_FILE = "routes.json"
@@ -121,9 +121,11 @@ def gateway_service(target: Target, namespace: str) -> Manifest:
 
 
 def ingress_host(target: Target, pattern: str) -> str:
-    """BERTH_INGRESS_HOST_PATTERN filled in, e.g. `{model}-{environment}.models.example.com`."""
-    return pattern.format(model=readable(target.model_id), environment=target.environment,
+    """BERTH_INGRESS_HOST_PATTERN filled in, e.g. `{model}-{environment}.models.example.com`; a part
+    between dots longer than DNS allows (63) is cut and hashed like an object name."""
+    host = pattern.format(model=readable(target.model_id), environment=target.environment,
                           project=readable(target.project))
+    return ".".join(part if len(part) <= MAX_NAME else object_name(part) for part in host.split("."))
 
 
 def gateway_ingress(target: Target, namespace: str, cluster: ClusterSettings) -> Manifest | None:
