@@ -23,6 +23,9 @@ from deployments.logs.lines import LEVELS
 from deployments.logs.query import NAME_PATTERN, REQUEST_ID_PATTERN, LogQuery, LogQueryError, decode_cursor
 
 
+TYPED = ("since", "until", "limit")
+
+
 class LogsQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False,
                                       help_text="Only lines at or after this time (ISO 8601; UTC when no zone).")
@@ -81,6 +84,9 @@ class DeploymentLogsView(ApiDefaults):
                    operation_id="deployments_logs", responses=LogPageSerializer)
     def get(self, request: Request, pk: int) -> Response:
         deployment, _ = get_deployment_for_user(request.user, pk)
+        blank = [name for name in TYPED if name in request.query_params and not request.query_params[name].strip()]
+        if blank:  # DRF would take an empty typed parameter as left out; the schema says it is a time or number
+            raise ValidationError({name: ["empty; give a value or leave the parameter out"] for name in blank})
         params = LogsQuerySerializer(data=request.query_params)
         if not params.is_valid():
             raise ValidationError(params.errors)

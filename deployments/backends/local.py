@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOCKET_NAME = "server.sock"
 CRASHED_STATES = {"BACKOFF", "EXITED", "FATAL"}
 STOPPED_STATES = {"STOPPED", "STOPPING", "UNKNOWN"}
+FOLLOW_REWIND_S = 5  # a new reader first sends the last seconds' lines: none is lost while it starts
 
 
 def program_name(deployment: int, part: ReplicaId | str) -> str:
@@ -197,7 +198,7 @@ class LocalBackend(Backend):
 
     async def follow_logs(self, deployment: Deployment, poll_s: float) -> AsyncIterator[list[log_files.RawLine]]:
         """Polls the files (in a thread: reads never block the event loop) every `poll_s`."""
-        follower = log_files.Follower(self._log_dir(deployment))
+        follower = log_files.Follower(self._log_dir(deployment), rewind_s=FOLLOW_REWIND_S)
         try:
             while True:
                 yield await asyncio.to_thread(follower.poll)

@@ -11,6 +11,7 @@ No Django here: the local backend passes the folder in.
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import time
@@ -143,6 +144,30 @@ def _whole_end(handle: IO[bytes]) -> int:
     return 0
 
 
+_TS = re.compile(rb'"ts": ?"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z?"')
+REWIND_MAX_LINES = 1000
+
+
+def _rewound_end(handle: IO[bytes], cutoff: float) -> int:
+    """The file's end, moved back over the last lines stamped at or after `cutoff` (epoch seconds)."""
+    end = position = _whole_end(handle)
+    for count, (offset, data) in enumerate(_lines_backward(handle, end)):
+        match = _TS.search(data[:200])
+        if count >= REWIND_MAX_LINES or (match and _epoch(match[1]) < cutoff):
+            break
+        position = offset
+    return position
+
+
+def _epoch(stamp: bytes) -> float:
+    """`2026-12-01T00:06:03.120` (UTC, as serving.logs writes it) in epoch seconds; 0 if it does not parse."""
+    try:
+        whole = calendar.timegm(time.strptime(stamp[:19].decode(), "%Y-%m-%dT%H:%M:%S"))
+        return whole + (float(stamp[19:]) if stamp[19:] else 0.0)
+    except ValueError:
+        return 0.0
+
+
 def _lines_backward(handle: IO[bytes], end: int) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes without newline) of each line in [0, end), last first; `end` follows a newline."""
     position, carry = end, b""
@@ -186,12 +211,15 @@ class _Followed:
 class Follower:
     """Follows every `*.log` in a folder: `poll()` returns the whole lines written since the last poll.
 
-    Files there when it starts are followed from their end; files that appear later from their start.
+    Files there when it starts are followed from their end, less the lines stamped (JSON "ts") within
+    the last `rewind_s` seconds: a viewer that read the history just before this reader started gets
+    no gap (lines sent twice carry the same key). Files that appear later are read from their start.
     A rotated file (its name now another inode) is read to its end before the new one is opened; a
     truncated one is read again from its start. Not thread-safe: one poller.
     """
 
     log_dir: Path
+    rewind_s: float = 0.0
     files: dict[str, _Followed] = field(default_factory=dict)
     started: bool = False
 
@@ -233,7 +261,7 @@ class Follower:
         except FileNotFoundError:
             return None
         inode = os.fstat(handle.fileno()).st_ino
-        return _Followed(handle, inode, _whole_end(handle) if from_end else 0)
+        return _Followed(handle, inode, _rewound_end(handle, time.time() - self.rewind_s) if from_end else 0)
 
     def _read(self, source: str, followed: _Followed, now: float) -> list[RawLine]:
         size = os.fstat(followed.handle.fileno()).st_size

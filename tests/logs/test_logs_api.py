@@ -63,3 +63,11 @@ def test_an_outsider_gets_404_and_an_anonymous_caller_401(deployment, charlie, o
 
     assert api_as(charlie).get(url(deployment)).status_code == 404
     assert api_as(None).get(url(deployment)).status_code == 401
+
+
+def test_an_empty_time_or_limit_is_refused_rather_than_taken_as_left_out(deployment, bob):
+    answer = api_as(bob).get(url(deployment) + "?until=&limit=")
+
+    assert answer.status_code == 400
+    assert answer.json() == {"until": ["empty; give a value or leave the parameter out"],
+                             "limit": ["empty; give a value or leave the parameter out"]}
