@@ -22,7 +22,6 @@ from deployments.logs.history import MAX_PAGE_LINES, PAGE_LINES, newer_page, old
 from deployments.logs.lines import LEVELS
 from deployments.logs.query import NAME_PATTERN, REQUEST_ID_PATTERN, LogQuery, LogQueryError, decode_cursor
 
-
 TYPED = ("since", "until", "limit")
 
 
