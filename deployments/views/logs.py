@@ -103,5 +103,4 @@ def _choices(deployment: Deployment) -> dict[str, Any]:
     replicas = [s for s in sources if s != GATEWAY]
     variations = sorted({v.name for v in deployment.variations.all()} | {variation_of(s) for s in replicas} - {""})
     return {"variation_choices": variations, "replica_choices": [*replicas, GATEWAY] if GATEWAY in sources
-            else replicas, "levels": LEVELS, "download_since": (timezone.now() - DEFAULT_DOWNLOAD),
-            "download_until": timezone.now()}
+            else replicas, "levels": LEVELS, "download_since": timezone.now() - DEFAULT_DOWNLOAD}

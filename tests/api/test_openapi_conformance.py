@@ -56,6 +56,7 @@ REFUSED_FOR_WHAT_EXISTS = [
     ("POST", "^/api/v1/deployments/[^/]+/scale/$", "the variation must serve, at another replica count"),
     ("POST", "^/api/v1/deployments/[^/]+/rollback/$", "the revision must be an earlier one that served"),
     ("POST", "^/api/v1/deployments/[^/]+/undeploy/$", "the deployment must not be stopped already"),
+    ("GET", "^/api/v1/deployments/[^/]+/logs/$", "a cursor must be one the console gave out; until not before since"),
 ]
 
 

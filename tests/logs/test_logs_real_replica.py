@@ -16,34 +16,18 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from console.asgi import application
-from deployments.models import Deployment, RolloutStatus
-from deployments.rollouts.requests import deploy
-from tests.deploy.conftest import wait_for_rollout
-from tests.deploy.test_lifecycle import spec
-from tests.fixtures.builds import IRIS_CLASSIFIER, IRIS_ROW
-from tests.fixtures.runtime import ready_build
+from deployments.models import Deployment
+from tests.fixtures.builds import IRIS_ROW
+from tests.logs.conftest import deployed_printing_model
 from tests.test_build_consumer import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PRINTS = IRIS_CLASSIFIER.replace(
-    "        return pd.DataFrame(data=self._model.predict(df), columns=['species'])",
-    "        print(f'scoring {len(df)} rows')\n"
-    "        return pd.DataFrame(data=self._model.predict(df), columns=['species'])")
 ROW = re.compile(r'<div class="log-line[^"]*" data-key="[^"]+"[^>]*>([^<]*)</div>')
 
 
 @pytest.fixture
 def printing_deployment(supervisord, celery_worker, iris_model, alice) -> Iterator[Deployment]:
-    from deployments.models.instance_type import ensure_catalog
-
-    assert PRINTS != IRIS_CLASSIFIER
-    ensure_catalog()  # transactional tests flush the rows the data migration seeded
-    rollout = wait_for_rollout(deploy(iris_model, spec(ready_build(iris_model, PRINTS)), alice))
-    assert rollout.status == RolloutStatus.SUCCEEDED, rollout.reason
-    yield rollout.deployment
-    from deployments.backends.base import get_backend
-
-    get_backend().delete(rollout.deployment)
+    yield from deployed_printing_model(iris_model, alice)
 
 
 def predict(deployment: Deployment, request_id: str) -> None:
