@@ -27,8 +27,10 @@ class VaryOnHtmxMiddleware:
 class ContentSecurityPolicyMiddleware:
     """Sends settings.CONTENT_SECURITY_POLICY on every response that has none of its own.
 
-    Ours rather than django-csp: the policy is one constant (no nonces or hashes, as nothing is
-    inline) for every page, which these lines do without another dependency and settings schema.
+    Ours rather than django-csp: the policy is one constant (no hashes, as nothing is inline) for
+    every page, which these lines do without another dependency and settings schema. The one
+    exception: a page whose template asked for `{% csp_style_nonce %}` (console/templatetags/csp.py)
+    lets its own script add <style> elements carrying that response's random nonce.
     Django 6.0 has this built in (SECURE_CSP); switch to it on that upgrade.
     """
 
@@ -38,7 +40,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", self.policy)
+        nonce = getattr(request, "csp_style_nonce", "")
+        policy = self.policy.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'") if nonce else self.policy
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
 

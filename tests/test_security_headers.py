@@ -102,6 +102,20 @@ def test_every_kind_of_page_carries_the_policy(staff_alice, project, iris_model,
     assert client.get("/models/iris/deploy/realtime/", HTTP_HX_REQUEST="true")["Content-Security-Policy"] == POLICY
 
 
+def test_the_json_editors_page_lets_only_its_own_nonce_add_styles(alice, deployment):
+    """The Prediction tab's editor writes its styles into <style> elements: that response, and no other, accepts
+    the ones carrying its fresh random nonce; scripts stay 'self' only."""
+    client = logged_in(alice)
+    first, second = (client.get(f"/deployments/{deployment.pk}/predict/") for _ in range(2))
+    nonces = [re.findall(r'data-style-nonce="([^"]+)"', page.content.decode())[0] for page in (first, second)]
+
+    assert first["Content-Security-Policy"] == POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonces[0]}'")
+    assert nonces[0] != nonces[1]
+    assert len(nonces[0]) >= 24
+    assert "script-src 'self';" in first["Content-Security-Policy"]
+    assert client.get(f"/deployments/{deployment.pk}/")["Content-Security-Policy"] == POLICY
+
+
 def test_pages_for_anonymous_visitors_carry_the_policy_too():
     client = Client()
     for url in ("/login/", "/admin/login/", "/projects/"):
@@ -290,6 +304,12 @@ def test_in_a_browser_every_page_works_under_the_policy_without_a_violation(
     page.click("#deploy-confirm a:has-text('Back')")
     page.wait_for_selector("#deploy-form")
     assert "kind=realtime" in page.url, "Back should return to the configure page the review came from"
+    assert violations(page) == []
+
+    # The Prediction tab's JSON editor adds its styles under this response's nonce, and they apply.
+    page.goto(f"{live_console}/deployments/{deployment.pk}/predict/")
+    page.fill("#predict-body-editor .cm-content", '{"sepal_length": 5.1,')
+    page.wait_for_selector("#predict-body-editor .cm-lint-marker-error", state="visible")
     assert violations(page) == []
 
     page.goto(f"{live_console}/api/docs/")

@@ -36,10 +36,20 @@
     return "";
   }
 
+  // The element the user sees and types in: json-editor.js's editor, when it has replaced the textarea.
+  function shown(field) {
+    return field.editorView ? field.editorView.contentDOM : field;
+  }
+
+  function setJson(field, text) {
+    if (window.berthSetJson) window.berthSetJson(field, text);
+    else field.value = text;
+  }
+
   function mark(field) {
     const message = check(field);
     const box = document.getElementById(field.getAttribute("aria-describedby") || "");
-    field.setAttribute("aria-invalid", message ? "true" : "false");
+    for (const element of [field, shown(field)]) element.setAttribute("aria-invalid", message ? "true" : "false");
     if (box) {
       box.replaceChildren();
       if (message) {
@@ -56,7 +66,7 @@
     if (field && mark(field)) {
       event.preventDefault();
       event.stopImmediatePropagation();
-      field.focus();
+      shown(field).focus();
     }
   }
 
@@ -81,14 +91,16 @@
     const field = document.getElementById("predict-body");
     if (!link || !field) return;
     event.preventDefault();
+    let text = link.dataset.refill;
     try {
-      field.value = JSON.stringify(JSON.parse(link.dataset.refill), null, 2);
+      text = JSON.stringify(JSON.parse(text), null, 2);
     } catch (error) {
-      field.value = link.dataset.refill;
+      // not JSON (a request refused before sending): put it back as it was
     }
+    setJson(field, text);
     const variation = document.getElementById("predict-variation");
     if (variation) variation.value = link.dataset.variation || "";
     mark(field);
-    field.focus();
+    shown(field).focus();
   });
 })();

@@ -40,6 +40,16 @@ def deployment(iris_model: Model, stand_in: StandInGateway) -> Deployment:
     return deployment
 
 
+def type_request(page: Page, text: str) -> None:
+    """Replace the request in the JSON editor, as a user selecting all and typing would."""
+    page.fill("#predict-body-editor .cm-content", text)
+
+
+def request_text(page: Page) -> str:
+    """What the form will send: the field the editor keeps in step."""
+    return page.input_value("#predict-body")
+
+
 def open_tab(page: Page, base_url: str, deployment: Deployment) -> None:
     log_in(page, base_url, "alice", PASSWORD)
     page.goto(f"{base_url}/deployments/{deployment.pk}/")
@@ -50,11 +60,12 @@ def open_tab(page: Page, base_url: str, deployment: Deployment) -> None:
 def test_invalid_json_is_flagged_in_the_browser_and_nothing_is_sent(page, live_console, deployment, stand_in):
     open_tab(page, live_console, deployment)
 
-    page.fill("#predict-body", '{"sepal_length": 5.1,')
+    type_request(page, '{"sepal_length": 5.1,')
+    expect(page.locator("#predict-body-editor .cm-lint-marker-error")).to_be_visible()  # marked where it is
     page.click("#predict-button")
 
     expect(page.locator("#predict-body-error")).to_contain_text("Not valid JSON")
-    expect(page.locator("#predict-body")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#predict-body-editor .cm-content")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#predict-empty")).to_be_visible()  # the result box was not replaced
     assert stand_in.received == []
 
@@ -62,7 +73,7 @@ def test_invalid_json_is_flagged_in_the_browser_and_nothing_is_sent(page, live_c
 def test_a_prediction_returns_and_a_saved_case_passes_while_a_changed_one_fails(page, live_console, deployment,
                                                                                 stand_in):
     open_tab(page, live_console, deployment)
-    assert json.loads(page.input_value("#predict-body")) == deployment.variations.get().build.example_input
+    assert json.loads(request_text(page)) == deployment.variations.get().build.example_input
 
     page.click("#predict-button")
     expect(page.locator("#predict-status")).to_have_text("HTTP 200")
@@ -87,9 +98,10 @@ def test_a_prediction_returns_and_a_saved_case_passes_while_a_changed_one_fails(
     expect(page.locator("tr[data-case=changed] .case-diff")).to_contain_text("$[0].species: expected 2, got 0")
     screenshot(page, "deployment-prediction-cases")
 
-    page.fill("#predict-body", "{}")
+    type_request(page, "{}")
     page.click("#predict-history a.refill")
-    assert json.loads(page.input_value("#predict-body")) == json.loads(stand_in.received[0][1])
+    expect(page.locator("#predict-body-editor .cm-content")).to_contain_text("sepal_length")
+    assert json.loads(request_text(page)) == json.loads(stand_in.received[0][1])
 
 
 def test_a_csv_file_is_sent_instead_of_the_text_and_an_oversize_file_is_refused_in_the_browser(
