@@ -67,7 +67,8 @@ class ChartQuery:
 
 def measure(owner: fleet.Owner, replicas: int, neighbours: int, runs: int) -> ChartQuery:
     endpoints = [f"http://127.0.0.1:{1 + n}" for n in range(replicas)]  # never scraped here
-    deployments = [fleet.serving_deployment(owner, f"chart-{n}", endpoints) for n in range(neighbours + 1)]
+    deployments = [fleet.serving_deployment(owner, f"chart-{n}", endpoints, "http://127.0.0.1:1")
+                   for n in range(neighbours + 1)]
     measured = deployments[0]
     now = timezone.now()
     began = time.perf_counter()

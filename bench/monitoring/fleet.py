@@ -66,14 +66,16 @@ class AllReady:
         return ""
 
 
-def serving_deployment(owner: Owner, name: str, endpoints: list[str]) -> Deployment:
-    """A deployment serving one variation of len(endpoints) replicas, whose launch records point at them."""
+def serving_deployment(owner: Owner, name: str, endpoints: list[str], gateway_url: str) -> Deployment:
+    """A deployment serving one variation of len(endpoints) replicas, whose launch records point at them,
+    with its gateway at `gateway_url` (monitoring.targets scrapes it there)."""
     ensure_catalog()
     model = Model.objects.create(project=owner.project, model_id=name, name=name)
     build = Build.objects.create(model=model, status=BuildStatus.READY, framework="python", source_name="iris.tar.gz")
     spec = validate_spec(model, {"variations": [{"name": "default", "build_id": str(build.build_id),
                                                  "instance_type": "small", "replicas": len(endpoints)}]})
-    deployment = Deployment.objects.create(model=model, gateway_port=1, gateway_url="http://127.0.0.1:1")
+    port = int(gateway_url.rsplit(":", 1)[1])
+    deployment = Deployment.objects.create(model=model, gateway_port=port, gateway_url=gateway_url)
     now = timezone.now()
     deployment.current_rollout = Rollout.objects.create(deployment=deployment, revision=1, spec=spec.to_json(),
                                                         status=RolloutStatus.SUCCEEDED, started_at=now,

@@ -1,6 +1,6 @@
-"""Simulated replicas for the scrape benchmark: one process answering `/metrics` for many of them.
+"""Simulated replicas (and gateways) for the scrape benchmark: one process answering `/metrics` for them all.
 
-    python -m bench.monitoring.replicas --count 100 --dir /tmp/x [--transport unix|tcp]
+    python -m bench.monitoring.replicas --count 100 --dir /tmp/x [--transport unix|tcp] [--gateways 10]
 
 Each simulated replica keeps its own serving.metrics.ServerMetrics (the model server's own
 `berth_*` series, rendered by prometheus_client as the server renders them, without `_created`
@@ -8,8 +8,10 @@ samples as in its multiprocess mode) and CPU/memory series for a parent and two 
 `/metrics` request first records the traffic of a scrape interval (predictions, a few 4xx, health
 checks, batches), so counters and histogram buckets advance as a busy replica's do. Unix sockets
 are `<dir>/r<i>.sock` (as the local runtime's `unix:` endpoints); with tcp, ports are picked by the
-kernel. Once every replica listens it prints one JSON line, `{"endpoints": [...]}`, and serves until
-stdin closes (the bench's end) or it is killed. Nothing here imports Django.
+kernel. Each of `--gateways` simulated gateways (serving.gateway_metrics.GatewayMetrics, on a TCP
+port as a deployment's `gateway_url`) records, per scrape, the predictions of `--per-gateway`
+replicas. Once everything listens it prints one JSON line, `{"endpoints": [...], "gateways": [...]}`,
+and serves until stdin closes (the bench's end) or it is killed. Nothing here imports Django.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from serving.gateway_metrics import GatewayMetrics
 from serving.metrics import CONTENT_TYPE, ServerMetrics
 
 PREDICTIONS_PER_SCRAPE = 200  # 20 requests/s per replica at the default 10 s interval
@@ -84,12 +87,30 @@ class Replica:
         return generate_latest(self.registry)
 
 
+class Gateway:
+    """One simulated gateway; `body()` records an interval's predictions through it, then renders them."""
+
+    def __init__(self, seed: int, replicas: int) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - made-up traffic, repeatable
+        self.replicas = replicas
+        self.metrics = GatewayMetrics()
+        self.metrics.config_version = "bench-1"
+
+    def body(self) -> bytes:
+        rng = self.rng
+        for _ in range(PREDICTIONS_PER_SCRAPE * self.replicas):
+            self.metrics.observe("default", 200, rng.lognormvariate(-5.8, 0.6))
+        for _ in range(rng.randrange(0, 20)):
+            self.metrics.observe("default", 422, rng.lognormvariate(-6.8, 0.3))
+        return self.metrics.render()
+
+
 def _response(body: bytes) -> bytes:
     head = (f"HTTP/1.1 200 OK\r\ncontent-type: {CONTENT_TYPE}\r\ncontent-length: {len(body)}\r\n\r\n").encode()
     return head + body
 
 
-def handler(replica: Replica) -> object:
+def handler(replica: Replica | Gateway) -> object:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:  # keep-alive: one request after another on the connection
@@ -108,8 +129,8 @@ def handler(replica: Replica) -> object:
     return serve
 
 
-async def serve_all(count: int, folder: Path, transport: str) -> None:
-    servers, endpoints = [], []
+async def serve_all(count: int, folder: Path, transport: str, gateways: int, per_gateway: int) -> None:
+    servers, endpoints, gateway_urls = [], [], []
     for index in range(count):
         replica = Replica(seed=index)
         if transport == "unix":
@@ -120,7 +141,11 @@ async def serve_all(count: int, folder: Path, transport: str) -> None:
             server = await asyncio.start_server(handler(replica), "127.0.0.1", 0)  # type: ignore[arg-type]
             servers.append(server)
             endpoints.append(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-    print(json.dumps({"endpoints": endpoints}), flush=True)
+    for index in range(gateways):
+        server = await asyncio.start_server(handler(Gateway(-1 - index, per_gateway)), "127.0.0.1", 0)  # type: ignore[arg-type]
+        servers.append(server)
+        gateway_urls.append(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    print(json.dumps({"endpoints": endpoints, "gateways": gateway_urls}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the bench closes our stdin
     for server in servers:
@@ -132,9 +157,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--transport", choices=("unix", "tcp"), default="unix")
+    parser.add_argument("--gateways", type=int, default=0)
+    parser.add_argument("--per-gateway", type=int, default=10, help="replicas whose traffic each gateway counts")
     args = parser.parse_args()
     prometheus_client.disable_created_metrics()  # the server's multiprocess rendering has no _created samples
-    asyncio.run(serve_all(args.count, args.dir, args.transport))
+    asyncio.run(serve_all(args.count, args.dir, args.transport, args.gateways, args.per_gateway))
 
 
 if __name__ == "__main__":

@@ -48,12 +48,13 @@ def _load(values: tuple[float, float, float]) -> str:
 def _scrape(run: Run) -> list[str]:
     first = run.costs[0]
     lines = [f"#### Scrape cost (one round of `monitoring.tasks.scrape_metrics` every {run.scrape_interval_s} s)",
-             "", f"Simulated replicas answer `/metrics` with {first.body_samples} samples "
-             f"({first.body_bytes:,} bytes) each, over {first.transport}; medians of "
+             "", f"Simulated replicas answer `/metrics` with {first.replica_body.samples} samples "
+             f"({first.replica_body.bytes:,} bytes) each, over {first.transport}; each deployment's simulated gateway "
+             f"with {first.gateway_body.samples} samples ({first.gateway_body.bytes:,} bytes), over TCP. Medians of "
              f"{len(first.rounds)} rounds after the baseline round.", "",
              "| replicas | deployments | console CPU s / round | CPU % of one core at the interval | "
              "CPU s per 100 replicas | fetch + parse alone, CPU s | PostgreSQL CPU s / round | wall s / round | "
-             "points stored / round | replicas answering |",
+             "points stored / round | targets answering (replicas + gateways) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for cost in run.costs:
         per_100 = cost.median("cpu_s") * 100 / cost.replicas

@@ -1,8 +1,10 @@
 """Scrape cost: the console's CPU for one round of the periodic metrics task, by replica count.
 
-A round is `monitoring.tasks.scrape_metrics()` run in this process, as the Celery worker runs it:
-for every serving deployment, monitoring.collect.collect (targets from the launch records,
-`/metrics` of each replica, increases, points stored), then roll-up, pruning and telling open
+Each deployment has `per_deployment` simulated replicas and a simulated gateway (its `gateway_url`),
+which the collector scrapes too (monitoring.targets.gateway_target). A round is
+`monitoring.tasks.scrape_metrics()` run in this process, as the Celery worker runs it: for every
+serving deployment, monitoring.collect.collect (targets from the launch records, `/metrics` of each
+replica and of the gateway, increases, points stored), then roll-up, pruning and telling open
 pages about new points over the channel layer (Redis). Rounds start BERTH_METRICS_SCRAPE_S apart,
 as beat schedules them; the first only takes the baselines (no points) and is not counted.
 
@@ -29,8 +31,9 @@ from django.conf import settings
 from bench.monitoring import fleet, postgres_cpu
 from monitoring.models import MetricPoint
 from monitoring.scrape import scrape_all
-from monitoring.targets import scrape_targets
+from monitoring.targets import Target, gateway_target, scrape_targets
 from monitoring.tasks import scrape_metrics
+from serving import endpoints
 
 START_TIMEOUT_S = 60.0
 
@@ -47,13 +50,24 @@ class RoundFigures:
 
 
 @dataclass(frozen=True)
+class Body:
+    """One `/metrics` answer's size."""
+    bytes: int
+    samples: int
+
+    @classmethod
+    def of(cls, text: str) -> Body:
+        return cls(len(text.encode()), sum(1 for line in text.splitlines() if line and not line.startswith("#")))
+
+
+@dataclass(frozen=True)
 class ScrapeCost:
     replicas: int
     deployments: int
     transport: str
     rounds: list[RoundFigures]
-    body_bytes: int
-    body_samples: int
+    replica_body: Body
+    gateway_body: Body
 
     def median(self, field: str) -> float:
         return statistics.median(getattr(r, field) for r in self.rounds)
@@ -64,18 +78,22 @@ class ScrapeCost:
 
 
 @contextlib.contextmanager
-def simulated_replicas(count: int, folder: Path, transport: str) -> Iterator[list[str]]:
-    """The simulator process (bench/monitoring/replicas.py) serving `count` replicas; their endpoints."""
+def simulated_replicas(count: int, per_deployment: int, folder: Path,
+                       transport: str) -> Iterator[tuple[list[str], list[str]]]:
+    """The simulator process (bench/monitoring/replicas.py) serving `count` replicas and a gateway per
+    `per_deployment` of them; the replicas' endpoints and the gateways' URLs."""
     folder.mkdir(parents=True, exist_ok=True)
+    gateways = -(-count // per_deployment)
     argv = [sys.executable, "-m", "bench.monitoring.replicas", "--count", str(count), "--dir", str(folder),
-            "--transport", transport]
+            "--transport", transport, "--gateways", str(gateways), "--per-gateway", str(per_deployment)]
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603 - ours
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once every replica listens
         if not line:
             raise RuntimeError(f"the simulated replicas exited with code {process.wait(START_TIMEOUT_S)}")
-        yield json.loads(line)["endpoints"]
+        answer = json.loads(line)
+        yield answer["endpoints"], answer["gateways"]
     finally:
         assert process.stdin is not None
         process.stdin.close()
@@ -89,24 +107,27 @@ def simulated_replicas(count: int, folder: Path, transport: str) -> Iterator[lis
 def measure(replicas: int, per_deployment: int, rounds: int, work: Path, transport: str,
             owner: fleet.Owner) -> ScrapeCost:
     """`rounds` counted rounds of the task over `replicas` simulated replicas, `per_deployment` a deployment."""
-    with simulated_replicas(replicas, work / f"replicas-{replicas}", transport) as endpoints:
+    with simulated_replicas(replicas, per_deployment, work / f"replicas-{replicas}", transport) as (endpoints,
+                                                                                                    gateways):
         deployments = [fleet.serving_deployment(owner, f"scrape-{replicas}-{start}",
-                                                endpoints[start:start + per_deployment])
-                       for start in range(0, replicas, per_deployment)]
+                                                endpoints[start:start + per_deployment], gateway)
+                       for start, gateway in zip(range(0, replicas, per_deployment), gateways, strict=True)]
         try:
-            body = _one_body(deployments[0])
+            replica_body = _body(scrape_targets(deployments[0])[0])
+            gateway = gateway_target(deployments[0])
+            assert gateway is not None
+            gateway_body = _body(gateway)
             figures = _rounds(deployments, rounds)
         finally:
             for deployment in deployments:
                 fleet.remove(deployment)
-    return ScrapeCost(replicas, len(deployments), transport, figures, len(body.encode()),
-                      sum(1 for line in body.splitlines() if line and not line.startswith("#")))
+    return ScrapeCost(replicas, len(deployments), transport, figures, Body.of(replica_body), Body.of(gateway_body))
 
 
 def _rounds(deployments: list, rounds: int) -> list[RoundFigures]:
     postgres = postgres_cpu.backend()
     interval = settings.BERTH_METRICS_SCRAPE_S
-    targets = [t for d in deployments for t in scrape_targets(d)]
+    targets = [t for d in deployments for t in (*scrape_targets(d), gateway_target(d)) if t is not None]
     figures = []
     start = time.monotonic()
     for number in range(rounds + 1):  # round 0 only takes the baselines
@@ -125,10 +146,7 @@ def _rounds(deployments: list, rounds: int) -> list[RoundFigures]:
     return figures
 
 
-def _one_body(deployment: object) -> str:
-    from serving import endpoints
-
-    target = scrape_targets(deployment)[0]  # type: ignore[arg-type]
+def _body(target: Target) -> str:
     endpoint = endpoints.Endpoint.parse(target.endpoint)
     with endpoints.client(endpoint, timeout=5) as client:
         return client.get(endpoint.url("/metrics")).text
