@@ -1,5 +1,6 @@
 from deployments.models.build import Build, BuildStatus
 from deployments.models.deployment import Deployment, DeploymentStatus
+from deployments.models.endpoint_key import EndpointKey
 from deployments.models.instance_type import InstanceType
 from deployments.models.invitation import Invitation
 from deployments.models.model import Model
@@ -16,7 +17,7 @@ from deployments.models.rollout import (
 from deployments.models.variation import Variation
 
 __all__ = [
-    "Build", "BuildStatus", "Deployment", "DeploymentStatus", "EventKind", "EventLevel", "InstanceType",
-    "Invitation", "Membership", "Model", "PredictionCall", "Project", "Role", "Rollout", "RolloutAction",
+    "Build", "BuildStatus", "Deployment", "DeploymentStatus", "EndpointKey", "EventKind", "EventLevel",
+    "InstanceType", "Invitation", "Membership", "Model", "PredictionCall", "Project", "Role", "Rollout", "RolloutAction",
     "RolloutEvent", "RolloutStatus", "SavedCase", "Variation",
 ]
