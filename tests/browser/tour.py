@@ -194,6 +194,7 @@ STOPS = [
     Stop("deployment-events", "/deployments/{deployment}/events/"),
     Stop("deployment-rollback-confirm", "/deployments/{deployment}/rollback/?revision=1"),
     Stop("deployment-prediction", "/deployments/{deployment}/predict/"),
+    Stop("deployment-logs", "/deployments/{deployment}/logs/"),
     Stop("deployment-usage", "/deployments/{deployment}/usage/"),
     Stop("tokens-new-secret", "/settings/tokens/", create_token),
     Stop("tokens-errors", "/settings/tokens/", clicking("button:has-text('Create token')"), form_errors=True),
