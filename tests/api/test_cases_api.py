@@ -6,25 +6,19 @@ the real gateway and replica answer saved cases in tests/views/test_predict_tab_
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from deployments.models import Deployment, Model, SavedCase
 from tests.api.client import api_as
 from tests.fixtures.builds import IRIS_ROW
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
-from tests.fixtures.stand_in_gateway import StandInGateway
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def deployment(iris_model: Model, alice: Any, gateway: StandInGateway) -> Deployment:
-    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), user=alice)
-    deployment.gateway_url = gateway.url
-    deployment.save(update_fields=["gateway_url"])
-    return deployment
+def deployment(behind_stand_in: Deployment) -> Deployment:
+    return behind_stand_in
 
 
 def cases_url(deployment: Deployment, rest: str = "") -> str:

@@ -7,15 +7,12 @@ at view level in tests/views/test_predict_tab_real_gateway.py).
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from deployments.models import Deployment, Model
+from deployments.models import Deployment
 from tests.fixtures.browser import log_in, screenshot
-from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.stand_in_gateway import StandInGateway
 
@@ -23,21 +20,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
-def stand_in() -> Iterator[StandInGateway]:
-    server = StandInGateway()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def stand_in(gateway: StandInGateway) -> StandInGateway:
+    return gateway
 
 
 @pytest.fixture
-def deployment(iris_model: Model, stand_in: StandInGateway) -> Deployment:
-    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
-    deployment.gateway_url = stand_in.url
-    deployment.save(update_fields=["gateway_url"])
-    return deployment
+def deployment(behind_stand_in: Deployment) -> Deployment:
+    return behind_stand_in
 
 
 def type_request(page: Page, text: str) -> None:

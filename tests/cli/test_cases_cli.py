@@ -6,26 +6,20 @@ The deployment's gateway is a small real HTTP server standing in for it (tests/f
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from deployments.models import Deployment, Model, SavedCase
+from deployments.models import Deployment, SavedCase
 from tests.cli.run import berth
 from tests.fixtures.builds import IRIS_ROW
-from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import token_for
-from tests.fixtures.stand_in_gateway import StandInGateway
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def deployment(iris_model: Model, alice: Any, gateway: StandInGateway) -> Deployment:
-    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), user=alice)
-    deployment.gateway_url = gateway.url
-    deployment.save(update_fields=["gateway_url"])
-    return deployment
+def deployment(behind_stand_in: Deployment) -> Deployment:
+    return behind_stand_in
 
 
 def test_a_case_saved_from_a_file_runs_and_passes_and_a_wrong_one_fails_the_exit_code(

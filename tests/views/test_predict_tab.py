@@ -11,23 +11,18 @@ from typing import Any
 
 import pytest
 
-from deployments.models import Deployment, Model, PredictionCall, SavedCase
+from deployments.models import Deployment, PredictionCall, SavedCase
 from deployments.prediction.cases import differences
 from deployments.prediction.gateway import MAX_BODY_BYTES
 from tests.fixtures.builds import IRIS_ROW
-from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 from tests.fixtures.people import logged_in
-from tests.fixtures.stand_in_gateway import StandInGateway
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def deployment(iris_model: Model, alice: Any, gateway: StandInGateway) -> Deployment:
-    deployment = serving_deployment(iris_model, variation(a_ready_build(iris_model)), user=alice)
-    deployment.gateway_url = gateway.url
-    deployment.save(update_fields=["gateway_url"])
-    return deployment
+def deployment(behind_stand_in: Deployment) -> Deployment:
+    return behind_stand_in
 
 
 def predict(user: Any, deployment: Deployment, body: str, variation: str = "", **headers: Any) -> str:

@@ -20,9 +20,9 @@ INPUTS = [{"name": name, "dtype": "number", "nullable": False} for name in IRIS_
 def deployment(iris_model: Model, alice: Any) -> Deployment:
     champion = a_ready_build(iris_model, input_schema=INPUTS, output_schema=[{"name": "species", "dtype": "integer"}],
                              example_output=[{"species": 0}], label="v1")
-    challenger = a_ready_build(iris_model, input_schema=INPUTS[:2] + [
-        {"name": "petal_length", "dtype": "number", "nullable": True, "model_dtype": "float32"}],
-        output_schema=[{"name": "prediction", "dtype": "string"}], label="v2")
+    nullable = {"name": "petal_length", "dtype": "number", "nullable": True, "model_dtype": "float32"}
+    challenger = a_ready_build(iris_model, input_schema=[*INPUTS[:2], nullable],
+                               output_schema=[{"name": "prediction", "dtype": "string"}], label="v2")
     return serving_deployment(iris_model, variation(champion, traffic_percent=80),
                               variation(challenger, name="challenger", traffic_percent=20), user=alice)
 
