@@ -6,6 +6,9 @@ GET  /health/live, /health/ready              → ready once a live variation ha
                                                  the body names the routing config version
 GET  /metrics                                  → Prometheus text (serving/gateway_metrics.py)
 
+When the routes list endpoint keys, a predict call needs `Authorization: Bearer <key>`, else 401
+with `WWW-Authenticate: Bearer` (serving/endpoint_keys.py); health and /metrics stay open.
+
 Answers look like the model server's: errors are `{"error": …, "status": …}`, a 405 says
 `Allow`, and a replica's answer comes back with its status, body, Content-Type and
 X-Request-Id (plus X-Berth-Variation). Every request has one id: the caller's X-Request-Id
@@ -45,6 +48,7 @@ from typing import Any
 import orjson
 
 from serving.config import ConfigError, parse_float, parse_int
+from serving.endpoint_keys import CHALLENGE, KeyRefused, KeyUsage
 from serving.endpoints import Endpoint
 from serving.gateway_http import JSON, RETRY_AFTER_S, ClientConnection, Headers, Limits, error_body
 from serving.gateway_metrics import GatewayMetrics
@@ -95,6 +99,7 @@ class Gateway:
         self.pools: dict[str, Pool] = {}
         self.background: set[asyncio.Task[None]] = set()
         self.metrics = GatewayMetrics()
+        self.key_usage = KeyUsage()
 
     # --- routes --------------------------------------------------------------------------
 
@@ -197,6 +202,11 @@ class Gateway:
         table = self.table
         if table is None:
             raise Reply(503, "the gateway has no routes yet")
+        if table.keys is not None:
+            try:
+                self.key_usage.note(table.keys.check(headers))
+            except KeyRefused as exc:
+                raise Reply(401, str(exc), CHALLENGE) from None
         if parts[2] != table.model_id:
             raise Reply(404, f"this gateway serves model {table.model_id}, not {parts[2]}")
         forwarded, key = [rid], None
@@ -217,7 +227,8 @@ class Gateway:
         if method not in (b"GET", b"HEAD"):
             return 405, error_body(405, f"{path} answers GET only, not {method.decode('latin-1')}"), HEALTH_ALLOW
         if path == "/metrics":
-            return 200, self.metrics.render(), [(b"content-type", METRICS_CONTENT_TYPE.encode())]
+            return (200, self.metrics.render() + self.key_usage.render(),
+                    [(b"content-type", METRICS_CONTENT_TYPE.encode())])
         if path == "/health/live":
             return 200, b'{"status":"alive"}', [JSON]
         table = self.table

@@ -1,7 +1,8 @@
 """The gateway's routing table: read from the JSON file the backend writes, picks replicas.
 
 File shape: {"version", "model_id", "variations": [{"name", "shadow", "traffic_percent",
-"timeout_ms", "endpoints": ["http://127.0.0.1:41234", "unix:/run/berth/r1/server.sock", ...]}]}.
+"timeout_ms", "endpoints": ["http://127.0.0.1:41234", "unix:/run/berth/r1/server.sock", ...]}]}, and
+"endpoint_keys" when the deployment requires a key (serving/endpoint_keys.py).
 An endpoint is a replica's TCP address or `unix:` and the absolute path of its Unix socket
 (serving/endpoints.py); a file with any other form is rejected. Live variations share traffic
 by `traffic_percent`; a shadow variation gets a copy of `traffic_percent`% of requests.
@@ -18,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from serving.endpoint_keys import KeyRing
 from serving.endpoints import Endpoint
 
 
@@ -47,6 +49,7 @@ class RoutingTable:
     model_id: str
     live: tuple[Route, ...]
     shadows: tuple[Route, ...]
+    keys: KeyRing | None = None  # None: predict calls need no key
 
     @property
     def endpoints(self) -> set[str]:
@@ -97,7 +100,8 @@ def load_routes(path: Path) -> RoutingTable:
     try:
         routes = [_route(item) for item in data["variations"]]
         return RoutingTable(str(data["version"]), str(data["model_id"]),
-                            tuple(r for r in routes if not r.shadow), tuple(r for r in routes if r.shadow))
+                            tuple(r for r in routes if not r.shadow), tuple(r for r in routes if r.shadow),
+                            KeyRing.from_config(data))
     except (KeyError, TypeError, ValueError) as exc:
         raise RoutesError(f"malformed routes in {path}: {exc!r}") from None
 
