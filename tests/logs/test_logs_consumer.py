@@ -220,3 +220,24 @@ def test_viewers_are_told_when_the_deployment_is_deleted(deployment, bob, settin
                 break
 
     run(scenario)
+
+
+def test_a_reader_that_dies_says_so_in_the_console_log_with_its_reason(deployment, bob, settings, caplog):
+    settings.BERTH_BACKEND = "kubernetes"  # no adapter here yet: the reader cannot follow anything
+    settings.BERTH_LOG_READER_TTL_S = 2
+    headers = session_headers(bob)
+
+    async def scenario() -> None:
+        socket = logs_socket(deployment, headers)
+        assert (await socket.connect())[0]
+        deadline = time.monotonic() + 30
+        while not any(r.name == "deployments.logs.fanout" and r.levelname == "ERROR" for r in caplog.records):
+            assert time.monotonic() < deadline, "a reader died without a word"
+            await asyncio.sleep(0.2)
+        await socket.disconnect()
+
+    run(scenario)
+
+    died = next(r for r in caplog.records if r.name == "deployments.logs.fanout" and r.levelname == "ERROR")
+    assert died.getMessage().startswith(f"log reader of deployment {deployment.pk} died: BackendError: BERTH_BACKEND")
+    assert died.exc_info is not None  # with its traceback
