@@ -1,0 +1,163 @@
+"""The one seam to the Kubernetes API: the official `kubernetes` client, configured once.
+
+`connect(kubeconfig)` reads a kubeconfig file, or the pod's in-cluster service account when the
+path is empty (the console running in the cluster). `Api` wraps the typed API classes with the
+calls the adapter makes, by kind, and reads answers as plain dicts (the same shape the manifest
+functions build), never the generated model classes: what Berth applies and what it reads back
+compare directly.
+
+Errors of the API come out as BackendError saying what the cluster answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from deployments.backends.base import BackendError
+
+FIELD_MANAGER = "berth"
+APPLY = "application/apply-patch+yaml"
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    api: str      # attribute of Api holding the typed API class
+    snake: str    # as in the client's method names: patch_namespaced_<snake>
+
+
+# Every kind Berth creates, in the order deletion goes (pods' owners before what they mount).
+KINDS: dict[str, Kind] = {
+    "Ingress": Kind("networking", "ingress"),
+    "NetworkPolicy": Kind("networking", "network_policy"),
+    "Service": Kind("core", "service"),
+    "Deployment": Kind("apps", "deployment"),
+    "ConfigMap": Kind("core", "config_map"),
+    "Secret": Kind("core", "secret"),
+    "ServiceAccount": Kind("core", "service_account"),
+}
+
+
+def connect(kubeconfig: str) -> client.ApiClient:
+    """A client for the cluster of `kubeconfig`, or of the pod it runs in when empty."""
+    try:
+        if kubeconfig:
+            return config.new_client_from_config(config_file=kubeconfig)
+        config.load_incluster_config()
+        return client.ApiClient()
+    except (config.ConfigException, OSError) as exc:
+        where = f"the kubeconfig {kubeconfig}" if kubeconfig else "the pod's service account (in-cluster)"
+        raise BackendError(f"Cannot reach the Kubernetes API with {where}: {exc}") from None
+
+
+def _answer(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a typed API method and return its JSON as plain data; BackendError when the API refuses."""
+    try:
+        response = call(*args, _preload_content=False, **kwargs)
+    except ApiException as exc:
+        raise api_error(exc) from None
+    except (HTTPError, OSError) as exc:
+        raise BackendError(f"The Kubernetes API does not answer: {exc}") from None
+    return json.loads(response.data or b"null")
+
+
+def api_error(exc: ApiException) -> BackendError:
+    message = exc.reason or ""
+    with contextlib.suppress(ValueError, AttributeError):
+        message = json.loads(exc.body or "{}").get("message") or message
+    return BackendError(f"The Kubernetes API refused ({exc.status}): {message}")
+
+
+def is_not_found(exc: ApiException) -> bool:
+    return exc.status == 404
+
+
+class Api:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+
+    def _method(self, kind: str, verb: str) -> Any:
+        spec = KINDS[kind]
+        return getattr(getattr(self, spec.api), f"{verb}_namespaced_{spec.snake}")
+
+    def apply(self, manifest: Obj) -> Obj:
+        """Server-side apply with Berth's one field manager (forced: Berth owns what it applies)."""
+        meta = manifest["metadata"]
+        return dict(_answer(self._method(manifest["kind"], "patch"), meta["name"], meta["namespace"], manifest,
+                            field_manager=FIELD_MANAGER, force=True, _content_type=APPLY))
+
+    def items(self, kind: str, namespace: str, selector: str) -> list[Obj]:
+        return list(self.list_with_version(kind, namespace, selector)[0])
+
+    def list_with_version(self, kind: str, namespace: str, selector: str) -> tuple[list[Obj], str]:
+        answer = _answer(self._method(kind, "list"), namespace, label_selector=selector)
+        return answer.get("items") or [], answer.get("metadata", {}).get("resourceVersion", "")
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        try:
+            return dict(_answer(self._method(kind, "read"), name, namespace))
+        except BackendError as exc:
+            if "(404)" in str(exc):
+                return None
+            raise
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        try:
+            _answer(self._method(kind, "delete"), name, namespace, propagation_policy="Background")
+        except BackendError as exc:
+            if "(404)" not in str(exc):
+                raise
+
+    def delete_all(self, kind: str, namespace: str, selector: str) -> None:
+        """Delete every object of `kind` the selector matches (one by one: not every kind has deletecollection)."""
+        for item in self.items(kind, namespace, selector):
+            self.delete(kind, namespace, item["metadata"]["name"])
+
+    def scale(self, namespace: str, name: str, replicas: int) -> None:
+        _answer(self.apps.patch_namespaced_deployment_scale, name, namespace, {"spec": {"replicas": replicas}},
+                field_manager=FIELD_MANAGER, _content_type="application/merge-patch+json")
+
+    def pods(self, namespace: str, selector: str) -> list[Obj]:
+        return list(_answer(self.core.list_namespaced_pod, namespace, label_selector=selector).get("items") or [])
+
+    def pod_log(self, namespace: str, pod: str, container: str, tail: int | None = None,
+                previous: bool = False) -> list[str]:
+        try:
+            response: Any = self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail,
+                                                         previous=previous, _preload_content=False)
+        except ApiException as exc:
+            if exc.status in (400, 404):  # no previous container, or the pod is gone: no lines
+                return []
+            raise api_error(exc) from None
+        except (HTTPError, OSError) as exc:
+            raise BackendError(f"The Kubernetes API does not answer: {exc}") from None
+        return response.data.decode(errors="replace").splitlines()
+
+    def follow_log(self, namespace: str, pod: str, container: str, since_s: int | None = None) -> Iterator[str]:
+        """The pod's new log lines as they are written, until the pod goes away."""
+        try:
+            response: Any = self.core.read_namespaced_pod_log(pod, namespace, container=container, follow=True,
+                                                         since_seconds=since_s, tail_lines=0 if since_s is None else None,
+                                                         _preload_content=False)
+        except ApiException as exc:
+            raise api_error(exc) from None
+        try:
+            pending = b""
+            for chunk in response.stream(1024, decode_content=False):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
+        finally:
+            response.release_conn()

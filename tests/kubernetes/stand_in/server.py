@@ -1,0 +1,346 @@
+"""A real HTTP server speaking the part of the Kubernetes API Berth uses (a test fixture, no cluster).
+
+The official `kubernetes` client talks to it unchanged, over HTTP on 127.0.0.1 (a kubeconfig
+written by `StandInCluster.kubeconfig`). Paths are the API's own:
+`/api/v1/namespaces/{ns}/{resource}[/{name}[/{subresource}]]` for the core group and
+`/apis/{group}/{version}/namespaces/{ns}/...` for the others. Answered:
+
+- list (with `labelSelector`), get, create (POST), replace (PUT), delete, deletecollection;
+- PATCH as server-side apply (`application/apply-patch+yaml`, `fieldManager` required; one
+  manager owns what it applies, so the applied object replaces the previous one's fields while
+  `status`, `uid`, `creationTimestamp` and a Deployment's `replicas` left out stay), and as JSON
+  merge / strategic merge patch (merged recursively);
+- a Deployment's `scale` and `status` subresources;
+- watches (`?watch=true&resourceVersion=N`): ADDED/MODIFIED/DELETED lines, one JSON object each,
+  and an ERROR event with code 410 for a resourceVersion older than the kept history;
+- `pods/{name}/log` with `tailLines`, `sinceSeconds`, `previous` and `follow`.
+
+Namespaces exist when named. Errors are `Status` objects with the API's codes (404, 409, 400, 410).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from tests.kubernetes.stand_in.store import Conflict, Gone, Obj, Store
+
+# resource -> (group/version as in the path, kind)
+RESOURCES = {
+    "pods": ("v1", "Pod"), "services": ("v1", "Service"), "configmaps": ("v1", "ConfigMap"),
+    "secrets": ("v1", "Secret"), "serviceaccounts": ("v1", "ServiceAccount"), "events": ("v1", "Event"),
+    "deployments": ("apps/v1", "Deployment"),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "ingresses": ("networking.k8s.io/v1", "Ingress"),
+    "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler"),
+}
+KEPT_ON_APPLY = ("uid", "creationTimestamp", "generation", "resourceVersion", "namespace")
+
+
+def status(code: int, reason: str, message: str) -> Obj:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def merge(target: Any, patch: Any) -> Any:
+    """JSON merge patch (RFC 7386): maps merge, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge(result.get(key), value)
+    return result
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: StandInServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.server.requests.append(f"{self.command} {self.path}")
+
+    # --- routing ------------------------------------------------------------------------
+
+    def _route(self) -> tuple[str, str, str, str, dict[str, str]] | None:
+        """(resource, namespace, name, subresource, query) of the request, or None."""
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        parts = [p for p in url.path.split("/") if p]
+        if parts[:2] == ["api", "v1"]:
+            rest = parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            rest = parts[3:]
+        else:
+            return None
+        if len(rest) < 3 or rest[0] != "namespaces" or rest[2] not in RESOURCES:
+            return None
+        name = rest[3] if len(rest) > 3 else ""
+        sub = rest[4] if len(rest) > 4 else ""
+        return rest[2], rest[1], name, sub, query
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        return yaml.safe_load(raw) if "yaml" in (self.headers.get("Content-Type") or "") else json.loads(raw)
+
+    def _send(self, code: int, payload: Obj) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _not_found(self, resource: str, name: str) -> None:
+        self._send(404, status(404, "NotFound", f'{resource} "{name}" not found'))
+
+    def do_GET(self) -> None:
+        route = self._route()
+        if route is None:
+            return self._send(404, status(404, "NotFound", f"the server could not find {self.path}"))
+        resource, ns, name, sub, query = route
+        store = self.server.store
+        if not name:
+            if query.get("watch") in ("true", "1"):
+                return self._watch(resource, ns, query)
+            items = store.items(resource, ns, query.get("labelSelector", ""))
+            version, kind = RESOURCES[resource]
+            return self._send(200, {"kind": f"{kind}List", "apiVersion": version, "items": items,
+                                    "metadata": {"resourceVersion": str(store.version)}})
+        obj = store.get(resource, ns, name)
+        if obj is None:
+            return self._not_found(resource, name)
+        if sub == "log":
+            return self._log(ns, name, query)
+        if sub == "scale":
+            return self._send(200, self._scale_of(obj))
+        return self._send(200, obj)
+
+    def do_POST(self) -> None:
+        route = self._route()
+        if route is None or route[2]:
+            return self._send(405, status(405, "MethodNotAllowed", "POST only creates"))
+        resource, ns, _, _, _ = route
+        body = self._body()
+        try:
+            return self._send(201, self.server.store.create(resource, ns, self._typed(resource, body)))
+        except Conflict as exc:
+            return self._send(409, status(409, "AlreadyExists", f'{resource} "{exc}" already exists'))
+
+    def do_PUT(self) -> None:
+        route = self._route()
+        if route is None or not route[2]:
+            return self._send(405, status(405, "MethodNotAllowed", "PUT replaces one object"))
+        resource, ns, name, sub, _ = route
+        body = self._body()
+
+        def replace(current: Obj) -> None:
+            if sub == "status":
+                current["status"] = body.get("status", {})
+            elif sub == "scale":
+                current["spec"]["replicas"] = body["spec"]["replicas"]
+            else:
+                meta = {k: current["metadata"][k] for k in KEPT_ON_APPLY if k in current["metadata"]}
+                current.clear()
+                current.update(self._typed(resource, body))
+                current["metadata"].update(meta)
+
+        updated = self.server.store.update(resource, ns, name, replace)
+        if updated is None:
+            return self._not_found(resource, name)
+        return self._send(200, self._scale_of(updated) if sub == "scale" else updated)
+
+    def do_PATCH(self) -> None:
+        route = self._route()
+        if route is None or not route[2]:
+            return self._send(405, status(405, "MethodNotAllowed", "PATCH changes one object"))
+        resource, ns, name, sub, query = route
+        content_type = self.headers.get("Content-Type") or ""
+        body = self._body()
+        store = self.server.store
+        if "apply-patch" in content_type:
+            if not query.get("fieldManager"):
+                return self._send(400, status(400, "BadRequest", "fieldManager is required for apply patch"))
+            return self._apply(resource, ns, name, self._typed(resource, body), query["fieldManager"])
+        if "json-patch+json" in content_type:
+            return self._send(415, status(415, "UnsupportedMediaType", "the stand-in takes merge patches only"))
+
+        def patch(current: Obj) -> None:
+            if sub == "scale":
+                current["spec"]["replicas"] = body["spec"]["replicas"]
+            elif sub == "status":
+                current["status"] = merge(current.get("status", {}), body.get("status", {}))
+            else:
+                current.update(merge(current, body))
+
+        updated = store.update(resource, ns, name, patch)
+        if updated is None:
+            return self._not_found(resource, name)
+        return self._send(200, self._scale_of(updated) if sub == "scale" else updated)
+
+    def do_DELETE(self) -> None:
+        route = self._route()
+        if route is None:
+            return self._send(404, status(404, "NotFound", self.path))
+        resource, ns, name, _, query = route
+        self._body()  # DeleteOptions, read and ignored: deletion is immediate here
+        store = self.server.store
+        if name:
+            gone = store.delete(resource, ns, name)
+            if gone is None:
+                return self._not_found(resource, name)
+            return self._send(200, gone)
+        items = store.items(resource, ns, query.get("labelSelector", ""))
+        for item in items:
+            store.delete(resource, ns, item["metadata"]["name"])
+        version, kind = RESOURCES[resource]
+        return self._send(200, {"kind": f"{kind}List", "apiVersion": version, "items": items, "metadata": {}})
+
+    # --- the parts with behaviour ---------------------------------------------------------
+
+    def _typed(self, resource: str, body: Obj) -> Obj:
+        version, kind = RESOURCES[resource]
+        body = copy.deepcopy(body or {})
+        body.setdefault("apiVersion", version)
+        body.setdefault("kind", kind)
+        body.setdefault("metadata", {})
+        return body
+
+    def _apply(self, resource: str, ns: str, name: str, applied: Obj, manager: str) -> None:
+        store = self.server.store
+        applied["metadata"]["name"] = name
+        applied["metadata"]["managedFields"] = [{"manager": manager, "operation": "Apply"}]
+
+        def apply(current: Obj) -> None:
+            kept = {k: current["metadata"][k] for k in KEPT_ON_APPLY if k in current["metadata"]}
+            new = copy.deepcopy(applied)
+            if "status" in current:
+                new["status"] = current["status"]
+            if resource == "deployments" and "replicas" not in new.get("spec", {}):
+                new["spec"]["replicas"] = current["spec"].get("replicas", 1)
+            new["metadata"].update(kept)
+            current.clear()
+            current.update(new)
+
+        updated = store.update(resource, ns, name, apply)
+        if updated is None:
+            try:
+                if resource == "deployments":
+                    applied.setdefault("status", {})
+                    applied["spec"].setdefault("replicas", 1)
+                updated = store.create(resource, ns, applied)
+            except Conflict:  # created between the two steps: apply again
+                return self._apply(resource, ns, name, applied, manager)
+            return self._send(201, updated)
+        return self._send(200, updated)
+
+    def _scale_of(self, deployment: Obj) -> Obj:
+        meta = deployment["metadata"]
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+                "spec": {"replicas": deployment["spec"].get("replicas", 1)},
+                "status": {"replicas": deployment.get("status", {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in
+                                                deployment["spec"]["selector"]["matchLabels"].items())}}
+
+    def _start_stream(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _watch(self, resource: str, ns: str, query: dict[str, str]) -> None:
+        store = self.server.store
+        selector = query.get("labelSelector", "")
+        timeout_s = float(query.get("timeoutSeconds") or 300)
+        since = query.get("resourceVersion") or "0"
+        self._start_stream("application/json")
+        try:
+            if since == "0":  # "any": the current objects first, as ADDED
+                with store.changed:
+                    since = str(store.version)
+                    current = store.items(resource, ns, selector)
+                for obj in current:
+                    self._chunk(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
+            for event in store.events_after(int(since), resource, ns, selector, timeout_s):
+                self._chunk(json.dumps({"type": event.type, "object": event.object}).encode() + b"\n")
+        except Gone as exc:
+            self._chunk(json.dumps({"type": "ERROR", "object": status(410, "Expired", str(exc))}).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        self._end_stream()
+
+    def _log(self, ns: str, pod: str, query: dict[str, str]) -> None:
+        store = self.server.store
+        if query.get("previous") == "true":
+            lines = [(0.0, line) for line in store.previous_logs.get((ns, pod), [])]
+        else:
+            lines = list(store.logs.get((ns, pod), []))
+        if query.get("sinceSeconds"):
+            lines = [item for item in lines if item[0] >= time.time() - int(query["sinceSeconds"])]
+        if query.get("tailLines"):
+            lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) else []
+        self._start_stream("text/plain")
+        try:
+            for _, line in lines:
+                self._chunk(line.encode() + b"\n")
+            sent = len(store.logs.get((ns, pod), []))
+            while query.get("follow") == "true" and not store.stopped:
+                with store.changed:
+                    if (ns, pod) not in store.logs and store.get("pods", ns, pod) is None:
+                        break
+                    new = store.logs.get((ns, pod), [])[sent:]
+                    if not new:
+                        store.changed.wait(0.5)
+                        continue
+                sent += len(new)
+                for _, line in new:
+                    self._chunk(line.encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        self._end_stream()
+
+
+class StandInServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.store = store
+        self.requests: list[str] = []
+        self.thread = threading.Thread(target=self.serve_forever, name="k8s-stand-in", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> StandInServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.store.changed:
+            self.store.stopped = True
+            self.store.changed.notify_all()
+        self.shutdown()
+        self.server_close()
