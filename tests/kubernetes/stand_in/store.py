@@ -4,7 +4,7 @@ Objects are plain dicts keyed by (resource, namespace, name), e.g. ("deployments
 "iris-production-default-3fa9c1"). Every write takes the next value of one global counter as the
 object's `resourceVersion` (as etcd's revision does) and appends an event to the history that
 watches read. `compact()` forgets history, like etcd's compaction: a watch from before it gets
-410 Gone. `generation` starts at 1 and grows when `spec` changes (Deployments are what Berth
+410 Gone; `drop_watches()` cuts the open watch streams, as a lost connection does. `generation` starts at 1 and grows when `spec` changes (Deployments are what Berth
 reads it on). Deleting a Deployment deletes its pods at once (the garbage collector, without
 the wait).
 """
@@ -57,6 +57,7 @@ class Store:
     previous_logs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
     stopped: bool = False
+    drops: int = 0                      # grows when every open watch is cut (a lost connection)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -134,6 +135,12 @@ class Store:
             self.history.clear()
             self.oldest = self.version
 
+    def drop_watches(self) -> None:
+        """End every open watch stream, as a dropped connection or an API server restart would."""
+        with self.changed:
+            self.drops += 1
+            self.changed.notify_all()
+
     def events_after(self, version: int, resource: str, namespace: str, selector: str,
                      timeout_s: float) -> Iterator[Event]:
         """Events after `version` as they happen, until `timeout_s` passes or the server stops."""
@@ -141,6 +148,7 @@ class Store:
 
         deadline = time.monotonic() + timeout_s
         with self.changed:
+            drops = self.drops
             if version < self.oldest:
                 raise Gone(f"too old resource version: {version} ({self.oldest})")
         while True:
@@ -150,7 +158,7 @@ class Store:
                 pending = [e for e in self.history if e.version > version]
                 if not pending:
                     left = deadline - time.monotonic()
-                    if left <= 0 or self.stopped:
+                    if left <= 0 or self.stopped or self.drops != drops:
                         return
                     self.changed.wait(min(left, 0.5))
                     continue
