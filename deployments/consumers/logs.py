@@ -2,7 +2,7 @@
 
 `/ws/deployments/<pk>/logs/?variation=&replica=&level=&q=&request_id=[&after=<cursor>|&backlog=<s>]`
 — login and project role checked in connect() (outsiders and anonymous visitors are refused with
-CLOSE_FORBIDDEN) and again on every keeper tick, so a removed member's socket closes. Lines come
+CLOSE_FORBIDDEN) and again every ACCESS_CHECK_S, so a removed member's socket closes. Lines come
 from the deployment's one reader (deployments/logs/fanout.py) through the group; each socket
 filters them for its viewer. First, the lines the viewer may have missed: those after the page's
 `newer` cursor, or (`backlog`, e.g. the Prediction tab's lines of one request) those of the last
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 CLOSE_BAD_REQUEST = 4400  # a filter or cursor that does not parse; the page says what to fix
 ROWS = "deployments/deployment/logs.html#log-rows"
 MAX_BACKLOG_S = 600
+ACCESS_CHECK_S = 10  # a removed member's socket closes within this (a query per socket; 200 viewers: 20/s)
 
 
 class DeploymentLogsConsumer(AsyncWebsocketConsumer):
@@ -88,16 +90,20 @@ class DeploymentLogsConsumer(AsyncWebsocketConsumer):
         await self._leave()
 
     async def _keep(self) -> None:
-        """Every third of the reader TTL: still allowed? still watching; and a reader is running."""
+        """Every third of the reader TTL: still watching, and a reader is running; every ACCESS_CHECK_S:
+        still allowed?"""
+        checked = time.monotonic()
         while True:
             try:
                 await fanout.keep_watching(self.redis, self.deployment_pk, self.channel_name)
             except Exception:  # Redis away for a moment: lines pause, the next tick tries again
                 log.exception("deployment %s: the log viewer's keeper could not reach Redis", self.deployment_pk)
             await asyncio.sleep(fanout.reader_ttl_s() / 3)
-            if await self._allowed() is None:
-                await self._leave()
-                return
+            if time.monotonic() - checked >= ACCESS_CHECK_S:
+                checked = time.monotonic()
+                if await self._allowed() is None:
+                    await self._leave()
+                    return
 
     async def _leave(self) -> None:
         if self.group:

@@ -44,7 +44,11 @@ log = logging.getLogger(__name__)
 LINES_PER_MESSAGE = 100
 REDIS_TIMEOUT_S = 2
 # Compare-and-act on the lease, so a reader never renews or deletes a lease another process took over.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# Renewing a lease that expired meanwhile (a busy event loop renewed late) takes it again, unless
+# another process took it first.
+_RENEW = ("local holder = redis.call('get', KEYS[1]) "
+          "if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+          "if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0")
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 _HAND_OVER = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
               "return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0")
@@ -172,26 +176,37 @@ async def _read(pk: int, token: str) -> None:
 
 
 async def _follow(redis: aioredis.Redis, layer: Any, deployment: Deployment, token: str) -> None:
-    pk, group, every = deployment.pk, logs_group(deployment.pk), reader_ttl_s() / 3
-    next_check = time.monotonic() + every
+    """Send every batch of new lines to the group until `_hold` says to stop."""
+    stop = asyncio.Event()
+    holder = asyncio.create_task(_hold(redis, layer, deployment.pk, token, stop), name=f"log lease {token[:8]}")
     stream = get_backend().follow_logs(deployment, poll_s())
     try:
         async for batch in stream:
+            if stop.is_set():
+                return
             for chunk in _chunks(batch):
-                await layer.group_send(group, LogLinesMessage(type="logs.lines", lines=chunk))
-            if time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + every
+                await layer.group_send(logs_group(deployment.pk), LogLinesMessage(type="logs.lines", lines=chunk))
+    finally:
+        holder.cancel()
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _hold(redis: aioredis.Redis, layer: Any, pk: int, token: str, stop: asyncio.Event) -> None:
+    """Every third of the TTL, apart from the reading (which may be slow): renew the lease; say stop
+    when another process holds it, nobody watches any more, or the deployment is gone."""
+    try:
+        while True:
+            await asyncio.sleep(reader_ttl_s() / 3)
             if not await redis.eval(_RENEW, 1, lease_key(pk), token, int(reader_ttl_s() * 1000)):
                 log.warning("deployment %s: the log reader lost its lease; another process reads now", pk)
                 return
             if not await _has_viewers(redis, pk):
                 return
             if await _deployment(pk) is None:
-                await layer.group_send(group, LogsGoneMessage(type="logs.gone"))
+                await layer.group_send(logs_group(pk), LogsGoneMessage(type="logs.gone"))
                 return
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        stop.set()
 
 
 def _chunks(batch: list[RawLine]) -> Iterator[list[dict[str, Any]]]:
