@@ -6,6 +6,7 @@ manager; re-applying changes nothing; replicas reported with their state; nothin
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.spec import DeploySpec, validate_spec
 from tests.fixtures.deployments import a_ready_build
 from tests.kubernetes.stand_in import fixtures
-from tests.kubernetes.stand_in.cluster import StandInCluster
+from tests.kubernetes.stand_in.cluster import BAD_IMAGE, FAILING_PROBE, StandInCluster
 from tests.kubernetes.stand_in.fixtures import eventually
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,41 @@ def test_delete_leaves_no_object_of_the_deployment_and_touches_no_other(
     assert left, "the other deployment's objects stay"
     assert {o["metadata"]["labels"]["berth.dev/deployment"] for o in left} == {str(other.pk)}
     assert backend.replicas(deployment) == []
+
+
+@pytest.mark.parametrize(("fate", "state", "words"), [
+    (BAD_IMAGE, ReplicaState.NOT_READY, "ImagePullBackOff: the image cannot be pulled"),
+    (FAILING_PROBE, ReplicaState.NOT_READY, "readiness probe (/health/ready) does not pass"),
+])
+def test_a_replica_that_is_not_ready_says_why_in_plain_words(
+        on_stand_in: StandInCluster, iris_model: Model, fate: str, state: ReplicaState, words: str) -> None:
+    deployment, spec = a_deployment(iris_model)
+    on_stand_in.behave(spec.variations[0].build_id, fate)
+    backend = KubernetesBackend.from_settings()
+    backend.apply(deployment, spec)
+
+    waiting = eventually(lambda: [r for r in backend.replicas(deployment) if r.reason], "a reason")
+    assert waiting[0].state == state
+    assert words in waiting[0].reason
+
+
+def test_a_replicas_log_is_followed_as_it_is_written(on_stand_in: StandInCluster, iris_model: Model) -> None:
+    deployment, spec = a_deployment(iris_model)
+    backend = KubernetesBackend.from_settings()
+    backend.apply(deployment, spec)
+    replica = eventually(lambda: [r for r in backend.replicas(deployment) if r.ready], "a ready replica")[0]
+    pod = eventually(lambda: on_stand_in.pods(NAMESPACE, "app.kubernetes.io/component=model-server"), "pods")
+    received: list[str] = []
+
+    def follow() -> None:
+        for line in backend.stream_logs(deployment, replica.name):
+            received.append(line)
+            return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    eventually(lambda: any("follow=true" in r for r in on_stand_in.server.requests), "the log stream to open")
+    name = next(p["metadata"]["name"] for p in pod if replica.endpoint.endswith(f"/pods/{p['metadata']['name']}:8080/proxy"))
+    on_stand_in.store.write_log(NAMESPACE, name, "request 7f3a: predicted 1 row")
+    reader.join(30)
+    assert received == ["request 7f3a: predicted 1 row"]

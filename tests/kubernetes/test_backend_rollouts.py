@@ -111,6 +111,7 @@ def test_a_crash_looping_build_fails_the_rollout_and_the_previous_revision_comes
     deployment = serving(iris_model, alice, good)
     good_key = runtime_keys(model_server_pods(on_stand_in)).pop()
     on_stand_in.behave(str(bad.build_id), fate, log=CRASH_LOG)
+    routes_before = on_stand_in.store.items("configmaps", NAMESPACE)[0]
 
     rollout = run(deploy(iris_model, {"variations": [variation(bad)]}, alice))
 
@@ -119,6 +120,7 @@ def test_a_crash_looping_build_fails_the_rollout_and_the_previous_revision_comes
     assert "KeyError: 'petal_width'" in rollout.reason
     template = on_stand_in.store.items("deployments", NAMESPACE, "app.kubernetes.io/component=model-server")[0]
     assert template["spec"]["template"]["metadata"]["labels"]["berth.dev/runtime-key"] == good_key
+    assert on_stand_in.store.items("configmaps", NAMESPACE)[0]["data"] == routes_before["data"], "the old weights stay"
     pods = eventually(lambda: (p := model_server_pods(on_stand_in)) and runtime_keys(p) == {good_key}
                       and all(is_ready(x) for x in p) and p, "only the good build's pods, ready")
     assert len(pods) == 1
