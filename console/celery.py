@@ -12,6 +12,7 @@ app = Celery("berth")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["deployments.logs"])  # deployments/logs/tasks.py
+app.autodiscover_tasks(["deployments.endpoint_keys"])  # deployments/endpoint_keys/tasks.py
 
 
 @app.on_after_finalize.connect
@@ -42,4 +43,9 @@ def schedule_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         settings.BERTH_METRICS_SCRAPE_S,
         sender.signature("monitoring.tasks.scrape_metrics"),
         name="scrape, roll up and prune deployment metrics",
+    )
+    sender.add_periodic_task(
+        60,
+        sender.signature("deployments.endpoint_keys.tasks.note_key_uses"),
+        name="learn endpoint keys' last use from the gateways",
     )

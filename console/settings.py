@@ -233,6 +233,8 @@ BERTH_RUNTIME_DIR = Path(envstr("BERTH_RUNTIME_DIR", str(DATA_DIR / "runtime")))
 BERTH_SUPERVISOR_URL = envstr("BERTH_SUPERVISOR_URL", f"unix://{DATA_DIR / 'supervisor' / 'supervisord.sock'}")
 BERTH_SUPERVISOR_CONF_DIR = Path(envstr("BERTH_SUPERVISOR_CONF_DIR", str(DATA_DIR / "supervisor" / "conf.d")))
 BERTH_GATEWAY_HOST = envstr("BERTH_GATEWAY_HOST", "127.0.0.1")
+# Whether a new deployment requires an endpoint key on predict calls (docs/endpoint-keys.md)
+BERTH_ENDPOINT_KEYS_DEFAULT = envbool("BERTH_ENDPOINT_KEYS_DEFAULT", False)
 BERTH_ROLLOUT_POLL_S = envint("BERTH_ROLLOUT_POLL_MS", 500, minimum=50) / 1000
 BERTH_ROLLOUT_MAX_RESTARTS = envint("BERTH_ROLLOUT_MAX_RESTARTS", 2, minimum=0)
 BERTH_ROLLOUT_MAX_ATTEMPTS = envint("BERTH_ROLLOUT_MAX_ATTEMPTS", 3, minimum=1)
@@ -262,6 +264,10 @@ BERTH_METRICS_RAW_RETENTION_H = envint("BERTH_METRICS_RAW_RETENTION_H", 24, mini
 BERTH_METRICS_ROLLUP_RETENTION_D = envint("BERTH_METRICS_ROLLUP_RETENTION_D", 7, minimum=1)
 if BERTH_METRICS_ROLLUP_S <= BERTH_METRICS_SCRAPE_S or BERTH_METRICS_ROLLUP_S % BERTH_METRICS_SCRAPE_S:
     raise ImproperlyConfigured("BERTH_METRICS_ROLLUP_S must be a multiple of BERTH_METRICS_SCRAPE_S, and larger")
+# Minutes are added up again into COARSE_S-second points (kept as long), which a week's chart reads.
+BERTH_METRICS_COARSE_S = envint("BERTH_METRICS_COARSE_S", 600, minimum=4)
+if BERTH_METRICS_COARSE_S <= BERTH_METRICS_ROLLUP_S or BERTH_METRICS_COARSE_S % BERTH_METRICS_ROLLUP_S:
+    raise ImproperlyConfigured("BERTH_METRICS_COARSE_S must be a multiple of BERTH_METRICS_ROLLUP_S, and larger")
 # Logs (docs/logs.md): each replica's and gateway's log rotates at BERTH_LOG_MAX_BYTES, keeping
 # BERTH_LOG_BACKUPS older files; rotated files older than BERTH_LOG_RETENTION_DAYS are deleted hourly.
 # The live tail polls every BERTH_LOG_POLL_MS; its one reader per deployment holds a lease of

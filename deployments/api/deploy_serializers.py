@@ -102,6 +102,9 @@ class DeployRequestSerializer(serializers.Serializer):
                                           "variations are kept, and fields left out keep their values.")
     strategy = serializers.ChoiceField(choices=RolloutStrategy.choices, required=False, allow_blank=True,
                                        allow_null=True, help_text="Default `rolling`.")
+    require_key = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                           help_text="Predict calls need an endpoint key (docs/endpoint-keys.md); "
+                                           "left out: as the deployment has it, else the console's default.")
     environment = serializers.RegexField(_pattern(ENVIRONMENT_RULE), max_length=32, required=False,
                                          default="production", help_text=str(ENVIRONMENT_RULE.message))
 

@@ -78,6 +78,8 @@ def _spec_data(body: Mapping[str, Any], deployment: Deployment | None) -> dict[s
         data = {"variations": body.get("variations")}
     if body.get("strategy"):
         data["strategy"] = body["strategy"]
+    if body.get("require_key") is not None:
+        data["require_key"] = body["require_key"]
     return data
 
 

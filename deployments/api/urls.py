@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from deployments.api import cases, deploy_views, views
+from deployments.api import cases, deploy_views, endpoint_keys, views
 from deployments.api.logs import DeploymentLogsView
 from monitoring.api.views import DeploymentMetricsView
 
@@ -38,6 +38,10 @@ urlpatterns = [
     path("deployments/<int:pk>/cases/", cases.DeploymentCasesView.as_view(), name="deployment-cases"),
     path("deployments/<int:pk>/cases/run/", cases.DeploymentCasesRunView.as_view(), name="deployment-cases-run"),
     path("deployments/<int:pk>/cases/<int:case_pk>/", cases.DeploymentCaseView.as_view(), name="deployment-case"),
+    path("projects/<slug:slug>/endpoint-keys/", endpoint_keys.ProjectEndpointKeysView.as_view(),
+         name="project-endpoint-keys"),
+    path("projects/<slug:slug>/endpoint-keys/<int:key_id>/", endpoint_keys.ProjectEndpointKeyView.as_view(),
+         name="project-endpoint-key"),
     *router.urls,
     # Last, and only for paths ending in "/": one without it is still redirected there (APPEND_SLASH) first.
     # [\s\S], not ".": a path with a newline in it (`/invitations/a%0A.b/accept/`) is still an API path, answered in JSON.

@@ -170,6 +170,11 @@ class Backend(ABC):
         started = self.apply(deployment, spec)
         return started, self.prune(deployment, spec)
 
+    def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
+        """Give the deployment's gateway its project's accepted endpoint keys now, when it requires
+        keys (True), and return once it uses them (deployments/endpoint_keys/)."""
+        raise BackendError(f"The {self.name} runtime does not support endpoint keys yet.")
+
     def endpoints(self, deployment: Deployment) -> list[Endpoint]:
         """Replicas that answer HTTP, for metrics scraping."""
         return [Endpoint(r.id, r.endpoint) for r in self.replicas(deployment)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,6 +32,7 @@ from deployments.backends.ports import free_port, is_free
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 from deployments.backends.supervisor_config import program_conf
 from deployments.backends.supervisor_rpc import Supervisor
+from deployments.endpoint_keys.gateway_config import accepted_keys, keys_lock
 from deployments.models import Build, Deployment, InstanceType
 from deployments.rollouts.spec import DeploySpec, VariationSpec
 from deployments.sandbox.check import ensure_sandbox
@@ -144,18 +146,49 @@ class LocalBackend(Backend):
         port, moved_from = self._gateway_port(deployment, files, running)
         files.save_gateway_port(port)
         version = uuid.uuid4().hex[:12]
-        files.write_routes({"version": version, "model_id": deployment.model.model_id, "deployment": deployment.pk,
-                            "variations": [_route_entry(files, deployment.pk, v) for v in spec.variations]})
-        if running:
+        config = {"version": version, "model_id": deployment.model.model_id, "deployment": deployment.pk,
+                  "variations": [_route_entry(files, deployment.pk, v) for v in spec.variations]}
+        with keys_lock(deployment.pk):  # until the gateway serves `version`: a key refresh waits for it
+            if spec.require_key:
+                config["endpoint_keys"] = accepted_keys(deployment.model.project_id)
+            files.write_routes(config)
+            if running:
+                self.supervisor.signal(program, "HUP")
+            else:
+                self.supervisor.add(program, self._gateway_conf(files, program, port))
+            body = self._await_routes(files, port, version)
+        return GatewayStatus(self._gateway_url(port), port, version, body.get("status") == "ready", moved_from)
+
+    def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
+        """Rewrite the accepted keys into routes that require keys (others are left alone), reload the
+        gateway and wait until it serves them: a revoked key is refused once this returns."""
+        files = self.files(deployment)
+        program = program_name(deployment.pk, GATEWAY)
+        with keys_lock(deployment.pk):
+            try:
+                config = json.loads(files.routes_path.read_text())
+            except (OSError, ValueError):
+                return False
+            if "endpoint_keys" not in config:
+                return False
+            config["endpoint_keys"] = accepted_keys(deployment.model.project_id)
+            config["version"] = version = uuid.uuid4().hex[:12]
+            files.write_routes(config)
+            port = files.gateway_port()
+            if port is None or self.supervisor.info(program) is None:
+                return True  # no gateway runs: it reads the new file when it starts
             self.supervisor.signal(program, "HUP")
-        else:
-            self.supervisor.add(program, self._gateway_conf(files, program, port))
+            self._await_routes(files, port, version)
+        return True
+
+    def _await_routes(self, files: DeploymentFiles, port: int, version: str) -> dict[str, Any]:
+        """The gateway's health once it serves routes `version`; BackendError when it does not in 30 s."""
         body = readiness.await_config(self._gateway_url(port), version)
         if isinstance(body, str):
             tail = "\n".join(exit_reasons.readable(files.tail_log(GATEWAY, 10)))
             raise BackendError(f"The gateway on port {port} did not take the new routes within 30 s ({body})."
                                + (f" Its last log lines:\n{tail}" if tail else ""))
-        return GatewayStatus(self._gateway_url(port), port, version, body.get("status") == "ready", moved_from)
+        return body
 
     def gateway(self, deployment: Deployment) -> GatewayStatus | None:
         port = self.files(deployment).gateway_port()

@@ -91,15 +91,17 @@ class VariationSpec:
 class DeploySpec:
     variations: tuple[VariationSpec, ...] = field(default_factory=tuple)
     strategy: str = RolloutStrategy.ROLLING
+    require_key: bool = False  # predict calls need an endpoint key (docs/endpoint-keys.md)
 
     def to_json(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "variations": [v.to_json() for v in self.variations]}
+        return {"strategy": self.strategy, "variations": [v.to_json() for v in self.variations],
+                "require_key": self.require_key}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DeploySpec:
         """Read a frozen (already validated) spec, e.g. Rollout.spec."""
         return cls(tuple(VariationSpec.from_json(v) for v in data.get("variations", ())),
-                   data.get("strategy", RolloutStrategy.ROLLING))
+                   data.get("strategy", RolloutStrategy.ROLLING), bool(data.get("require_key", False)))
 
     def variation(self, name: str) -> VariationSpec | None:
         return next((v for v in self.variations if v.name == name), None)
@@ -164,6 +166,15 @@ def check_number(field: str, value: Any) -> int:
     if not low <= number <= high:
         raise ValidationError(f"Must be from {low} to {high} (got {number}).", code="out_of_bounds")
     return number
+
+
+def check_require_key(value: Any, previous: DeploySpec | None = None) -> bool:
+    """Left out: as the deployment has it now, else BERTH_ENDPOINT_KEYS_DEFAULT."""
+    if value is None:
+        return previous.require_key if previous else bool(settings.BERTH_ENDPOINT_KEYS_DEFAULT)
+    if not isinstance(value, bool):
+        raise ValidationError("Use true or false.", code="invalid")
+    return value
 
 
 def check_iam_role_arn(value: Any) -> str:
@@ -236,8 +247,10 @@ def validate_spec(model: Model, data: Mapping[str, Any], previous: DeploySpec | 
     variations = [_variation(model, raw, f"variations.{i}", errors, previous)
                   for i, raw in enumerate(raw_variations or [])]
     _check_names_and_traffic(variations, errors)
+    require_key = errors.check("require_key", check_require_key, data.get("require_key"), previous,
+                               fallback=False)
     errors.raise_if_any()
-    return DeploySpec(tuple(v for v in variations if v is not None), strategy)
+    return DeploySpec(tuple(v for v in variations if v is not None), strategy, require_key)
 
 
 def variation_errors(exc: ValidationError, index: int = 0) -> dict[str, list[str]]:

@@ -86,7 +86,7 @@ def spec_to_data(spec: DeploySpec | None) -> dict[str, Any]:
         data["env"] = [{"name": e.name, "value": "" if e.secret else e.value, "secret": e.secret}
                        for e in variation.env]
         variations.append(data)
-    return {"strategy": spec.strategy, "variations": variations}
+    return {"strategy": spec.strategy, "variations": variations, "require_key": spec.require_key}
 
 
 def merge_variation(current: DeploySpec | None, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@
     df = client.predict([{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}])
 
 The gateway URL comes from `url=`, else BERTH_GATEWAY_URL, else the console's API (BERTH_URL and
-BERTH_TOKEN) is asked once where the model's deployment serves. No Django imports here.
+BERTH_TOKEN) is asked once where the model's deployment serves. A deployment that requires an
+endpoint key gets `endpoint_key=`, else BERTH_ENDPOINT_KEY, as `Authorization: Bearer <key>`
+(docs/endpoint-keys.md). No Django imports here.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ FeatureVector: TypeAlias = "list[dict[str, Any]] | dict[str, Any] | pd.DataFrame
 
 class RealTimeClient:
     def __init__(self, model_id: str, variation: str | None = None, url: str | None = None,
-                 timeout: float = 30.0, environment: str = "production") -> None:
+                 timeout: float = 30.0, environment: str = "production", endpoint_key: str | None = None) -> None:
         self.model_id, self.variation, self.environment = model_id, variation, environment
         self.timeout = timeout
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = endpoint_key or os.environ.get("BERTH_ENDPOINT_KEY", "")
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
         self._gateway = (url or os.environ.get("BERTH_GATEWAY_URL") or "").rstrip("/")
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0))
 
@@ -45,12 +51,14 @@ class RealTimeClient:
         """Predictions for each row, as a DataFrame (one row per input row)."""
         body = _encode(feature_vector)
         try:
-            response = self._http.post(self.predict_url, content=body,
-                                       headers={"Content-Type": "application/json", "Accept": "application/json"})
+            response = self._http.post(self.predict_url, content=body, headers=self._headers)
         except httpx.TimeoutException:
             raise BerthError(f"{self.model_id} did not answer within {self.timeout} s.") from None
         except httpx.HTTPError as exc:
             raise BerthError(f"Cannot reach the {self.model_id} endpoint at {self.predict_url} ({exc}).") from None
+        if response.status_code == 401:
+            raise BerthError(f"{self.model_id}: {_served_error(response)} (pass endpoint_key= or set "
+                             "BERTH_ENDPOINT_KEY)", 401)
         if not response.is_success:
             raise BerthError(f"{self.model_id}: {_served_error(response)}", response.status_code)
         return _decode(response.json())

@@ -22,7 +22,7 @@ from berth.cli.base import Groups
 from berth.client import BerthClient, BerthError
 
 COMMAND_MODULES = ("berth.cli.projects", "berth.cli.models", "berth.cli.builds", "berth.cli.deploy", "berth.cli.metrics",
-                   "berth.cli.cases", "berth.cli.logs")
+                   "berth.cli.cases", "berth.cli.logs", "berth.cli.keys")
 
 
 def build_parser() -> argparse.ArgumentParser:
