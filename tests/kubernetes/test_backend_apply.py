@@ -17,6 +17,7 @@ from deployments.backends.kubernetes.manifests import manifests_for
 from deployments.models import Deployment, Model, Rollout
 from deployments.models.instance_type import ensure_catalog
 from deployments.rollouts.spec import DeploySpec, validate_spec
+from deployments.state.observer import observe
 from tests.fixtures.deployments import a_ready_build
 from tests.kubernetes.stand_in import fixtures
 from tests.kubernetes.stand_in.cluster import BAD_IMAGE, FAILING_PROBE, StandInCluster
@@ -137,3 +138,15 @@ def test_a_replicas_log_is_followed_as_it_is_written(on_stand_in: StandInCluster
     on_stand_in.store.write_log(NAMESPACE, name, "request 7f3a: predicted 1 row")
     reader.join(30)
     assert received == ["request 7f3a: predicted 1 row"]
+
+
+def test_when_the_api_server_does_not_answer_the_observer_stores_why(
+        on_stand_in: StandInCluster, iris_model: Model) -> None:
+    deployment, spec = a_deployment(iris_model)
+    backend = KubernetesBackend.from_settings()
+    backend.apply(deployment, spec)
+    on_stand_in.stop()
+
+    observation = observe(deployment, backend)
+
+    assert "The Kubernetes API does not answer" in observation.error

@@ -20,8 +20,10 @@ Namespaces exist when named. Errors are `Status` objects with the API's codes (4
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -328,6 +330,7 @@ class StandInServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.store = store
         self.requests: list[str] = []
+        self.connections: set[socket.socket] = set()
         self.thread = threading.Thread(target=self.serve_forever, name="k8s-stand-in", daemon=True)
 
     @property
@@ -338,9 +341,17 @@ class StandInServer(ThreadingHTTPServer):
         self.thread.start()
         return self
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
     def stop(self) -> None:
+        """Stop answering, and close the kept-alive connections too (as a stopped API server does)."""
         with self.store.changed:
             self.store.stopped = True
             self.store.changed.notify_all()
         self.shutdown()
         self.server_close()
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
