@@ -70,3 +70,12 @@ from deployments.views import usage  # noqa: E402
 urlpatterns += [
     path("deployments/<int:pk>/usage/", usage.deployment_usage, name="deployment-usage"),
 ]
+
+# A project's endpoint keys (docs/endpoint-keys.md).
+from deployments.views import endpoint_keys  # noqa: E402
+
+urlpatterns += [
+    path("projects/<slug:slug>/keys/", endpoint_keys.project_endpoint_keys, name="project-endpoint-keys"),
+    path("projects/<slug:slug>/keys/<int:key_pk>/revoke/", endpoint_keys.project_endpoint_key_revoke,
+         name="project-endpoint-key-revoke"),
+]
