@@ -241,6 +241,7 @@ BERTH_ROLLOUT_MAX_ATTEMPTS = envint("BERTH_ROLLOUT_MAX_ATTEMPTS", 3, minimum=1)
 BERTH_DEPLOY_TIMEOUT_CAP_S = envint("BERTH_DEPLOY_TIMEOUT_CAP_S", 0, minimum=0)  # 0: the variation's own
 BERTH_DRAIN_TIMEOUT_S = envint("BERTH_DRAIN_TIMEOUT_S", 30, minimum=1)
 # Kubernetes runtime (docs/kubernetes.md, "Settings"): what the objects of a deployment are made of.
+BERTH_KUBECONFIG = envstr("BERTH_KUBECONFIG", "")  # empty: the pod's own ServiceAccount (in-cluster)
 BERTH_MODEL_SERVER_IMAGE = envstr("BERTH_MODEL_SERVER_IMAGE", "berth/model-server:latest")
 BERTH_K8S_NAMESPACE_PATTERN = envstr("BERTH_K8S_NAMESPACE_PATTERN", "berth-{project}")
 BERTH_CONSOLE_INTERNAL_URL = envstr("BERTH_CONSOLE_INTERNAL_URL", "http://berth-web.berth.svc")  # pods fetch builds here

@@ -1,8 +1,10 @@
 """Down-sampling and retention of stored points.
 
 Raw points (one per scrape; any resolution under the step) are added up into one point per
-BERTH_METRICS_ROLLUP_S step of each series: counts and latency buckets sum (so rates, error
-rates and percentiles stay exact), memory is the mean, ready/desired replicas the last value.
+BERTH_METRICS_ROLLUP_S step (a minute) of each series, and minutes into one point per
+BERTH_METRICS_COARSE_S step (ten minutes), so a week's chart reads 1,008 points a series, not
+10,080: counts and latency buckets sum (so rates, error rates and percentiles stay exact), memory
+is the mean, ready/desired replicas the last value.
 A step is rolled up once it has been over for a scrape interval (so a scrape still running when
 it ended has stored its point), looking back LOOKBACK_STEPS steps: a worker down longer leaves
 those steps to their raw points, kept BERTH_METRICS_RAW_RETENTION_H hours. Rolled-up points are
@@ -15,6 +17,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from monitoring.interval import total
 from monitoring.models import MetricPoint
@@ -30,9 +33,18 @@ def step_end(time: datetime, step_s: int) -> datetime:
 
 
 def roll_up(now: datetime) -> list[MetricPoint]:
-    """Add up the raw points of every step that ended since the last LOOKBACK_STEPS; store and return them."""
-    step = settings.BERTH_METRICS_ROLLUP_S
-    settled = now - timedelta(seconds=settings.BERTH_METRICS_SCRAPE_S)
+    """Add up every step that ended since the last LOOKBACK_STEPS: raw points into minutes, then minutes into
+    coarse steps (BERTH_METRICS_COARSE_S), which a week's chart reads; store and return them."""
+    minute, coarse = settings.BERTH_METRICS_ROLLUP_S, settings.BERTH_METRICS_COARSE_S
+    minutes = _roll(now, minute, MetricPoint.objects.filter(resolution_s__lt=minute), settings.BERTH_METRICS_SCRAPE_S)
+    # A coarse step waits until its last minute was rolled up too.
+    coarse_steps = _roll(now, coarse, MetricPoint.objects.filter(resolution_s=minute),
+                         settings.BERTH_METRICS_SCRAPE_S + minute)
+    return minutes + coarse_steps
+
+
+def _roll(now: datetime, step: int, sources: QuerySet[MetricPoint], settle_s: int) -> list[MetricPoint]:
+    settled = now - timedelta(seconds=settle_s)
     end = step_end(settled, step)
     if end > settled:
         end -= timedelta(seconds=step)  # that step is not over yet, or only just
@@ -40,8 +52,7 @@ def roll_up(now: datetime) -> list[MetricPoint]:
     done = set(MetricPoint.objects.filter(resolution_s=step, time__gt=start, time__lte=end)
                .values_list("deployment_id", "variation", "time"))
     groups: dict[SeriesStep, list[MetricPoint]] = defaultdict(list)
-    raw = MetricPoint.objects.filter(resolution_s__lt=step, time__gt=start, time__lte=end)
-    for point in raw.order_by("time"):
+    for point in sources.filter(time__gt=start, time__lte=end).order_by("time"):
         key = (point.deployment_id, point.variation, step_end(point.time, step))
         if key not in done:
             groups[key].append(point)

@@ -1,7 +1,9 @@
 """Reading stored points back as chart series: the points' times, and each metric's values at them.
 
-Ranges up to RAW_RANGE_LIMIT read raw points; longer ones the rolled-up points. One indexed
-range scan on (deployment, variation, resolution, time), only the columns chart_values() needs, as plain rows.
+Ranges up to RAW_RANGE_LIMIT read raw points, up to MINUTES_RANGE_LIMIT the minutes, longer ones the coarse
+steps (monitoring/rollup.py), so no range draws more than a few thousand points a series: the time a chart
+takes is Python's per point (bench/monitoring), not the database's. One indexed range scan on
+(deployment, variation, resolution, time), only the columns chart_values() needs, as plain rows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from monitoring.models import METRICS, WHOLE_DEPLOYMENT, MetricPoint, chart_valu
 
 RANGES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "6h": timedelta(hours=6),
           "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-RAW_RANGE_LIMIT = timedelta(hours=24)
+RAW_RANGE_LIMIT = timedelta(hours=6)
+MINUTES_RANGE_LIMIT = timedelta(hours=24)
 COLUMNS = ("time", "interval_s", "requests", "errors_4xx", "errors_5xx", "latency_p50_s", "latency_p95_s",
            "latency_p99_s", "batch_rows", "batch_calls", "cpu_seconds", "memory_bytes", "ready_replicas",
            "desired_replicas")
@@ -44,12 +47,11 @@ class Series:
 
 def read_series(deployment_id: int, range_name: str, now: datetime, variation: str = WHOLE_DEPLOYMENT) -> Series:
     """Every metric of METRICS over `range_name` (a key of RANGES) ending `now`, oldest point first."""
-    span = RANGES[range_name]
-    rolled = span > RAW_RANGE_LIMIT
+    span, step = RANGES[range_name], resolution_s(range_name)
     rows = MetricPoint.objects.filter(deployment_id=deployment_id, variation=variation, time__gt=now - span,
                                       time__lte=now).order_by("time")
-    step = settings.BERTH_METRICS_ROLLUP_S
-    rows = rows.filter(resolution_s__gte=step) if rolled else rows.filter(resolution_s__lt=step)
+    rolled = step != settings.BERTH_METRICS_SCRAPE_S
+    rows = rows.filter(resolution_s=step) if rolled else rows.filter(resolution_s__lt=settings.BERTH_METRICS_ROLLUP_S)
     times: list[datetime] = []
     metrics: dict[str, list[float | None]] = {name: [] for name in METRICS}
     for row in rows.values(*COLUMNS):  # plain rows: no model instance per point
@@ -60,6 +62,8 @@ def read_series(deployment_id: int, range_name: str, now: datetime, variation: s
 
 
 def resolution_s(range_name: str) -> int:
-    """Seconds between the points of a range: raw points up to RAW_RANGE_LIMIT, rolled-up ones beyond."""
-    rolled = RANGES[range_name] > RAW_RANGE_LIMIT
-    return settings.BERTH_METRICS_ROLLUP_S if rolled else settings.BERTH_METRICS_SCRAPE_S
+    """Seconds between the points of a range: raw, minutes or coarse steps by its length."""
+    span = RANGES[range_name]
+    if span <= RAW_RANGE_LIMIT:
+        return settings.BERTH_METRICS_SCRAPE_S
+    return settings.BERTH_METRICS_ROLLUP_S if span <= MINUTES_RANGE_LIMIT else settings.BERTH_METRICS_COARSE_S

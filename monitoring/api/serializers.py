@@ -12,8 +12,9 @@ DEFAULT_RANGE = "1h"
 
 class MetricsQuerySerializer(serializers.Serializer):
     range = serializers.ChoiceField(choices=list(RANGES), default=DEFAULT_RANGE, allow_blank=True,
-                                    help_text="How far back from now: 15m, 1h, 6h and 24h read the raw points "
-                                              "(one per scrape), 7d the one-minute points. Empty: 1h.")
+                                    help_text="How far back from now: 15m, 1h and 6h read the raw points "
+                                              "(one per scrape), 24h the one-minute points, 7d the ten-minute "
+                                              "points. Empty: 1h.")
     variation = serializers.CharField(required=False, default="", allow_blank=True, max_length=36,
                                       help_text="One variation's series; without it (or empty), the whole "
                                                 "deployment's.")

@@ -58,12 +58,13 @@ def test_one_variation_has_its_own_series(deployment, bob):
     assert body["metrics"]["throughput_rps"] == [0.7]
 
 
-def test_seven_days_read_the_one_minute_points(deployment, bob):
-    store(deployment, WHOLE_DEPLOYMENT, 3 * 24 * 3600, requests=600, resolution_s=60)
+def test_seven_days_read_the_ten_minute_points(deployment, bob):
+    store(deployment, WHOLE_DEPLOYMENT, 3 * 24 * 3600, requests=6000, resolution_s=600)
+    store(deployment, WHOLE_DEPLOYMENT, 3 * 24 * 3600, requests=600, resolution_s=60)  # the minutes: not read
     store(deployment, WHOLE_DEPLOYMENT, 20, requests=40)  # a raw point: not in the 7-day series
     body = api_as(bob).get(url(deployment, "?range=7d")).json()
-    assert body["resolution_s"] == 60
-    assert body["metrics"]["throughput_rps"] == [60.0]
+    assert body["resolution_s"] == 600
+    assert body["metrics"]["throughput_rps"] == [600.0]
 
 
 def test_nothing_stored_yet_answers_empty_series(deployment, bob):

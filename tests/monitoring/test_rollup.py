@@ -1,4 +1,5 @@
-"""Down-sampling raw points into one-minute points, and dropping points past their retention."""
+"""Down-sampling raw points into one-minute points and those into ten-minute points, reading each range at its
+resolution, and dropping points past their retention."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 
 from deployments.models import Deployment, Model
 from monitoring.interval import IntervalStats
-from monitoring.models import MetricPoint
+from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint
 from monitoring.rollup import prune, roll_up, step_end
+from monitoring.series import read_series
 from tests.fixtures.deployments import a_ready_build, serving_deployment, variation
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +80,40 @@ def test_points_past_their_retention_go(deployment):
     assert prune(NOW) == 2
 
     assert set(MetricPoint.objects.values_list("pk", flat=True)) == {kept.pk, recent_minute.pk}
+
+
+def minute_point(deployment: Deployment, end: datetime, requests: int, variation: str = "default") -> MetricPoint:
+    stats = IntervalStats(requests=requests, latency_buckets={0.01: requests, INF: requests})
+    point = MetricPoint.of(deployment.pk, variation, end, 60.0, stats, (1, 1), 60)
+    point.save()
+    return point
+
+
+def test_ten_finished_minutes_add_up_into_one_ten_minute_point_once_the_last_minute_is_rolled_up(deployment):
+    for minute in range(1, 11):  # the minutes ending 11:51 … 12:00
+        minute_point(deployment, datetime(2026, 3, 1, 11, 50, tzinfo=UTC) + timedelta(minutes=minute), 6 * minute)
+
+    assert roll_up(datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)) == []  # 12:00's minute may still be rolling up
+    [point] = roll_up(datetime(2026, 3, 1, 12, 1, 15, tzinfo=UTC))
+
+    assert (point.time, point.resolution_s, point.interval_s) == (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 600, 600.0)
+    assert point.requests == 6 * sum(range(1, 11))
+    assert point.chart_values()["throughput_rps"] == pytest.approx(330 / 600)
+    assert roll_up(datetime(2026, 3, 1, 12, 1, 25, tzinfo=UTC)) == []  # once
+
+
+def test_each_range_reads_its_own_resolution(deployment):
+    now = datetime(2026, 3, 1, 12, 0, 15, tzinfo=UTC)
+    for seconds_ago, resolution in ((30, 10), (3 * 3600, 10), (5 * 3600, 60), (3 * 86400, 60), (3 * 86400, 600)):
+        at = now - timedelta(seconds=seconds_ago)
+        MetricPoint.of(deployment.pk, WHOLE_DEPLOYMENT, at, float(resolution),
+                       IntervalStats(requests=resolution), (1, 1), resolution).save()
+
+    def read(range_name: str) -> tuple[int, list[float | None]]:
+        series = read_series(deployment.pk, range_name, now)
+        return series.resolution_s, series.metrics["throughput_rps"]
+
+    assert read("1h") == (10, [1.0])
+    assert read("6h") == (10, [1.0, 1.0])
+    assert read("24h") == (60, [1.0])  # the minute five hours ago; the raw points are not read again
+    assert read("7d") == (600, [1.0])
