@@ -5,7 +5,8 @@ With the default settings that is, for each series (the variation's and the whol
 - raw points (resolution BERTH_METRICS_SCRAPE_S, 10 s) for the last BERTH_METRICS_RAW_RETENTION_H
   hours (24 h; monitoring.rollup.prune deletes older ones);
 - rolled-up points (BERTH_METRICS_ROLLUP_S, 60 s) for the last BERTH_METRICS_ROLLUP_RETENTION_D
-  days (7 d), the last day's included (roll-up runs all along; raw points are kept beside them).
+  days (7 d), the last day's included (roll-up runs all along; raw points are kept beside them),
+  and those minutes rolled up again into BERTH_METRICS_COARSE_S (600 s) points.
 Raw points are built with MetricPoint.of from an interval's counts, as the collector builds them;
 rolled-up points with monitoring.rollup's own combination of the raw points of their step, so
 each row holds exactly what the real code would have written. The traffic is a busy deployment's:
@@ -69,12 +70,24 @@ def week_of_points(deployment_id: int, variation: str, replicas: int, now: datet
             points.append(_combined((deployment_id, name, end), series, step))
             points += [point for point in series if point.time >= raw_since]
         end += timedelta(seconds=step)
+    points += _coarse(points, deployment_id, last_step)
     at = last_step + timedelta(seconds=scrape)
     while at <= now:  # the running step's raw points, not rolled up yet
         point = _raw(deployment_id, variation, replicas, at, rng)
         points += [point, _as(point, WHOLE_DEPLOYMENT)]
         at += timedelta(seconds=scrape)
     return points
+
+
+def _coarse(points: list[MetricPoint], deployment_id: int, last_minute: datetime) -> list[MetricPoint]:
+    """The ten-minute points monitoring.rollup makes of the minutes, for every ten minutes already over."""
+    minute, coarse = settings.BERTH_METRICS_ROLLUP_S, settings.BERTH_METRICS_COARSE_S
+    groups: dict[tuple[str, datetime], list[MetricPoint]] = {}
+    for point in points:
+        if point.resolution_s == minute:
+            groups.setdefault((point.variation, step_end(point.time, coarse)), []).append(point)
+    return [_combined((deployment_id, name, end), minutes, coarse)
+            for (name, end), minutes in groups.items() if end <= last_minute]
 
 
 def _raw(deployment_id: int, variation: str, replicas: int, at: datetime, rng: random.Random) -> MetricPoint:
