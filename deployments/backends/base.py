@@ -189,4 +189,8 @@ def get_backend() -> Backend:
         from deployments.backends.local import LocalBackend
 
         return LocalBackend.from_settings()
-    raise BackendError(f"BERTH_BACKEND={settings.BERTH_BACKEND}: this adapter is not available yet.")
+    if settings.BERTH_BACKEND == "kubernetes":
+        from deployments.backends.kubernetes.backend import KubernetesBackend
+
+        return KubernetesBackend.from_settings()
+    raise BackendError(f"BERTH_BACKEND={settings.BERTH_BACKEND}: no such runtime (local or kubernetes).")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deployments.backends.base import ReplicaState
+from deployments.backends.base import ReplicaState, get_backend
 from deployments.backends.kubernetes.backend import KubernetesBackend
 from deployments.backends.kubernetes.watch import wait_until
 from deployments.models import Build, Deployment, DeploymentStatus, Model, Rollout, RolloutStatus
@@ -34,7 +34,7 @@ CRASH_LOG = ("loading model", "Traceback (most recent call last):", "KeyError: '
 
 def run(rollout: Rollout) -> Rollout:
     """The rollout task's work, with the adapter the console's settings choose."""
-    RolloutRun(rollout.pk, KubernetesBackend.from_settings()).run()
+    RolloutRun(rollout.pk, get_backend()).run()
     rollout.refresh_from_db()
     return rollout
 
@@ -55,6 +55,10 @@ def runtime_keys(pods: list[dict[str, Any]]) -> set[str]:
 
 def is_ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def test_the_console_uses_the_kubernetes_adapter_when_told_to(on_stand_in: StandInCluster) -> None:
+    assert isinstance(get_backend(), KubernetesBackend)
 
 
 def test_a_first_deploy_becomes_running_behind_the_gateway(on_stand_in: StandInCluster, iris_model: Model,

@@ -57,7 +57,7 @@ class KubernetesBackend(Backend):
     def from_settings(cls) -> KubernetesBackend:
         from django.conf import settings
 
-        return cls(Api(connect(getattr(settings, "BERTH_KUBECONFIG", ""))), ClusterSettings.from_settings())
+        return cls(Api(connect(settings.BERTH_KUBECONFIG)), ClusterSettings.from_settings())
 
     # --- where a deployment lives ---------------------------------------------------------
 

@@ -54,8 +54,9 @@ def connect(kubeconfig: str) -> client.ApiClient:
         config.load_incluster_config()
         return client.ApiClient()
     except (config.ConfigException, OSError) as exc:
-        where = f"the kubeconfig {kubeconfig}" if kubeconfig else "the pod's service account (in-cluster)"
-        raise BackendError(f"Cannot reach the Kubernetes API with {where}: {exc}") from None
+        where = (f"the kubeconfig {kubeconfig} (BERTH_KUBECONFIG)" if kubeconfig
+                 else "the pod's service account (in-cluster; outside a cluster, set BERTH_KUBECONFIG)")
+        raise BackendError(f"BERTH_BACKEND=kubernetes: cannot reach the Kubernetes API with {where}: {exc}") from None
 
 
 def _answer(call: Any, *args: Any, **kwargs: Any) -> Any:
