@@ -239,10 +239,14 @@ def test_a_watch_that_lost_its_history_lists_again_and_sees_the_change(
         found.append(wait_until(backend.api, "Deployment", NAMESPACE, selector,
                                 lambda items: any(d["spec"]["replicas"] == 3 for d in items), 30))
 
+    before = len(on_stand_in.server.requests)
     waiter = threading.Thread(target=wait_for_the_gateway_to_scale)
     waiter.start()
-    eventually(lambda: any("watch=true" in r for r in on_stand_in.server.requests), "the watch to start")
-    on_stand_in.store.compact()
+    eventually(lambda: any("watch=true" in r for r in on_stand_in.server.requests[before:]), "the watch to start")
+    routes = on_stand_in.store.items("configmaps", NAMESPACE)[0]["metadata"]["name"]
+    on_stand_in.store.update("configmaps", NAMESPACE, routes,  # a change the watch does not select
+                             lambda cm: cm["metadata"].setdefault("annotations", {}).update(touched="yes"))
+    on_stand_in.store.compact()  # the history up to now is gone: the watch's version is too old
     on_stand_in.store.drop_watches()
     name = on_stand_in.store.items("deployments", NAMESPACE, selector)[0]["metadata"]["name"]
     backend.api.scale(NAMESPACE, name, 3)
@@ -251,6 +255,8 @@ def test_a_watch_that_lost_its_history_lists_again_and_sees_the_change(
     assert found
     assert found[0] is not None
     assert found[0][0]["spec"]["replicas"] == 3
-    lists = [r for r in on_stand_in.server.requests if "/deployments?" in r and "watch=true" not in r]
-    assert len(lists) >= 2, "listed again after 410 Gone"
+    requests = on_stand_in.server.requests[before:]
+    lists = [r for r in requests if "/deployments?" in r and "watch=true" not in r]
+    assert len(lists) == 2, f"listed once, then again after 410 Gone: {requests}"
+    assert sum("watch=true" in r for r in requests) >= 2, "watched again after the dropped connection"
     assert deployment.pk
