@@ -9,9 +9,13 @@ and neither replaces the other's routes while it waits for the gateway to load t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from django.conf import settings
 
 from console.locks import held_lock
 from deployments.backends.base import BackendError
@@ -21,10 +25,24 @@ LOCK_WAIT_S = 90  # a holder writes one file and waits at most 30 s for the gate
 
 
 def accepted_keys(project_id: int) -> list[dict[str, Any]]:
-    """The routes file's `endpoint_keys` (serving/endpoint_keys.py reads it): every key not revoked."""
-    return [{"id": str(pk), "sha256": key_hash, "expires_at": expires_at.timestamp() if expires_at else None}
+    """The routes file's `endpoint_keys` (serving/endpoint_keys.py reads it): every key not revoked,
+    and the console's own (its Prediction tab and saved cases call through the gateway too)."""
+    keys = [{"id": str(pk), "sha256": key_hash, "expires_at": expires_at.timestamp() if expires_at else None}
             for pk, key_hash, expires_at in EndpointKey.objects.filter(project_id=project_id).accepted()
             .order_by("pk").values_list("pk", "key_hash", "expires_at")]
+    own = hashlib.sha256(console_key(project_id).encode()).hexdigest()
+    return [*keys, {"id": "console", "sha256": own, "expires_at": None}]
+
+
+def console_key(project_id: int) -> str:
+    """The key the console itself sends to a project's gateways: derived from SECRET_KEY, so it is
+    stored nowhere, differs per project, and changes when the secret key does (at the next route)."""
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"berth-endpoint-key:{project_id}".encode(), hashlib.sha256)
+    return "bek_console_" + mac.hexdigest()
+
+
+def console_key_header(project_id: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer {console_key(project_id)}"}
 
 
 @contextmanager

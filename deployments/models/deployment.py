@@ -86,6 +86,12 @@ class Deployment(models.Model):
             return ""
         return f"{self.gateway_url}/v1/models/{self.model.model_id}/predict"
 
+    @property
+    def requires_key(self) -> bool:
+        """Predict calls need an endpoint key, as its latest revision says (docs/endpoint-keys.md)."""
+        rollout = self.current_rollout
+        return bool(rollout is not None and rollout.spec.get("require_key"))
+
     def variation_predict_url(self, variation: str) -> str:
         if not self.gateway_url:
             return ""

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from deployments.endpoint_keys.gateway_config import console_key_header
 from deployments.models import Deployment
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # as ModelArts' test tab; the browser refuses larger before sending
@@ -99,7 +100,8 @@ def send(deployment: Deployment, body: bytes, variation: str = "") -> Answer:
     started = time.perf_counter()
     try:
         response = httpx.post(url, content=body, timeout=limit,
-                              headers={"Content-Type": "application/json", "Accept": "application/json"})
+                              headers={"Content-Type": "application/json", "Accept": "application/json",
+                                       **console_key_header(deployment.model.project_id)})
     except httpx.TimeoutException:
         return Answer(504, "", _ms(started), error=f"No answer within {limit:.1f} s (the variation's request "
                                                    "timeout plus a little); nothing came back.")

@@ -3,6 +3,7 @@ Celery worker with `require_key`, keys created and revoked through the API."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from deployments.endpoint_keys.last_used import note_uses
 from deployments.models import Deployment, EndpointKey
+from deployments.prediction.gateway import send
 from deployments.rollouts.requests import deploy
 from tests.api.client import api_as
 from tests.deploy.conftest import wait_for_rollout
@@ -60,6 +62,7 @@ def test_a_deployment_requiring_a_key_refuses_calls_without_one_and_forgets_revo
     assert "expired" in predict(deployment, expired_raw).json()["error"]
     assert predict(deployment, created["key"]).status_code == 200
     assert httpx.get(f"{deployment.gateway_url}/health/ready", timeout=10).status_code == 200
+    assert send(deployment, json.dumps([IRIS_ROW]).encode()).status == 200  # the Prediction tab: the console's key
 
     note_uses()
     assert EndpointKey.objects.get(pk=created["id"]).last_used_at is not None
