@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from bench.monitoring import chart_data, fleet, postgres_cpu
 from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint
-from monitoring.series import COLUMNS, RAW_RANGE_LIMIT, read_series
+from monitoring.series import COLUMNS, read_series, resolution_s
 from monitoring.series import RANGES as SERIES_RANGES
 
 RANGES = ("7d", "24h", "1h")
@@ -107,11 +107,11 @@ def _read(deployment_id: int, range_name: str) -> None:
 
 def _rows(deployment_id: int, range_name: str) -> None:
     """The query set read_series iterates (monitoring/series.py), fetched without computing chart values."""
-    now, step = timezone.now(), settings.BERTH_METRICS_ROLLUP_S
+    now, step = timezone.now(), resolution_s(range_name)
     rows = MetricPoint.objects.filter(deployment_id=deployment_id, variation=WHOLE_DEPLOYMENT,
                                       time__gt=now - SERIES_RANGES[range_name], time__lte=now).order_by("time")
-    rows = rows.filter(resolution_s__gte=step) if SERIES_RANGES[range_name] > RAW_RANGE_LIMIT else \
-        rows.filter(resolution_s__lt=step)
+    rows = rows.filter(resolution_s=step) if step != settings.BERTH_METRICS_SCRAPE_S else \
+        rows.filter(resolution_s__lt=settings.BERTH_METRICS_ROLLUP_S)
     list(rows.values(*COLUMNS))
 
 
