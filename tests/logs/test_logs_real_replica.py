@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from console.asgi import application
+from deployments.logs import fanout
 from deployments.models import Deployment
 from tests.fixtures.builds import IRIS_ROW
 from tests.logs.conftest import deployed_printing_model
@@ -34,6 +35,18 @@ def predict(deployment: Deployment, request_id: str) -> None:
     answer = httpx.post(deployment.predict_url, json=[IRIS_ROW], headers={"X-Request-Id": request_id}, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-request-id"] == request_id
+
+
+async def no_reader_left(deployment: Deployment) -> None:
+    """Wait for the reader to see nobody watches and end, inside this event loop (not cut off when it closes)."""
+    redis = fanout.client()
+    try:
+        deadline = time.monotonic() + 30
+        while await fanout.reader_token(redis, deployment.pk) is not None:
+            assert time.monotonic() < deadline, "the reader kept its lease with nobody watching"
+            await asyncio.sleep(0.2)
+    finally:
+        await redis.aclose()
 
 
 async def texts(socket: WebsocketCommunicator, timeout: float) -> list[str]:
@@ -75,5 +88,6 @@ def test_a_request_brings_its_request_line_and_the_models_print_to_a_socket_filt
         assert re.search(r"  INFO   default-[0-9a-f]{8}-0  request  POST /v1/predict 200 [\d.]+ ms  req=", request_line)
         await everything.disconnect()
         await one.disconnect()
+        await no_reader_left(deployment)
 
     async_to_sync(scenario)()
