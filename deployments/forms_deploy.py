@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.http import QueryDict
@@ -229,6 +230,9 @@ class DeployWizard:
         self.spec: DeploySpec | None = None
         self.errors: list[str] = []
         kwargs = {"model": model, "validate_url": validate_url}
+        # A checkbox: a posted form without it means off; a first showing keeps what serves, else the default.
+        self.require_key = bool(data.get("require_key")) if data is not None else \
+            bool((initial or {}).get("require_key", settings.BERTH_ENDPOINT_KEYS_DEFAULT))
         if data is not None:
             self.variations = VariationFormSet(data, prefix=VARIATIONS_PREFIX, form_kwargs=kwargs)
             self.envs = [EnvFormSet(data, prefix=env_prefix(i), form_kwargs={"validate_url": validate_url})
@@ -284,7 +288,7 @@ class DeployWizard:
             data["env"] = [{"name": e.cleaned_data["name"], "value": e.cleaned_data.get("value", ""),
                             "secret": bool(e.cleaned_data.get("secret"))} for e in _kept_env(envs)]
             variations.append(data)
-        return {"variations": variations}
+        return {"variations": variations, "require_key": self.require_key}
 
     def _place(self, exc: ValidationError) -> None:
         """Put each `validate_spec` message on the field it names (`variations.0.env.1.name`)."""

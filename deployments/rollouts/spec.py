@@ -171,9 +171,12 @@ def check_number(field: str, value: Any) -> int:
 def check_require_key(value: Any, previous: DeploySpec | None = None) -> bool:
     """Left out: as the deployment has it now, else BERTH_ENDPOINT_KEYS_DEFAULT."""
     if value is None:
-        return previous.require_key if previous else bool(settings.BERTH_ENDPOINT_KEYS_DEFAULT)
+        value = previous.require_key if previous else bool(settings.BERTH_ENDPOINT_KEYS_DEFAULT)
     if not isinstance(value, bool):
         raise ValidationError("Use true or false.", code="invalid")
+    if value and settings.BERTH_BACKEND != "local":  # refused rather than deployed open
+        raise ValidationError(f"The {settings.BERTH_BACKEND} runtime does not check endpoint keys yet; "
+                              "deploy with require_key false (docs/endpoint-keys.md).", code="unsupported")
     return value
 
 
