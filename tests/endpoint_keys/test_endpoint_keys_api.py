@@ -85,3 +85,26 @@ def test_bad_input_is_refused_naming_the_field(deployer):
     assert chosen.status_code == 201
     assert chosen.json()["key"] != "bek_mine"
     assert not EndpointKey.objects.filter(key_hash=hash_key("bek_mine")).exists()
+
+
+def test_the_list_and_the_page_cost_the_same_queries_for_one_key_or_ten(project, deployer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.fixtures.people import logged_in
+
+    client, page = api_as(deployer), logged_in(deployer)
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as api_queries:
+            assert client.get(URL).status_code == 200
+        with CaptureQueriesContext(connection) as page_queries:
+            assert page.get("/projects/fraud/keys/").status_code == 200
+        return len(api_queries), len(page_queries)
+
+    EndpointKey.issue(project, "first", deployer)
+    queries()  # the token's first use writes its last_used_at (once a minute): not a per-key cost
+    one = queries()
+    for n in range(9):
+        EndpointKey.issue(project, f"key {n}", deployer)
+    assert queries() == one
