@@ -14,7 +14,7 @@ Deployment controller, scheduler and kubelet, every 50 ms:
   the `Available` and `Progressing` conditions (`NewReplicaSetAvailable` when done,
   `ProgressDeadlineExceeded` after `progressDeadlineSeconds` without finishing).
 
-`pause()` stops the controllers (status then lags behind `generation`, as on a busy cluster).
+Pods whose Deployment is gone are deleted (the garbage collector). `pause()` stops the controllers (status then lags behind `generation`, as on a busy cluster).
 """
 
 from __future__ import annotations
@@ -100,6 +100,15 @@ class StandInCluster:
             if not self.paused:
                 for deployment in self.store.items("deployments"):
                     self._reconcile(deployment)
+                self._collect_garbage()
+
+    def _collect_garbage(self) -> None:
+        """Delete pods whose Deployment is gone (one made just as its Deployment was deleted)."""
+        owners = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in self.store.items("deployments")}
+        for pod in self.store.items("pods"):
+            owner = pod["metadata"].get("annotations", {}).get("stand-in/deployment")
+            if owner and (pod["metadata"]["namespace"], owner) not in owners:
+                self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     def _reconcile(self, deployment: Obj) -> None:
         ns, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
