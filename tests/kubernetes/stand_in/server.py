@@ -298,6 +298,7 @@ class Handler(BaseHTTPRequestHandler):
             lines = [(0.0, line) for line in store.previous_logs.get((ns, pod), [])]
         else:
             lines = list(store.logs.get((ns, pod), []))
+        sent = len(store.logs.get((ns, pod), [])) if query.get("previous") == "true" else len(lines)
         if query.get("sinceSeconds"):
             lines = [item for item in lines if item[0] >= time.time() - int(query["sinceSeconds"])]
         if query.get("tailLines"):
@@ -306,7 +307,6 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for _, line in lines:
                 self._chunk(line.encode() + b"\n")
-            sent = len(store.logs.get((ns, pod), []))
             while query.get("follow") == "true" and not store.stopped:
                 with store.changed:
                     if (ns, pod) not in store.logs and store.get("pods", ns, pod) is None:
