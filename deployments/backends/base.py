@@ -172,8 +172,9 @@ class Backend(ABC):
 
     def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
         """Give the deployment's gateway its project's accepted endpoint keys now, when it requires
-        keys (True), and return once it uses them (deployments/endpoint_keys/)."""
-        raise BackendError(f"The {self.name} runtime does not support endpoint keys yet.")
+        keys (True), and return once it uses them (deployments/endpoint_keys/). A runtime that does
+        not check keys has none to refresh (validate_spec refuses require_key there)."""
+        return False
 
     def endpoints(self, deployment: Deployment) -> list[Endpoint]:
         """Replicas that answer HTTP, for metrics scraping."""
