@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -105,6 +106,7 @@ def main() -> None:
     finally:
         for each in running.values():
             servers.stop(each)
+        shutil.rmtree(work, ignore_errors=True)
     for name in names:
         before, after = rps[("before", name)], rps[("after", name)]
         ratios = [a / b for a, b in zip(after, before, strict=True)]
