@@ -45,3 +45,12 @@ def test_the_snippets_carry_no_key_when_none_is_required(iris_model: Model, bob)
     assert "curl -X POST" in overview
     assert "Authorization" not in overview
     assert "BERTH_ENDPOINT_KEY" not in usage
+
+
+def test_the_configuration_tab_says_whether_predict_calls_need_a_key(iris_model: Model, bob):
+    plain = serving_deployment(iris_model, variation(a_ready_build(iris_model)))
+    client = logged_in(bob)
+
+    assert "need no endpoint key" in client.get(f"/deployments/{plain.pk}/configuration/").content.decode()
+    requiring_key(plain)
+    assert "need an <a" in client.get(f"/deployments/{plain.pk}/configuration/").content.decode()
