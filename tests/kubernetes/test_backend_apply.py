@@ -150,3 +150,19 @@ def test_when_the_api_server_does_not_answer_the_observer_stores_why(
     observation = observe(deployment, backend)
 
     assert "The Kubernetes API does not answer" in observation.error
+
+
+def test_asked_again_for_the_same_revision_it_applies_only_what_went_missing(
+        on_stand_in: StandInCluster, iris_model: Model) -> None:
+    deployment, spec = a_deployment(iris_model)
+    backend = KubernetesBackend.from_settings()
+    backend.apply(deployment, spec)
+    before = len(on_stand_in.server.requests)
+
+    backend.apply(deployment, spec)  # what the engine does each poll while pods start
+    assert not [r for r in on_stand_in.server.requests[before:] if r.startswith("PATCH")]
+
+    name = on_stand_in.store.items("deployments", NAMESPACE, "app.kubernetes.io/component=model-server")[0]
+    on_stand_in.store.delete("deployments", NAMESPACE, name["metadata"]["name"])  # someone deleted it
+    backend.apply(deployment, spec)
+    assert on_stand_in.store.get("deployments", NAMESPACE, name["metadata"]["name"]) is not None

@@ -24,6 +24,7 @@ number labels the objects `berth.dev/revision`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class KubernetesBackend(Backend):
     def __init__(self, api: Api, cluster: ClusterSettings) -> None:
         self.api = api
         self.cluster = cluster
+        self._last_applied: tuple[int, str] | None = None
 
     @classmethod
     def from_settings(cls) -> KubernetesBackend:
@@ -79,9 +81,26 @@ class KubernetesBackend(Backend):
     # --- the engine's steps ---------------------------------------------------------------
 
     def apply(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
+        """Apply the revision; asked again for the same spec while its pods start (the engine does, each
+        poll, while some are missing), only when a variation's Deployment is gone or runs another template:
+        the Deployment controller makes the missing pods itself."""
         running = {r.name for r in self.replicas(deployment)}
-        self._apply_all(deployment, spec)
+        key = (deployment.pk, json.dumps(spec.to_json(), sort_keys=True))
+        if key != self._last_applied or not self._runs(deployment, spec):
+            self._apply_all(deployment, spec)
+            self._last_applied = key
         return [rid for rid in desired_replicas(deployment.pk, spec) if rid.name not in running]
+
+    def _runs(self, deployment: Deployment, spec: DeploySpec) -> bool:
+        """Whether every variation of `spec` has its Deployment with the spec's pod template and replicas."""
+        found = {d["metadata"]["labels"].get(labels.VARIATION_LABEL): d for d in
+                 self.api.items("Deployment", self._namespace(deployment), self._selector(deployment, labels.MODEL_SERVER))}
+        for variation in spec.variations:
+            current = found.get(variation.name)
+            if current is None or current["spec"].get("replicas") != variation.replicas or \
+                    current["spec"]["template"]["metadata"]["labels"].get(labels.RUNTIME_KEY_LABEL) != variation.runtime_key:
+                return False
+        return True
 
     def _apply_all(self, deployment: Deployment, spec: DeploySpec) -> None:
         """Every object of the spec but the routes (unless the gateway has none yet: first deploy)."""
@@ -218,8 +237,6 @@ def _is_routes(manifest: Obj) -> bool:
 
 
 def _routes_version(config_map: Obj) -> str:
-    import json
-
     try:
         return str(json.loads(config_map["data"][ROUTES_FILE]).get("version", ""))
     except (KeyError, ValueError):
