@@ -234,9 +234,11 @@ def test_every_framework_answers_the_json_it_answered_before(iris_bundle: Callab
     expected = ANSWERS_BEFORE[name]
     assert [list(row) for row in result] == [list(row) for row in expected]  # same keys, same order
     if name in ("lightgbm", "onnx"):  # probabilities: the same up to float rounding
+        # The bundles are trained afresh in each run, in float32 for ONNX: another CPU's vector
+        # instructions round differently (seen: 6.6e-6 apart), so probabilities agree to 1e-4, labels exactly.
         for row, want in zip(result, expected, strict=True):
             for key, value in want.items():
-                assert row[key] == pytest.approx(value, rel=1e-6)
+                assert row[key] == pytest.approx(value, rel=1e-6, abs=1e-4)
     else:
         assert encode_json(result) == encode_json(expected)
 
