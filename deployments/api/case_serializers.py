@@ -11,6 +11,8 @@ from deployments.models import SavedCase
 class SavedCaseSerializer(StrictInput, serializers.ModelSerializer):
     """A saved case: `request` is sent as the body; the answer must equal `expected` (numbers within `tolerance`)."""
 
+    # As sent: DRF would trim first and let a name past the schema's maxLength through (save_case trims it).
+    name = serializers.CharField(max_length=100, trim_whitespace=False, help_text="Unique within the deployment.")
     request = serializers.JSONField(help_text="The JSON body sent to the deployment's gateway.")
     expected = serializers.JSONField(help_text="The JSON answer expected back.")
     tolerance = serializers.FloatField(default=0.0, min_value=0.0,

@@ -75,6 +75,7 @@ def test_a_case_whose_request_the_model_refuses_fails_with_the_models_words(bob,
     ({"name": "x", "request": [IRIS_ROW], "expected": [], "tolerance": -1}, "tolerance", "greater than or equal to 0"),
     ({"name": "x", "request": [IRIS_ROW], "expected": [], "tolerance": "1e-6"}, "tolerance", "a number"),
     ({"name": 5, "request": [IRIS_ROW], "expected": []}, "name", "text"),
+    ({"name": " " * 100 + "x", "request": [IRIS_ROW], "expected": []}, "name", "no more than 100 characters"),
 ])
 def test_a_bad_case_is_refused_with_the_field_named_and_nothing_is_saved(deployer, deployment, body, field, words):
     refused = api_as(deployer).post(cases_url(deployment), body, format="json")
