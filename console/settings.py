@@ -295,6 +295,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = BERTH_HTTPS_ONLY
 CSRF_COOKIE_SECURE = BERTH_HTTPS_ONLY
 SECURE_SSL_REDIRECT = BERTH_HTTPS_ONLY
+# Kubernetes replicas fetch their build inside the cluster over plain HTTP, with a token (deployments/api/artifacts.py).
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/builds/[0-9a-f-]+/artifact/$"]
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if BERTH_HTTPS_ONLY else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = BERTH_HTTPS_ONLY
 # Preloading is asked of browser vendors for a whole registered domain and is slow to undo: the

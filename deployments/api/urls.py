@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from deployments.api import cases, deploy_views, endpoint_keys, views
+from deployments.api import artifacts, cases, deploy_views, endpoint_keys, views
 from deployments.api.logs import DeploymentLogsView
 from monitoring.api.views import DeploymentMetricsView
 
@@ -32,6 +32,7 @@ def no_such_endpoint(request: Request, rest: str) -> Response:
 
 
 urlpatterns = [
+    path("builds/<uuid:build_id>/artifact/", artifacts.build_artifact, name="build-artifact"),
     path("models/<slug:model_id>/deploy/", deploy_views.ModelDeployView.as_view(), name="model-deploy"),
     path("deployments/<int:pk>/metrics/", DeploymentMetricsView.as_view(), name="deployment-metrics"),
     path("deployments/<int:pk>/logs/", DeploymentLogsView.as_view(), name="deployment-logs"),

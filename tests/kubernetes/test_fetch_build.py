@@ -1,8 +1,8 @@
 """docker/fetch_build.py, the init container of every replica, against a stand-in artifact endpoint.
 
-The console does not serve `/api/v1/builds/<id>/artifact/` yet (it comes with the Kubernetes
-backend), so a small HTTP server here plays it: it checks the bearer token with the console's
-real `build_of_token` and answers with a real bundle archive. The script runs as in the pod: its
+The console's own endpoint is tested in test_artifact_endpoint.py; here a small HTTP server plays
+it, so failures can be made on demand: it checks the bearer token with the console's real
+`build_of_token` and answers with a real bundle archive. The script runs as in the pod: its
 own process, configured by environment variables only.
 """
 

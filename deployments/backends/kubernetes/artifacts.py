@@ -6,8 +6,7 @@ with the console's SECRET_KEY under a salt of its own, so it opens exactly one b
 a model's code that reads its own pod's token learns nothing it did not already have. It is
 deterministic (no timestamp), so re-applying a Secret does not change it and restart pods.
 
-The endpoint that answers this URL is part of the Kubernetes backend still to come; it checks
-the token with `build_of_token`.
+deployments/api/artifacts.py answers this URL; it checks the token with `build_of_token`.
 """
 
 from __future__ import annotations
