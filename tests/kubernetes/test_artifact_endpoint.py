@@ -32,10 +32,10 @@ def stored(build: Build) -> Build:
     return build
 
 
-def fetch(build: Build, token: str | None, path: str = "") -> tuple[int, bytes, dict[str, str]]:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token is not None else {}
-    response = Client().get(path or f"/api/v1/builds/{build.build_id}/artifact/", **headers)
-    body = b"".join(response.streaming_content) if response.streaming else response.content
+def fetch(build: Build, token: str | None) -> tuple[int, bytes, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    response = Client().get(f"/api/v1/builds/{build.build_id}/artifact/", headers=headers)
+    body = response.getvalue()  # the stream read whole, or the content
     return response.status_code, body, dict(response.headers)
 
 
