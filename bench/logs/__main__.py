@@ -8,8 +8,8 @@ one reader and its lease, the channels-redis layer on the local Redis). A writer
 `--lines` lines to a replica's log file at `--rate` lines/s, as a model server writes them (one
 JSON line per write, its write time in its request id). Reported: from write to each viewer's
 receipt, p50/p95/max (target p95 <= 500 ms); whether every viewer got every line once and in order;
-how many readers held the lease meanwhile; this process's CPU (all consumers, the reader, the
-rendering) and peak memory. Needs PostgreSQL and Redis on 127.0.0.1 (bench/monitoring/database.py
+how many readers held the lease meanwhile; this process's CPU (all consumers, the reader, the hub
+and its rendering, and the viewers' own receiving) and peak memory. Needs PostgreSQL and Redis on 127.0.0.1 (bench/monitoring/database.py
 makes and drops a throwaway database).
 """
 
@@ -210,7 +210,8 @@ def render(results: list[Result], argv: list[str]) -> str:
                 default=float("nan"))
     lines += ["", f"Target p95 <= {TARGET_P95_MS:.0f} ms: {'met' if worst <= TARGET_P95_MS else 'not met'} "
               f"(worst p95 {worst:.0f} ms). Latency is from the line's write to its receipt by a viewer: the "
-              f"reader's poll (BERTH_LOG_POLL_MS, 200 ms), the group send through Redis, rendering per socket."]
+              f"reader's poll (BERTH_LOG_POLL_MS, 200 ms), the group send through Redis (one message per batch and "
+              f"process), the process's hub rendering each batch once per filter and queueing it for every socket."]
     return "\n".join(lines)
 
 

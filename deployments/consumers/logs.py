@@ -3,8 +3,10 @@
 `/ws/deployments/<pk>/logs/?variation=&replica=&level=&q=&request_id=[&after=<cursor>|&backlog=<s>]`
 — login and project role checked in connect() (outsiders and anonymous visitors are refused with
 CLOSE_FORBIDDEN) and again every ACCESS_CHECK_S, so a removed member's socket closes. Lines come
-from the deployment's one reader (deployments/logs/fanout.py) through the group; each socket
-filters them for its viewer. First, the lines the viewer may have missed: those after the page's
+from the deployment's one reader (deployments/logs/fanout.py) through this process's hub
+(deployments/logs/hub.py), which filters and renders each batch once per distinct filter and queues
+the rows for every local socket; each socket sends its queue's rows, in order. First, the lines the
+viewer may have missed: those after the page's
 `newer` cursor, or (`backlog`, e.g. the Prediction tab's lines of one request) those of the last
 seconds. Rows carry their line's key, so the page shows a line read twice only once.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from django.utils import timezone
 from deployments.access import get_deployment_for_user
 from deployments.backends.base import BackendError, get_backend
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.logs import fanout
+from deployments.logs import hub
 from deployments.logs.history import PAGE_LINES, newer_page, older_page
 from deployments.logs.lines import LogLine
 from deployments.logs.query import LogQuery, LogQueryError, decode_cursor
@@ -39,14 +40,15 @@ from deployments.models import Deployment
 log = logging.getLogger(__name__)
 
 CLOSE_BAD_REQUEST = 4400  # a filter or cursor that does not parse; the page says what to fix
+CLOSE_TRY_AGAIN = 1013  # fell behind, or this process's hub broke: the page reconnects
 ROWS = "deployments/deployment/logs.html#log-rows"
 MAX_BACKLOG_S = 600
 ACCESS_CHECK_S = 10  # a removed member's socket closes within this (a query per socket; 200 viewers: 20/s)
 
 
 class DeploymentLogsConsumer(AsyncWebsocketConsumer):
-    group: str | None = None
-    keeper: asyncio.Task[None] | None = None
+    viewer: hub.Viewer | None = None
+    tasks: tuple[asyncio.Task[None], ...] = ()
 
     async def connect(self) -> None:
         allowed = await self._allowed()
@@ -62,53 +64,46 @@ class DeploymentLogsConsumer(AsyncWebsocketConsumer):
         except LogQueryError:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        self.group = fanout.logs_group(self.deployment_pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.viewer = await hub.watch(self.deployment_pk, self.query, rows)
         await self.accept()
-        self.redis = fanout.client()
         await self._send_missed(after, _seconds(params.get("backlog", "")))
-        self.keeper = asyncio.create_task(self._keep(), name=f"log viewer of deployment {self.deployment_pk}")
+        name = f"log viewer of deployment {self.deployment_pk}"
+        self.tasks = (asyncio.create_task(self._stream(self.viewer), name=name),
+                      asyncio.create_task(self._check_access(), name=f"{name}, access"))
 
     async def disconnect(self, code: int) -> None:
-        if self.keeper is not None:
-            self.keeper.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.keeper
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            with contextlib.suppress(Exception):  # the entry expires by itself if Redis is away
-                await fanout.stop_watching(self.redis, self.deployment_pk, self.channel_name)
-            await self.redis.aclose()
-            self.group = None
+                await task
+        if self.viewer is not None:
+            await hub.unwatch(self.viewer)
+            self.viewer = None
 
-    async def logs_lines(self, event: fanout.LogLinesMessage) -> None:
-        lines = [line for line in map(LogLine.from_json, event["lines"]) if self.query.matches(line)]
-        if lines:
-            await self.send(text_data=render_to_string(ROWS, {"lines": lines}))
-
-    async def logs_gone(self, event: fanout.LogsGoneMessage) -> None:
-        await self._leave()
-
-    async def _keep(self) -> None:
-        """Every third of the reader TTL: still watching, and a reader is running; every ACCESS_CHECK_S:
-        still allowed?"""
-        checked = time.monotonic()
+    async def _stream(self, viewer: hub.Viewer) -> None:
+        """Send the hub's rendered rows in order; close when they end (deployment gone, fell behind)."""
         while True:
-            try:
-                await fanout.keep_watching(self.redis, self.deployment_pk, self.channel_name)
-            except Exception:  # Redis away for a moment: lines pause, the next tick tries again
-                log.exception("deployment %s: the log viewer's keeper could not reach Redis", self.deployment_pk)
-            await asyncio.sleep(fanout.reader_ttl_s() / 3)
-            if time.monotonic() - checked >= ACCESS_CHECK_S:
-                checked = time.monotonic()
-                if await self._allowed() is None:
-                    await self._leave()
-                    return
+            item = await viewer.queue.get()
+            if isinstance(item, hub.End):
+                log.info("deployment %s: closing a logs socket: %s", self.deployment_pk, item.value)
+                await self._leave(CLOSE_FORBIDDEN if item is hub.End.GONE else CLOSE_TRY_AGAIN)
+                return
+            await self.send(text_data=item)
 
-    async def _leave(self) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.close(code=CLOSE_FORBIDDEN)
+    async def _check_access(self) -> None:
+        """Every ACCESS_CHECK_S: is the viewer still allowed? (a removed member's socket closes)"""
+        while True:
+            await asyncio.sleep(ACCESS_CHECK_S)
+            if await self._allowed() is None:
+                await self._leave(CLOSE_FORBIDDEN)
+                return
+
+    async def _leave(self, code: int) -> None:
+        if self.viewer is not None:
+            await hub.unwatch(self.viewer)
+            self.viewer = None
+            await self.close(code=code)
 
     async def _send_missed(self, after: dict[str, Any] | None, backlog_s: int) -> None:
         if after is None and not backlog_s:
@@ -119,7 +114,7 @@ class DeploymentLogsConsumer(AsyncWebsocketConsumer):
             log.warning("deployment %s: no log history: %s", self.deployment_pk, exc)
             return
         if lines:
-            await self.send(text_data=render_to_string(ROWS, {"lines": lines}))
+            await self.send(text_data=rows(lines))
 
     @database_sync_to_async
     def _missed(self, after: dict[str, Any] | None, backlog_s: int) -> list[LogLine]:
@@ -137,6 +132,11 @@ class DeploymentLogsConsumer(AsyncWebsocketConsumer):
         except (Http404, PermissionDenied):
             return None
         return deployment.pk
+
+
+def rows(lines: list[LogLine]) -> str:
+    """The Logs tab's rows of these lines (the hub calls it once per batch and distinct filter)."""
+    return render_to_string(ROWS, {"lines": lines})
 
 
 def _seconds(text: str) -> int:

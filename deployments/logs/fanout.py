@@ -1,15 +1,16 @@
 """One upstream log reader per deployment, however many browsers watch it.
 
-Viewers: each open logs socket keeps an entry in the Redis sorted set `<prefix>:logs:<pk>:viewers`
-(its channel name, scored with when it expires), renewed every third of BERTH_LOG_READER_TTL_S by
-that socket's keeper (`keep_watching`).
+Viewers: each console process with open logs sockets of a deployment has one hub
+(deployments/logs/hub.py), which keeps an entry in the Redis sorted set `<prefix>:logs:<pk>:viewers`
+(its hub channel's name, scored with when it expires), renewed every third of
+BERTH_LOG_READER_TTL_S (`keep_watching`), and is that process's one member of the group.
 
 Reader: whoever sets the lease `<prefix>:logs:<pk>:reader` (SET NX with that TTL) reads: one asyncio
 task in that console process follows every replica's and the gateway's log through the backend and
-`group_send`s each batch of lines, parsed, to `logs_group(pk)`; every socket of the group, in any
-process, filters them for its viewer. The reader renews its lease while it reads, and stops
+`group_send`s each batch of lines, parsed, to `logs_group(pk)`: one message per batch and console
+process, whose hub renders it for its local sockets. The reader renews its lease while it reads, and stops
 (releasing it) when no viewer entry is left or the deployment is gone. A reader whose process dies
-stops renewing; the lease expires, and the next keeper tick of any remaining viewer, in any process,
+stops renewing; the lease expires, and the next keeper tick of any remaining hub, in any process,
 takes it and starts a reader there. A reader task that ends with an error logs it, with its traceback.
 
 The lease and the viewer set live in the channel layer's Redis, under its prefix, so consoles that

@@ -14,14 +14,15 @@ from itertools import count
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from console.asgi import application
 from deployments.consumers import CLOSE_FORBIDDEN
-from deployments.logs import fanout
+from deployments.logs import fanout, hub
 from deployments.models import Deployment
 from tests.fixtures.sockets import connect_and_leave
-from tests.logs.conftest import CHALLENGER, REPLICA, request_line, write
+from tests.logs.conftest import CHALLENGER, REPLICA, json_line, request_line, write
 from tests.test_build_consumer import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -241,3 +242,44 @@ def test_a_reader_that_dies_says_so_in_the_console_log_with_its_reason(deploymen
     died = next(r for r in caplog.records if r.name == "deployments.logs.fanout" and r.levelname == "ERROR")
     assert died.getMessage().startswith(f"log reader of deployment {deployment.pk} died: BackendError: BERTH_BACKEND")
     assert died.exc_info is not None  # with its traceback
+
+
+def test_many_viewers_in_one_process_get_every_line_once_in_order_through_one_group_member(deployment, bob):
+    """However many sockets watch in a console process, the group has one member (the process's hub),
+    and each socket still gets every line its filter matches, once and in order."""
+    headers = session_headers(bob)
+
+    async def scenario() -> None:
+        everything = [logs_socket(deployment, headers) for _ in range(12)]
+        errors_only = [logs_socket(deployment, headers, "level=error") for _ in range(4)]
+        for socket in everything + errors_only:
+            assert (await socket.connect())[0]
+        await live(deployment, *everything)
+        local = hub.local_hub(deployment.pk)
+        assert local is not None
+        assert len(local.viewers) == 16
+        layer = get_channel_layer()
+        redis = fanout.client()
+        try:
+            members = await redis.zrange(layer._group_key(fanout.logs_group(deployment.pk)), 0, -1)
+        finally:
+            await redis.aclose()
+        assert [member.decode() if isinstance(member, bytes) else member for member in members] == [local.channel]
+
+        sent = [f"line-{n}" for n in range(60)]
+        for n, request_id in enumerate(sent):
+            write(deployment, REPLICA, json_line(now_ts(), "request", level="error" if n % 3 == 0 else "info",
+                                                 request_id=request_id, method="POST", path="/v1/predict",
+                                                 status=200, latency_ms=1.0))
+            if n % 10 == 9:
+                await asyncio.sleep(0.1)  # lines over several of the reader's batches
+
+        for socket in everything:
+            assert await collect(socket, len(sent)) == sent
+        for socket in errors_only:
+            assert await collect(socket, len(sent[::3])) == sent[::3]
+        for socket in everything + errors_only:
+            await socket.disconnect()
+        assert hub.local_hub(deployment.pk) is None  # the last viewer's leaving closed the hub
+
+    run(scenario)
