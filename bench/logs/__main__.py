@@ -200,7 +200,7 @@ def render(results: list[Result], argv: list[str]) -> str:
     load = ", ".join(f"{value:.2f}" for value in machine.load_before)
     lines = [f"### Logs live tail, {machine.date}", "",
              f"Command: `nice -n 5 .venv/bin/python -m bench.logs {' '.join(argv)}` on {machine.cpu}, "
-             f"{machine.cores} cores, Python {machine.python}; load average before: {load}. Viewers, consumers, "
+             f"{machine.cores} cores, Python {machine.python}; load average when the runs ended: {load}. Viewers, consumers, "
              "the reader and the writer all run in this one process (the console's CPU and memory below include "
              "the viewers' own side).", "",
              "| viewers | lines | p50 ms | p95 ms | max ms | every viewer every line, in order | readers | "
