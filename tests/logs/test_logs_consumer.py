@@ -283,3 +283,34 @@ def test_many_viewers_in_one_process_get_every_line_once_in_order_through_one_gr
         assert hub.local_hub(deployment.pk) is None  # the last viewer's leaving closed the hub
 
     run(scenario)
+
+
+def test_a_hub_that_dies_says_so_and_closes_its_sockets_so_pages_reconnect(deployment, bob, caplog):
+    headers = session_headers(bob)
+
+    async def scenario() -> None:
+        socket = logs_socket(deployment, headers)
+        assert (await socket.connect())[0]
+        await live(deployment, socket)
+
+        # A batch this console cannot read (say, from a console of another version sharing the layer).
+        await get_channel_layer().group_send(fanout.logs_group(deployment.pk),
+                                             {"type": "logs.lines", "lines": [{"not": "a line"}]})
+
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "the socket stayed open on a dead hub"
+            output = await socket.receive_output(timeout=30)
+            if output["type"] == "websocket.close":
+                assert output["code"] == 1013  # try again: the page reconnects
+                break
+        again = logs_socket(deployment, headers)
+        assert (await again.connect())[0]
+        await live(deployment, again)  # a new hub delivers again
+        await again.disconnect()
+
+    run(scenario)
+
+    died = next(r for r in caplog.records if r.name == "deployments.logs.hub" and r.levelname == "ERROR")
+    assert died.getMessage().startswith(f"log hub of deployment {deployment.pk} died: KeyError")
+    assert died.exc_info is not None  # with its traceback
