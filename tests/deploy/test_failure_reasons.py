@@ -20,14 +20,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LOADED = '{"ts":"2026-01-02T03:04:05.678Z","level":"info","event":"model_loaded","pid":7}'
 ACCESS = ('{"ts":"2026-01-02T03:04:06.001Z","level":"info","event":"request","pid":7,"request_id":"r1",'
           '"method":"POST","path":"/v1/predict","status":200,"latency_ms":1.5}')
-# Dies in the middle of writing a log line, in a deployed replica only (validation passes).
+# Dies in the middle of writing a log line, in a deployed replica only (validation passes). Straight to
+# file descriptor 1, as native code would: what Python code prints becomes a model_output line instead.
 DIES_MID_LINE = IRIS_CLASSIFIER + '''
     def initialize_model(self):
         import os
-        import sys
         if os.environ.get("BERTH_VARIATION"):
-            sys.stdout.write('{"ts":"2026-01-02T03:04:05.678Z","level":"error","eve')
-            sys.stdout.flush()
+            os.write(1, b'{"ts":"2026-01-02T03:04:05.678Z","level":"error","eve')
             os._exit(3)
 '''
 
