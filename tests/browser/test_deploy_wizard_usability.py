@@ -7,6 +7,7 @@ Nothing is deployed here, so no worker or runtime: the live console and Chromium
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from deployments.models import Build, Model, Rollout
 from tests.fixtures.browser import log_in, screenshot
@@ -59,7 +60,8 @@ def test_removing_a_variation_removes_it_and_updates_the_traffic_total(wizard):
     wizard.click("#remove-variation-1")
 
     wizard.wait_for_selector("#variation-1", state="detached")
-    assert wizard.inner_text("#traffic-total strong") == "100%"
+    # The total is recounted once the swapped form has settled; it must come to 100% and stay there.
+    expect(wizard.locator("#traffic-total strong")).to_have_text("100%")
     assert wizard.input_value("#id_variations-0-traffic_percent") == "100"
     assert wizard.locator("text=Remove this variation").count() == 0
 
