@@ -76,4 +76,5 @@ _configure_services()
 pytest_plugins = [
     "tests.fixtures.people", "tests.fixtures.processes", "tests.fixtures.builds", "tests.fixtures.browser",
     "tests.fixtures.runtime", "tests.fixtures.live_redis", "tests.fixtures.stand_in_gateway",
+    "tests.fixtures.quiet_worker",
 ]
