@@ -19,6 +19,8 @@ from deployments.backends.log_files import Position, RawLine
 from deployments.backends.replica_id import ReplicaId
 
 if TYPE_CHECKING:
+    import httpx
+
     from deployments.models import Deployment
     from deployments.rollouts.spec import DeploySpec
 
@@ -40,7 +42,7 @@ class ReplicaStatus:
     id: ReplicaId           # which replica; its name is unique per deployment, e.g. "default-3f9a1c2e-0"
     endpoint: str           # base URL of the model server, e.g. http://127.0.0.1:41234
     state: ReplicaState
-    pid: int | None = None
+    pid: int | None = None  # of the local process; None where a runtime has none to show (Kubernetes)
     restarts: int = 0       # how often the runtime restarted it since it was created
     exit_code: int | None = None  # of the last exit; negative: killed by that signal
     memory_killed: bool = False
@@ -72,9 +74,10 @@ class ReplicaStatus:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A replica to scrape (`{url}/metrics`) or route to."""
+    """A replica to scrape (`{url}/metrics`, with `Backend.http_client()`) or route to."""
     id: ReplicaId
     url: str
+    restarts: int = 0  # how often the runtime restarted it: a change means its counters started again
 
     @property
     def variation(self) -> str:
@@ -88,10 +91,10 @@ class Endpoint:
 @dataclass(frozen=True)
 class GatewayStatus:
     url: str                # base URL clients use; predict at {url}/v1/models/<model_id>/predict
-    port: int | None
+    port: int | None = None  # on this machine, when the runtime gives each gateway a port of its own
     config_version: str = ""
     ready: bool = False
-    moved_from: int | None = None  # the port it had before, when that one was taken by another process
+    moved: str = ""         # why the endpoint's URL changed, for people ("" when it did not)
 
 
 
@@ -178,8 +181,19 @@ class Backend(ABC):
 
     def endpoints(self, deployment: Deployment) -> list[Endpoint]:
         """Replicas that answer HTTP, for metrics scraping."""
-        return [Endpoint(r.id, r.endpoint) for r in self.replicas(deployment)
+        return [Endpoint(r.id, r.endpoint, r.restarts) for r in self.replicas(deployment)
                 if r.state in (ReplicaState.READY, ReplicaState.NOT_READY, ReplicaState.STARTING)]
+
+    def gateway_endpoints(self, deployment: Deployment) -> dict[str, str]:
+        """Each gateway process's base URL (its `/metrics`), by a name unique among them: by default the
+        one gateway at the deployment's stored `gateway_url`, named ""."""
+        return {"": deployment.gateway_url} if deployment.gateway_url else {}
+
+    def http_client(self) -> httpx.Client | None:
+        """The HTTP client that reads `endpoints()` and `gateway_endpoints()`, when they need more than plain
+        HTTP (the API server's pod proxy wants the cluster's credentials); one per process and cluster, never
+        closed by callers. None: any plain client does (the caller's own, shared one)."""
+        return None
 
 
 def get_backend() -> Backend:

@@ -157,7 +157,10 @@ class LocalBackend(Backend):
             else:
                 self.supervisor.add(program, self._gateway_conf(files, program, port))
             body = self._await_routes(files, port, version)
-        return GatewayStatus(self._gateway_url(port), port, version, body.get("status") == "ready", moved_from)
+        url = self._gateway_url(port)
+        moved = (f"Port {moved_from} of this deployment's endpoint was taken by another program; "
+                 f"the endpoint moved to {url}.") if moved_from else ""
+        return GatewayStatus(url, port, version, body.get("status") == "ready", moved)
 
     def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
         """Rewrite the accepted keys into routes that require keys (others are left alone), reload the

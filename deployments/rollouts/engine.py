@@ -168,12 +168,10 @@ class RolloutRun:
 
     def _save_gateway(self, gateway: GatewayStatus) -> None:
         """Store the endpoint as soon as the gateway serves it; it is kept for the deployment's life."""
-        moved_from = gateway.moved_from
         Deployment.objects.filter(pk=self.deployment.pk).update(gateway_port=gateway.port, gateway_url=gateway.url)
         self.deployment.gateway_port, self.deployment.gateway_url = gateway.port, gateway.url
-        if moved_from:
-            self._event(EventKind.TRAFFIC_SWITCHED, f"Port {moved_from} of this deployment's endpoint was taken by "
-                        f"another program; the endpoint moved to {gateway.url}.", level=EventLevel.WARNING)
+        if gateway.moved:
+            self._event(EventKind.TRAFFIC_SWITCHED, gateway.moved, level=EventLevel.WARNING)
 
     def _fail(self, reason: str) -> None:
         """Remove what this rollout started; the previous revision (if any) keeps serving."""
