@@ -37,7 +37,7 @@ def _client() -> redis.Redis:
 
 
 def _key(name: str) -> str:
-    return f"berth:lock:{name}"
+    return f"{settings.REDIS_KEY_PREFIX}:lock:{name}"
 
 
 @contextmanager

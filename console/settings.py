@@ -93,13 +93,17 @@ REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_READ_TIMEOUT_S = 30
 REDIS_CONNECT_TIMEOUT_S = 5  # a local or in-cluster Redis accepts in milliseconds; an outage shows in seconds
 
+# Every Redis key the console makes starts with this (channel layer, log readers, locks), so two
+# consoles (or two test sessions, whose databases both have a deployment 1) never share one.
+REDIS_KEY_PREFIX = envstr("BERTH_CHANNEL_PREFIX", "berth")
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_READ_TIMEOUT_S,
                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S}],
-            "prefix": envstr("BERTH_CHANNEL_PREFIX", "berth"),
+            "prefix": REDIS_KEY_PREFIX,
             # A message unread for a minute is for a socket that is gone; a page that reconnects
             # renders the current state anew rather than replaying old fragments.
             "expiry": 60,

@@ -34,4 +34,14 @@ def test_a_lock_taken_away_mid_block_is_logged_as_lost(settings, caplog):
         _client().delete(_key(name))
         time.sleep(TTL_S)  # the next beats find it gone
 
-    assert f"lock berth:lock:{name} was lost" in caplog.text
+    assert f"lock {_key(name)} was lost" in caplog.text
+
+
+def test_two_consoles_with_different_prefixes_do_not_share_a_lock(settings):
+    """Two test sessions (or consoles) on one Redis both have a deployment 1: their locks are apart."""
+    name = f"deployment:{uuid.uuid4()}"
+    with held_lock(name) as acquired:
+        assert acquired
+        settings.REDIS_KEY_PREFIX = "another-console"
+        with held_lock(name) as also:
+            assert also
