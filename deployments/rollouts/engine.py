@@ -135,7 +135,7 @@ class RolloutRun:
                 waiting += [f"{n}: not started" for n in sorted(wanted - set(seen))]
                 raise RolloutFailed(f"Not every replica was ready within the deploy timeout of {timeout_s} s. "
                                     + "; ".join(waiting))
-            time.sleep(settings.BERTH_ROLLOUT_POLL_S)
+            self.backend.await_change(self.deployment, settings.BERTH_ROLLOUT_POLL_S)
 
     def _undeploy(self) -> None:
         self.backend.delete(self.deployment)

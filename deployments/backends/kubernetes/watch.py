@@ -1,5 +1,8 @@
 """Waiting on the cluster with a watch rather than polling, resuming when the watch is lost.
 
+`next_change(...)` is the short form the rollout engine waits with between two observations:
+it returns at the first event after a list's resourceVersion, or after its bound.
+
 `wait_until(...)` lists the objects (which gives a resourceVersion), and if they do not yet
 satisfy the condition, watches from that version: every ADDED/MODIFIED/DELETED event updates the
 picture and the condition is checked again. A watch ends when its server-side timeout passes or
@@ -20,10 +23,23 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from deployments.backends.base import BackendError
-from deployments.backends.kubernetes.client import KINDS, Api, Obj
+from deployments.backends.kubernetes.client import KINDS, Api, Kind, Obj
 
 log = logging.getLogger(__name__)
 GONE = 410
+WATCHED: dict[str, Kind] = {**KINDS, "Pod": Kind("core", "pod")}  # pods are watched, never applied
+
+
+def next_change(api: Api, kind: str, namespace: str, selector: str, version: str, at_most_s: float) -> bool:
+    """Whether an object of `kind` the selector matches changed after `version` within `at_most_s`.
+
+    Also True when the version is too old to watch from (410 Gone): something may have changed, so
+    the caller lists again, which gives it a fresh version."""
+    try:
+        seen = _follow(api, kind, namespace, selector, version, {}, lambda _: True, at_most_s)
+    except _Gone:
+        return True
+    return seen != version
 
 
 def wait_until(api: Api, kind: str, namespace: str, selector: str, done: Callable[[list[Obj]], bool],
@@ -52,7 +68,7 @@ class _Gone(Exception):
 def _follow(api: Api, kind: str, namespace: str, selector: str, version: str, current: dict[str, Obj],
             done: Callable[[list[Obj]], bool], left_s: float) -> str:
     """Apply watch events to `current` until `done` holds or the watch ends; the last version seen."""
-    spec = KINDS[kind]
+    spec = WATCHED[kind]
     lister: Any = getattr(getattr(api, spec.api), f"list_namespaced_{spec.snake}")
     try:
         response = lister(namespace, label_selector=selector, watch=True, resource_version=version,
