@@ -10,6 +10,7 @@ the gateway serves with that config; `prune(spec)` drains and removes every othe
 from __future__ import annotations
 
 import enum
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -129,12 +130,15 @@ class Backend(ABC):
     def tail_logs(self, deployment: Deployment, replica: str, lines: int = 100) -> list[str]:
         """The last `lines` log lines of one replica (`"gateway"` for the gateway)."""
 
-    @abstractmethod
-    def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
-        """Follow one replica's log: yields new lines as they are written (blocking)."""
-
     # --- retained logs (deployments/logs/ builds the Logs tab, API and CLI on these) --------
-    # A runtime without them says so; Kubernetes would read the pod log API (follow, sinceTime).
+    # A source is a replica's name or "gateway". A Position is two integers that say where a source's
+    # log is, between two lines; each runtime says what they mean, and deployments/logs/ only hands
+    # them back (paging cursors hold one per source). A RawLine's `start` is the position just before
+    # it (read_log_backward continues there), its `after` just after it (read_log_forward continues
+    # there). Local (log_files.py): (inode of the file, byte offset), stable across supervisord's
+    # rotations. Kubernetes (kubernetes/logs.py): (the line's kubelet timestamp in ns, a tag of its
+    # container instance and its place among lines stamped the same ns), in time order across the
+    # pods and restarts a replica's name has had.
 
     def log_sources(self, deployment: Deployment) -> list[str]:
         """Every replica (and "gateway") with retained log lines, running or not."""
@@ -158,7 +162,8 @@ class Backend(ABC):
         raise BackendError(f"The {self.name} runtime does not keep logs yet.")
 
     def prune_logs(self, deployment: Deployment, older_than_s: float) -> int:
-        """Delete retained log files older than that (never a running process's current one); how many."""
+        """Delete retained log files older than that (never a running process's current one); how many.
+        A runtime whose logs something else rotates (the kubelet) has nothing to delete."""
         return 0
 
     def gateway_problem(self, deployment: Deployment) -> str:
@@ -167,6 +172,12 @@ class Backend(ABC):
         A runtime that restarts an unresponsive gateway itself (Kubernetes' liveness probe) may keep
         this default."""
         return ""
+
+    def await_change(self, deployment: Deployment, poll_s: float) -> None:
+        """Return when the deployment's replicas may have changed since `replicas()` last answered: the
+        rollout engine observes again then. By default after `poll_s`; a runtime that can watch returns
+        at the first change (and within a bound of its own, so the engine still sees its deadline)."""
+        time.sleep(poll_s)
 
     def scale(self, deployment: Deployment, spec: DeploySpec) -> tuple[list[ReplicaId], list[ReplicaId]]:
         """Converge replica counts only (nothing else changed): start missing, then prune extra."""
