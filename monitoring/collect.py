@@ -9,8 +9,8 @@ The previous scrape's samples (ScrapeSnapshot) are the baseline:
 A baseline older than STALE_AFTER_SCRAPES intervals (the worker was down) only becomes the new
 baseline, so no point averages over a gap. The deployment's own requests, errors and latency are
 what its gateway counted (monitoring.gateway_stats: as clients see them) when it answered this
-scrape and has a baseline, kept like a replica's; otherwise its live variations' (shadow
-variations get copies of traffic). Batches are the live variations'; CPU, memory and replicas
+scrape and has a baseline, kept like a replica's (several gateway processes: the sum of those that
+did); otherwise its live variations' (shadow variations get copies of traffic). Batches are the live variations'; CPU, memory and replicas
 count every replica.
 """
 
@@ -25,14 +25,14 @@ from django.db import transaction
 
 from deployments.models import Deployment
 from monitoring import prometheus
-from monitoring.gateway_stats import GATEWAY, client_stats, gateway_increases, started_at
+from monitoring.gateway_stats import client_stats, gateways_increases, started_at
 from monitoring.interval import IntervalStats, replica_stats, total
 from monitoring.models import WHOLE_DEPLOYMENT, MetricPoint, ScrapeSnapshot
 from monitoring.prometheus import Samples
 from monitoring.rates import baseline, increases
 from monitoring.replica_counts import replica_counts
 from monitoring.scrape import scrape_all
-from monitoring.targets import Target, gateway_target, scrape_targets
+from monitoring.targets import Target, targets_of
 
 STALE_AFTER_SCRAPES = 3
 
@@ -47,14 +47,13 @@ def collect(deployment: Deployment, now: datetime, min_interval_s: float | None 
         snapshot = ScrapeSnapshot.objects.select_for_update(skip_locked=True).filter(deployment=deployment).first()
         if snapshot is None or _too_soon(snapshot, now, min_interval_s):
             return []  # another scrape of this deployment holds it, or just stored its points
-        targets = scrape_targets(deployment)
-        gateway = gateway_target(deployment)
-        current = scrape_all([*targets, gateway] if gateway else targets)
-        gateway_samples = current.pop(gateway, None) if gateway else None
-        points = _points(deployment, snapshot.samples, current, gateway_samples, now, _interval_s(snapshot, now))
+        targets = targets_of(deployment)
+        current = scrape_all([*targets.replicas, *targets.gateways])
+        gateways = {t: current.pop(t) for t in targets.gateways if t in current}
+        points = _points(deployment, snapshot.samples, current, gateways, now, _interval_s(snapshot, now))
         MetricPoint.objects.bulk_create(points)
-        snapshot.at, snapshot.samples = now, (_baselines(snapshot.samples, targets, current)
-                                              | _gateway_baseline(snapshot.samples, gateway, gateway_samples))
+        snapshot.at, snapshot.samples = now, (_baselines(snapshot.samples, targets.replicas, current)
+                                              | _gateway_baselines(snapshot.samples, targets.gateways, gateways))
         snapshot.save(update_fields=["at", "samples"])
     return points
 
@@ -67,11 +66,13 @@ def _baselines(previous: dict[str, dict], targets: list[Target], current: dict[T
                    for t, s in current.items()}
 
 
-def _gateway_baseline(previous: dict[str, dict], gateway: Target | None, samples: Samples | None) -> dict[str, dict]:
-    """The gateway's, kept like a replica's: its samples now, else its older baseline while it is still there."""
-    if samples is not None:
-        return {GATEWAY: {"starts": started_at(samples), "samples": prometheus.to_json(baseline(samples))}}
-    return {GATEWAY: previous[GATEWAY]} if gateway is not None and GATEWAY in previous else {}
+def _gateway_baselines(previous: dict[str, dict], gateways: list[Target],
+                       current: dict[Target, Samples]) -> dict[str, dict]:
+    """Each gateway process's, kept like a replica's: its samples now (with its start time), else its older
+    baseline while it is still there."""
+    kept = {t.replica: previous[t.replica] for t in gateways if t not in current and t.replica in previous}
+    return kept | {t.replica: {"starts": started_at(s), "samples": prometheus.to_json(baseline(s))}
+                   for t, s in current.items()}
 
 
 def _too_soon(snapshot: ScrapeSnapshot, now: datetime, min_interval_s: float | None) -> bool:
@@ -88,7 +89,7 @@ def _interval_s(snapshot: ScrapeSnapshot, now: datetime) -> float | None:
 
 
 def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Target, Samples],
-            gateway: Samples | None, now: datetime, interval_s: float | None) -> list[MetricPoint]:
+            gateways: dict[Target, Samples], now: datetime, interval_s: float | None) -> list[MetricPoint]:
     if interval_s is None:
         return []
     by_variation = _variation_stats(previous, current)
@@ -97,7 +98,7 @@ def _points(deployment: Deployment, previous: dict[str, dict], current: dict[Tar
     points = [MetricPoint.of(deployment.pk, name, now, interval_s, by_variation.get(name, IntervalStats()),
                              counts.get(name, (0, 0)), resolution)
               for name in sorted(counts.keys() | by_variation.keys())]
-    whole = _whole(deployment, by_variation, gateway_increases(previous.get(GATEWAY), gateway) if gateway else None)
+    whole = _whole(deployment, by_variation, gateways_increases(previous, {t.replica: s for t, s in gateways.items()}))
     ready, desired = (sum(c[i] for c in counts.values()) for i in (0, 1))
     points.append(MetricPoint.of(deployment.pk, WHOLE_DEPLOYMENT, now, interval_s, whole, (ready, desired),
                                  resolution))

@@ -8,6 +8,11 @@ live variations' replicas. Shadow copies are not client requests: the gateway do
 
 The gateway's process start time is its "starts": when it changes, the gateway was restarted and
 its counters hold only what it counted since (the same rule as a replica started again).
+
+A deployment may have several gateway processes (on Kubernetes, the gateway Deployment's pods):
+each is scraped and kept apart, under its own key (`gateway_key`), with its own baseline and start
+time, and the deployment's client traffic is the sum of the increases of those that answered and
+have a baseline. A gateway pod seen for the first time counts from its next scrape, as a replica does.
 """
 
 from __future__ import annotations
@@ -17,14 +22,33 @@ from monitoring.interval import IntervalStats
 from monitoring.prometheus import Samples
 from monitoring.rates import increases
 
-GATEWAY = "@gateway"  # its key among the replicas' baselines; no replica name starts with "@"
+GATEWAY = "@gateway"  # the gateway's key among the replicas' baselines; no replica name starts with "@"
 REQUESTS = "berth_gateway_requests_total"
 LATENCY_BUCKET = "berth_gateway_request_duration_seconds_bucket"
 STARTED = ("berth_gateway_start_time_seconds", ())
 
 
+def gateway_key(name: str) -> str:
+    """The key a gateway process's baseline is kept under: GATEWAY for the one unnamed gateway (the local
+    runtime's), `@gateway:<pod>` for each of several."""
+    return f"{GATEWAY}:{name}" if name else GATEWAY
+
+
 def started_at(samples: Samples) -> float | None:
     return samples.get(STARTED)
+
+
+def gateways_increases(baselines: dict[str, dict], current: dict[str, Samples]) -> Samples | None:
+    """The summed increases of the gateway processes (`current`, by key) that have a baseline; None when
+    none has (the deployment's client traffic then comes from its replicas)."""
+    grown = [g for key, samples in current.items() if (g := gateway_increases(baselines.get(key), samples)) is not None]
+    if not grown:
+        return None
+    summed: Samples = {}
+    for samples in grown:
+        for series, value in samples.items():
+            summed[series] = summed.get(series, 0.0) + value
+    return summed
 
 
 def gateway_increases(before: dict | None, samples: Samples) -> Samples | None:

@@ -1,4 +1,8 @@
-"""Fetching one target's `/metrics` (HTTP or a Unix socket): the one seam to the replicas."""
+"""Fetching one target's `/metrics` (HTTP or a Unix socket): the one seam to the replicas.
+
+A target reached by plain HTTP is read with this process's one shared client; one whose runtime
+gave it a client of its own (the Kubernetes pod proxy's, with the cluster's credentials:
+`Target.client`) with that one, which its runtime also makes once per process."""
 
 from __future__ import annotations
 
@@ -19,10 +23,13 @@ PARALLEL = 8
 
 
 def scrape(client: httpx.Client, target: Target) -> Samples | None:
-    """The target's samples, or None when it did not answer with Prometheus text (stopped, starting…)."""
+    """The target's samples, or None when it did not answer with Prometheus text (stopped, starting,
+    refused by the API server…). `client` reads plain HTTP targets; a target's own client its own."""
     try:
         endpoint = endpoints.Endpoint.parse(target.endpoint)
-        if endpoint.uds is None:
+        if target.client is not None:
+            response = target.client.get(endpoint.url("/metrics"), timeout=SCRAPE_TIMEOUT_S)
+        elif endpoint.uds is None:
             response = client.get(endpoint.url("/metrics"))
         else:
             with endpoints.client(endpoint, timeout=client.timeout) as own:

@@ -1,7 +1,7 @@
 """Scrape cost: the console's CPU for one round of the periodic metrics task, by replica count.
 
 Each deployment has `per_deployment` simulated replicas and a simulated gateway (its `gateway_url`),
-which the collector scrapes too (monitoring.targets.gateway_target). A round is
+which the collector scrapes too (monitoring.targets.targets_of). A round is
 `monitoring.tasks.scrape_metrics()` run in this process, as the Celery worker runs it: for every
 serving deployment, monitoring.collect.collect (targets from the launch records, `/metrics` of each
 replica and of the gateway, increases, points stored), then roll-up, pruning and telling open
@@ -31,7 +31,7 @@ from django.conf import settings
 from bench.monitoring import fleet, postgres_cpu
 from monitoring.models import MetricPoint
 from monitoring.scrape import scrape_all
-from monitoring.targets import Target, gateway_target, scrape_targets
+from monitoring.targets import Target, targets_of
 from monitoring.tasks import scrape_metrics
 from serving import endpoints
 
@@ -113,10 +113,9 @@ def measure(replicas: int, per_deployment: int, rounds: int, work: Path, transpo
                                                 endpoints[start:start + per_deployment], gateway)
                        for start, gateway in zip(range(0, replicas, per_deployment), gateways, strict=True)]
         try:
-            replica_body = _body(scrape_targets(deployments[0])[0])
-            gateway = gateway_target(deployments[0])
-            assert gateway is not None
-            gateway_body = _body(gateway)
+            first = targets_of(deployments[0])
+            replica_body = _body(first.replicas[0])
+            gateway_body = _body(first.gateways[0])
             figures = _rounds(deployments, rounds)
         finally:
             for deployment in deployments:
@@ -127,7 +126,7 @@ def measure(replicas: int, per_deployment: int, rounds: int, work: Path, transpo
 def _rounds(deployments: list, rounds: int) -> list[RoundFigures]:
     postgres = postgres_cpu.backend()
     interval = settings.BERTH_METRICS_SCRAPE_S
-    targets = [t for d in deployments for t in (*scrape_targets(d), gateway_target(d)) if t is not None]
+    targets = [t for d in deployments for ts in [targets_of(d)] for t in (*ts.replicas, *ts.gateways)]
     figures = []
     start = time.monotonic()
     for number in range(rounds + 1):  # round 0 only takes the baselines

@@ -2,7 +2,9 @@
 (serving/endpoint_keys.py KeyUsage) and never write to the database.
 
 So `last_used_at` is as fresh as the last scrape (every minute), and a use is missed only when
-a gateway restarts between a use and the next scrape.
+a gateway restarts between a use and the next scrape. Every gateway process is read, through the
+runtime's client (`Backend.gateway_endpoints`, `Backend.http_client`: on Kubernetes each gateway pod
+through the API server's pod proxy); a key's latest use among them wins.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from deployments.backends.base import BackendError, get_backend
 from deployments.models import Deployment, EndpointKey
 from serving.endpoint_keys import LAST_USED_METRIC
 
@@ -26,14 +29,17 @@ def note_uses() -> int:
                    .filter(model__project__endpoint_keys__revoked_at__isnull=True).distinct()
                    .select_related("model"))
     changed = 0
-    with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as client:
+    backend = get_backend()
+    with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as plain:
+        client = backend.http_client() or plain
         for deployment in deployments:
             try:
-                text = client.get(f"{deployment.gateway_url}/metrics").text
-            except httpx.HTTPError as exc:
+                for url in backend.gateway_endpoints(deployment).values():
+                    response = client.get(f"{url}/metrics", timeout=TIMEOUT_S)
+                    response.raise_for_status()
+                    changed += record(deployment.model.project_id, last_uses(response.text))
+            except (httpx.HTTPError, BackendError) as exc:
                 log.warning("can't read the metrics of deployment %s's gateway: %s", deployment.pk, exc)
-                continue
-            changed += record(deployment.model.project_id, last_uses(text))
     return changed
 
 

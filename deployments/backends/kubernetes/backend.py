@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaStatus
-from deployments.backends.kubernetes import labels
+from deployments.backends.kubernetes import labels, proxy
 from deployments.backends.kubernetes.client import KINDS, Api, Obj, connect
 from deployments.backends.kubernetes.gateway_objects import ROUTES_FILE
 from deployments.backends.kubernetes.inputs import CONTAINER_PORT, ClusterSettings, Target
@@ -40,6 +40,8 @@ from deployments.backends.kubernetes.watch import wait_until
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 
 if TYPE_CHECKING:
+    import httpx
+
     from deployments.models import Deployment
     from deployments.rollouts.spec import DeploySpec
 
@@ -121,8 +123,18 @@ class KubernetesBackend(Backend):
             lambda pod: self.api.pod_log(namespace, pod, MODEL_SERVER_CONTAINER, tail=20, previous=True))
 
     def _pod_url(self, namespace: str, pod: Obj) -> str:
-        host = self.api.api_client.configuration.host.rstrip("/")
-        return f"{host}/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}:{CONTAINER_PORT}/proxy"
+        return proxy.pod_url(self.api.api_client.configuration, namespace, pod["metadata"]["name"], CONTAINER_PORT)
+
+    def http_client(self) -> httpx.Client:
+        """Reads the pod proxy URLs of `endpoints()` and `gateway_endpoints()` with the console's credentials."""
+        return proxy.client_for(self.api.api_client.configuration)
+
+    def gateway_endpoints(self, deployment: Deployment) -> dict[str, str]:
+        """Every running gateway pod, through the pod proxy (the Service's URL only answers inside the cluster)."""
+        namespace = self._namespace(deployment)
+        return {pod["metadata"]["name"]: self._pod_url(namespace, pod)
+                for pod in self.api.pods(namespace, self._selector(deployment, labels.GATEWAY))
+                if (pod.get("status") or {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")}
 
     def route(self, deployment: Deployment, spec: DeploySpec) -> GatewayStatus:
         manifests = self._manifests(deployment, spec)

@@ -9,7 +9,8 @@ the cluster's Deployment controller, scheduler and kubelet would. The adapter un
 (deployments/backends/kubernetes/) is the production code, unchanged, configured with a kubeconfig
 pointing here.
 
-What it does not do: authentication (any token passes), admission and schema validation (the
+What it does not do: authentication (any token passes, but for the pod proxy, which wants the
+kubeconfig's token and forwards to a real server the test runs for the pod), admission and schema validation (the
 manifests are validated offline by test_schemas.py), field ownership between several managers,
 namespaces as objects, real time passing for pods (a pod's state follows what the test says its
 build does, at once).

@@ -71,7 +71,7 @@ class StandInCluster:
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
             "clusters": [{"name": "stand-in", "cluster": {"server": self.server.url}}],
-            "users": [{"name": "berth", "user": {"token": "stand-in-token"}}],
+            "users": [{"name": "berth", "user": {"token": self.server.token}}],
             "contexts": [{"name": "stand-in", "context": {"cluster": "stand-in", "user": "berth"}}],
         }))
         return path

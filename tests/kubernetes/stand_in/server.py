@@ -13,7 +13,11 @@ written by `StandInCluster.kubeconfig`). Paths are the API's own:
 - a Deployment's `scale` and `status` subresources;
 - watches (`?watch=true&resourceVersion=N`): ADDED/MODIFIED/DELETED lines, one JSON object each,
   and an ERROR event with code 410 for a resourceVersion older than the kept history;
-- `pods/{name}/log` with `tailLines`, `sinceSeconds`, `previous` and `follow`.
+- `pods/{name}/log` with `tailLines`, `sinceSeconds`, `previous` and `follow`;
+- `pods/{name}:{port}/proxy/{path}` (GET): forwarded to the real HTTP server the test put behind
+  that pod's port (`StandInServer.proxied`), as the API server forwards to the pod; refused with 401
+  unless the request carries the kubeconfig's bearer token (`StandInServer.token`), 404 for a pod
+  that does not exist, 503 when nothing listens behind its port.
 
 Namespaces exist when named. Errors are `Status` objects with the API's codes (404, 409, 400, 410).
 """
@@ -30,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import yaml
 
 from tests.kubernetes.stand_in.store import Conflict, Gone, Obj, Store
@@ -109,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(404, status(404, "NotFound", f'{resource} "{name}" not found'))
 
     def do_GET(self) -> None:
+        if self._proxy():
+            return None
         route = self._route()
         if route is None:
             return self._send(404, status(404, "NotFound", f"the server could not find {self.path}"))
@@ -211,6 +218,40 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, {"kind": f"{kind}List", "apiVersion": version, "items": items, "metadata": {}})
 
     # --- the parts with behaviour ---------------------------------------------------------
+
+    def _proxy(self) -> bool:
+        """Answer `/api/v1/namespaces/{ns}/pods/{name}[:{port}]/proxy[/{path}]` as the API server does (True),
+        authenticating the caller first; False for any other path."""
+        url = urlsplit(self.path)
+        parts = url.path.split("/")
+        if parts[1:4] != ["api", "v1", "namespaces"] or len(parts) < 8 or parts[5] != "pods" or parts[7] != "proxy":
+            return False
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            self.server.refused.append(self.path)
+            self._send(401, status(401, "Unauthorized", "Unauthorized"))
+            return True
+        ns, (pod, _, port) = parts[4], parts[6].partition(":")
+        if self.server.store.get("pods", ns, pod) is None:
+            self._not_found("pods", pod)
+            return True
+        upstream = self.server.proxied.get((ns, pod, int(port or 80)))
+        refused = status(503, "ServiceUnavailable", f"error trying to reach service: dial tcp {pod}:{port}: "
+                                                     "connect: connection refused")
+        if upstream is None:
+            self._send(503, refused)
+            return True
+        try:
+            answer = httpx.get(f"{upstream}/{'/'.join(parts[8:])}" + (f"?{url.query}" if url.query else ""),
+                               timeout=10, trust_env=False)
+        except httpx.TransportError:
+            self._send(503, refused)
+            return True
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("content-type", "text/plain"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+        return True
 
     def _typed(self, resource: str, body: Obj) -> Obj:
         version, kind = RESOURCES[resource]
@@ -330,6 +371,9 @@ class StandInServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.store = store
         self.requests: list[str] = []
+        self.token = "stand-in-token"  # noqa: S105 - the kubeconfig's (StandInCluster.kubeconfig), checked by the pod proxy
+        self.proxied: dict[tuple[str, str, int], str] = {}  # (namespace, pod, port) -> base URL of a real server
+        self.refused: list[str] = []  # paths refused for want of the token
         self.connections: set[socket.socket] = set()
         self.thread = threading.Thread(target=self.serve_forever, name="k8s-stand-in", daemon=True)
 
