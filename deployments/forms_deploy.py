@@ -15,12 +15,12 @@ from functools import partial
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.http import QueryDict
 
 from console.crypto import decrypt, encrypt
+from deployments.endpoint_keys.defaults import require_key_default
 from deployments.models import Build, BuildStatus, InstanceType, Model
 from deployments.models.variation import BOUNDS
 from deployments.rollouts.spec import (
@@ -232,7 +232,7 @@ class DeployWizard:
         kwargs = {"model": model, "validate_url": validate_url}
         # A checkbox: a posted form without it means off; a first showing keeps what serves, else the default.
         self.require_key = bool(data.get("require_key")) if data is not None else \
-            bool((initial or {}).get("require_key", settings.BERTH_ENDPOINT_KEYS_DEFAULT))
+            bool((initial or {}).get("require_key", require_key_default()))
         if data is not None:
             self.variations = VariationFormSet(data, prefix=VARIATIONS_PREFIX, form_kwargs=kwargs)
             self.envs = [EnvFormSet(data, prefix=env_prefix(i), form_kwargs={"validate_url": validate_url})

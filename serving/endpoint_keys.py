@@ -3,6 +3,8 @@
 The routes file the backend writes carries, for a deployment that requires keys,
 `"endpoint_keys": [{"id": "12", "sha256": "<hex>", "expires_at": <Unix time or null>}, ...]`
 (every key of the project not revoked); a file without the field means keys are not required.
+A gateway started with `--keys-file` reads the list from that file instead (same field), which on
+Kubernetes is a Secret mounted beside the routes' ConfigMap (serving/gateway.py).
 A caller sends `Authorization: Bearer <key>`; the gateway hashes it with SHA-256 and compares
 the digest with each accepted one in constant time (hmac.compare_digest, no early exit).
 

@@ -24,6 +24,12 @@ Bodies pass through as bytes over pooled keep-alive connections, one pool per re
 (its requests in flight still finish). A connection failure is retried once on another
 replica; a timeout is not (504). The routes file is reloaded on SIGHUP and when it changes.
 
+`--keys-file` names a file holding the endpoint keys (`{"endpoint_keys": [...]}`) apart from the
+routes, as on Kubernetes, where the keys are a Secret mounted beside the routes' ConfigMap; it is
+watched like the routes. A mounted ConfigMap or Secret changes by the kubelet writing a new
+directory and swapping the `..data` symlink to it, so a change is noticed by the file the path
+resolves to (device, inode, mtime, size), not by its mtime alone.
+
 uvicorn runs the process (socket, signals, lifespan, graceful shutdown), but each client
 connection is a `serving.gateway_http.ClientConnection`, which hands every request to
 `Gateway.answer` and answers it in one write.
@@ -88,14 +94,15 @@ class Reply(Exception):
 
 
 class Gateway:
-    def __init__(self, routes_path: Path, limits: Limits | None = None) -> None:
+    def __init__(self, routes_path: Path, limits: Limits | None = None, keys_path: Path | None = None) -> None:
         self.routes_path = routes_path
+        self.keys_path = keys_path  # None: the keys, if any, are in the routes file
         self.limits = limits or Limits()
         self.pending = 0  # requests waiting for a replica's answer
         # kept by serving/gateway_http.py ClientConnection; ordered: the oldest leaves first, in O(1)
         self.unproven_connections: OrderedDict[Any, None] = OrderedDict()
         self.table: RoutingTable | None = None
-        self.mtime = 0.0
+        self.seen: tuple[tuple[int, ...], ...] = ()  # _files_seen() of the files the table was read from
         self.pools: dict[str, Pool] = {}
         self.background: set[asyncio.Task[None]] = set()
         self.metrics = GatewayMetrics()
@@ -105,12 +112,12 @@ class Gateway:
 
     def reload(self) -> None:
         try:
-            mtime = self.routes_path.stat().st_mtime
-            table = load_routes(self.routes_path)
+            seen = self._files_seen()
+            table = load_routes(self.routes_path, self.keys_path)
         except (OSError, RoutesError) as exc:
             log_event("routes_rejected", level="error", error=str(exc))
             return
-        self.table, self.mtime = table, mtime
+        self.table, self.seen = table, seen
         self.metrics.config_version = table.version
         self._retire(table.endpoints)
         log_event("routes_loaded", version=table.version,
@@ -120,8 +127,13 @@ class Gateway:
         while True:
             await asyncio.sleep(WATCH_S)
             with contextlib.suppress(OSError):
-                if self.routes_path.stat().st_mtime != self.mtime:
+                if self._files_seen() != self.seen:
                     self.reload()
+
+    def _files_seen(self) -> tuple[tuple[int, ...], ...]:
+        """Which file each config path resolves to, and its version: a kubelet swap changes the inode."""
+        paths = (self.routes_path,) if self.keys_path is None else (self.routes_path, self.keys_path)
+        return tuple((s.st_dev, s.st_ino, s.st_mtime_ns, s.st_size) for s in (p.stat() for p in paths))
 
     # --- requests ----------------------------------------------------------------------
 
@@ -348,6 +360,9 @@ LIMIT_FLAGS = (  # flag, env var, parser, help; defaults are Limits'
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m serving.gateway", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="routes JSON file written by the backend")
+    parser.add_argument("--keys-file", type=Path, default=None,
+                        help="JSON file listing the accepted endpoint keys (then predict calls need one; "
+                             "the routes file's own list is not used)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--graceful-timeout-s", type=int, default=30)
@@ -383,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop installs the reload handler
     import uvicorn
 
-    log_event("gateway_startup", host=args.host, port=args.port, routes=str(args.config), **asdict(limits))
-    uvicorn.run(Gateway(args.config, limits), host=args.host, port=args.port, http=ClientConnection, loop="uvloop",
+    log_event("gateway_startup", host=args.host, port=args.port, routes=str(args.config),
+              keys_file=str(args.keys_file or ""), **asdict(limits))
+    uvicorn.run(Gateway(args.config, limits, args.keys_file), host=args.host, port=args.port, http=ClientConnection, loop="uvloop",
                 lifespan="on", access_log=False, proxy_headers=False, server_header=False, log_config=None,
                 timeout_keep_alive=75, backlog=2048, timeout_graceful_shutdown=args.graceful_timeout_s)
     return 0

@@ -2,7 +2,9 @@
 
 File shape: {"version", "model_id", "variations": [{"name", "shadow", "traffic_percent",
 "timeout_ms", "endpoints": ["http://127.0.0.1:41234", "unix:/run/berth/r1/server.sock", ...]}]}, and
-"endpoint_keys" when the deployment requires a key (serving/endpoint_keys.py).
+"endpoint_keys" when the deployment requires a key (serving/endpoint_keys.py). The gateway
+may instead be given a keys file (`--keys-file`, a JSON object with that one field): then the keys
+come from there, as on Kubernetes, where they are a Secret mounted beside the routes ConfigMap.
 An endpoint is a replica's TCP address or `unix:` and the absolute path of its Unix socket
 (serving/endpoints.py); a file with any other form is rejected. Live variations share traffic
 by `traffic_percent`; a shadow variation gets a copy of `traffic_percent`% of requests.
@@ -92,18 +94,35 @@ def key_hash(key: bytes | None) -> int | None:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
-def load_routes(path: Path) -> RoutingTable:
+def load_routes(path: Path, keys_path: Path | None = None) -> RoutingTable:
+    """The table of the routes file; with `keys_path`, its keys come from that file, which must list
+    them (a missing or malformed keys file rejects the whole config: keys are never dropped)."""
+    data = _read(path, "routes")
+    try:
+        version, model_id = str(data["version"]), str(data["model_id"])
+        routes = [_route(item) for item in data["variations"]]
+        keys = KeyRing.from_config(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RoutesError(f"malformed routes in {path}: {exc!r}") from None
+    if keys_path is not None:
+        try:
+            keys = KeyRing.from_config(_read(keys_path, "endpoint keys"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RoutesError(f"malformed endpoint keys in {keys_path}: {exc!r}") from None
+        if keys is None:
+            raise RoutesError(f"{keys_path} lists no endpoint_keys")
+    return RoutingTable(version, model_id, tuple(r for r in routes if not r.shadow),
+                        tuple(r for r in routes if r.shadow), keys)
+
+
+def _read(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise RoutesError(f"can't read routes from {path}: {exc}") from None
-    try:
-        routes = [_route(item) for item in data["variations"]]
-        return RoutingTable(str(data["version"]), str(data["model_id"]),
-                            tuple(r for r in routes if not r.shadow), tuple(r for r in routes if r.shadow),
-                            KeyRing.from_config(data))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RoutesError(f"malformed routes in {path}: {exc!r}") from None
+        raise RoutesError(f"can't read {what} from {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RoutesError(f"{path} holds no JSON object")
+    return data
 
 
 def _route(item: dict[str, Any]) -> Route:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from console.crypto import encrypt
+from deployments.endpoint_keys.defaults import require_key_default
 from deployments.models import Build, BuildStatus, InstanceType, Model
 from deployments.models.deployment import ENVIRONMENT_RULE
 from deployments.models.rollout import RolloutStrategy
@@ -169,14 +170,11 @@ def check_number(field: str, value: Any) -> int:
 
 
 def check_require_key(value: Any, previous: DeploySpec | None = None) -> bool:
-    """Left out: as the deployment has it now, else BERTH_ENDPOINT_KEYS_DEFAULT."""
+    """Left out: as the deployment has it now, else the default (deployments/endpoint_keys/defaults.py)."""
     if value is None:
-        value = previous.require_key if previous else bool(settings.BERTH_ENDPOINT_KEYS_DEFAULT)
+        value = previous.require_key if previous else require_key_default()
     if not isinstance(value, bool):
         raise ValidationError("Use true or false.", code="invalid")
-    if value and settings.BERTH_BACKEND != "local":  # refused rather than deployed open
-        raise ValidationError(f"The {settings.BERTH_BACKEND} runtime does not check endpoint keys yet; "
-                              "deploy with require_key false (docs/endpoint-keys.md).", code="unsupported")
     return value
 
 

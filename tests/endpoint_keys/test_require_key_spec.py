@@ -1,9 +1,8 @@
-"""`require_key` in a deploy: a JSON boolean, kept across deploys, refused where keys aren't checked."""
+"""`require_key` in a deploy: a JSON boolean, kept across deploys, on by default behind an Ingress."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from deployments.rollouts.spec import DeploySpec, validate_spec
@@ -25,12 +24,17 @@ def test_left_out_it_keeps_what_the_deployment_has_else_takes_the_default(iris_m
     assert validate_spec(iris_model, {**data, "require_key": False}, previous=requiring).require_key is False
 
 
-def test_a_runtime_that_does_not_check_keys_refuses_to_deploy_requiring_one(iris_model):
-    data = {"variations": [variation(a_ready_build(iris_model))], "require_key": True}
+def test_on_kubernetes_a_deployment_behind_an_ingress_requires_a_key_unless_it_says_otherwise(iris_model):
+    data = {"variations": [variation(a_ready_build(iris_model))]}
 
-    with override_settings(BERTH_BACKEND="kubernetes"), pytest.raises(ValidationError) as refused:
-        validate_spec(iris_model, data)
-    assert "does not check endpoint keys" in refused.value.message_dict["require_key"][0]
+    with override_settings(BERTH_BACKEND="kubernetes", BERTH_INGRESS_HOST_PATTERN=""):
+        assert validate_spec(iris_model, data).require_key is False
+        assert validate_spec(iris_model, {**data, "require_key": True}).require_key is True
+    with override_settings(BERTH_BACKEND="kubernetes", BERTH_INGRESS_HOST_PATTERN="{model}-{environment}.example.com"):
+        assert validate_spec(iris_model, data).require_key is True
+        assert validate_spec(iris_model, {**data, "require_key": False}).require_key is False
+    with override_settings(BERTH_BACKEND="local", BERTH_INGRESS_HOST_PATTERN="{model}-{environment}.example.com"):
+        assert validate_spec(iris_model, data).require_key is False  # no Ingress on the local runtime
 
 
 def test_the_api_refuses_a_require_key_that_is_not_a_boolean(iris_model, alice):

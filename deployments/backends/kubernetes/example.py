@@ -6,6 +6,7 @@ fixed here (no database, no settings), so the output only changes when the manif
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from decimal import Decimal
@@ -18,6 +19,9 @@ CLUSTER = ClusterSettings(model_server_image="registry.example.com/berth/model-s
                           console_url="http://berth-web.berth.svc", ingress_class="nginx",
                           ingress_host_pattern="{model}-{environment}.models.example.com")
 TARGET = Target(deployment_pk=7, project="fraud", model_id="churn_model", environment="production", revision=3)
+# It sits behind an Ingress, so it requires endpoint keys: one key of the project, and the console's own.
+ENDPOINT_KEYS = [{"id": "12", "sha256": hashlib.sha256(b"bek_<a key of project fraud>").hexdigest(), "expires_at": None},
+                 {"id": "console", "sha256": hashlib.sha256(b"bek_console_<derived>").hexdigest(), "expires_at": None}]
 
 
 def example_variations() -> tuple[VariationInput, ...]:
@@ -48,7 +52,7 @@ def example_variations() -> tuple[VariationInput, ...]:
 def example_manifests() -> list[Manifest]:
     from deployments.backends.kubernetes.manifests import build_manifests
 
-    return build_manifests(TARGET, example_variations(), CLUSTER)
+    return build_manifests(TARGET, example_variations(), CLUSTER, ENDPOINT_KEYS)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -1,14 +1,22 @@
-"""A deployment's gateway: its routing ConfigMap, Deployment, Service and optional Ingress.
+"""A deployment's gateway: its routing ConfigMap, keys Secret, Deployment, Service and optional Ingress.
 
 The gateway is the same program the local runtime runs (`python -m serving.gateway`), reading
 the same routes JSON (serving/gateway_routes.py). Here each variation's endpoint is its Service,
 so the routes change only when the spec does, and the ConfigMap is mounted as a directory (never
 with subPath): the kubelet swaps the file in place and the gateway reloads it when it changes,
 so weights move without restarting any pod. Nothing in the pod template depends on the routes.
+
+A deployment that requires endpoint keys (docs/endpoint-keys.md) also has a Secret of the same
+name holding the accepted key hashes (`{"endpoint_keys": [...]}`, what serving/endpoint_keys.py
+reads), mounted as a directory beside the routes and named to the gateway by `--keys-file`: what
+authenticates callers stays out of ConfigMaps. The pod template says whether keys are required
+(the flag and the mount come and go together), so turning keys on or off rolls the gateway's
+pods, while a revoked key only changes the Secret's file, which the gateway reloads in place.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Sequence
@@ -28,6 +36,8 @@ from deployments.backends.kubernetes.names import MAX_NAME, gateway_name, object
 
 ROUTES_DIR = "/etc/berth/routes"
 ROUTES_FILE = "routes.json"
+KEYS_DIR = "/etc/berth/keys"
+KEYS_FILE = "endpoint-keys.json"
 
 
 def routes(target: Target, namespace: str, variations: Sequence[VariationInput]) -> dict[str, Any]:
@@ -55,15 +65,32 @@ def gateway_config_map(target: Target, namespace: str, variations: Sequence[Vari
     }
 
 
-def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings) -> Manifest:
+def gateway_keys_secret(target: Target, namespace: str, endpoint_keys: Sequence[dict[str, Any]]) -> Manifest:
+    """The key hashes the gateway accepts (deployments/endpoint_keys/gateway_config.py accepted_keys)."""
+    text = json.dumps({"endpoint_keys": list(endpoint_keys)}, sort_keys=True, separators=(",", ":"))
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": gateway_name(target), "namespace": namespace,
+                     "labels": labels.object_labels(target, labels.GATEWAY)},
+        "type": "Opaque",
+        "data": {KEYS_FILE: base64.b64encode(text.encode()).decode()},
+    }
+
+
+def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings,
+                       require_key: bool = False) -> Manifest:
     name = gateway_name(target)
+    keys_args = ["--keys-file", f"{KEYS_DIR}/{KEYS_FILE}"] if require_key else []
+    keys_mount = [{"name": "keys", "mountPath": KEYS_DIR, "readOnly": True}] if require_key else []
+    keys_volume = [{"name": "keys", "secret": {"secretName": name}}] if require_key else []
     health = {"port": "http", "scheme": "HTTP"}
     container = {
         "name": "gateway",
         "image": cluster.model_server_image,
         "command": ["python", "-m", "serving.gateway"],
         "args": ["--config", f"{ROUTES_DIR}/{ROUTES_FILE}", "--host", "0.0.0.0",  # noqa: S104 - inside its pod
-                 "--port", str(CONTAINER_PORT), "--graceful-timeout-s", str(cluster.drain_timeout_s)],
+                 "--port", str(CONTAINER_PORT), "--graceful-timeout-s", str(cluster.drain_timeout_s), *keys_args],
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "readinessProbe": {"httpGet": {"path": "/health/ready", **health}, "periodSeconds": 5,
@@ -73,7 +100,7 @@ def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings)
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_DELAY_S}}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True},
+        "volumeMounts": [{"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True}, *keys_mount,
                          {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir in the pod
     }
     return {
@@ -97,7 +124,7 @@ def gateway_deployment(target: Target, namespace: str, cluster: ClusterSettings)
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
-                    "volumes": [{"name": "routes", "configMap": {"name": name}},
+                    "volumes": [{"name": "routes", "configMap": {"name": name}}, *keys_volume,
                                 {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },
             },

@@ -5,7 +5,8 @@
 those inputs for a real Deployment and DeploySpec: instance types from the catalog, secret env
 values decrypted, a token per build, the console's settings.
 
-Order: what pods refer to (ServiceAccounts, Secrets, the routes ConfigMap) before the pods'
+Order: what pods refer to (ServiceAccounts, Secrets, the routes ConfigMap, the gateway's keys
+Secret when the spec requires endpoint keys) before the pods'
 Deployments, then Services, the Ingress and NetworkPolicies, so a first apply never starts a
 pod that waits for a missing object.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deployments.backends.base import BackendError
 from deployments.backends.kubernetes.artifacts import artifact_token
@@ -22,6 +23,7 @@ from deployments.backends.kubernetes.gateway_objects import (
     gateway_config_map,
     gateway_deployment,
     gateway_ingress,
+    gateway_keys_secret,
     gateway_service,
 )
 from deployments.backends.kubernetes.inputs import ClusterSettings, InstanceShape, Manifest, Target, VariationInput
@@ -39,15 +41,18 @@ if TYPE_CHECKING:
     from deployments.rollouts.spec import DeploySpec, VariationSpec
 
 
-def build_manifests(target: Target, variations: Sequence[VariationInput], cluster: ClusterSettings) -> list[Manifest]:
+def build_manifests(target: Target, variations: Sequence[VariationInput], cluster: ClusterSettings,
+                    endpoint_keys: Sequence[dict[str, Any]] | None = None) -> list[Manifest]:
+    """`endpoint_keys`: the accepted keys when the spec requires one (None: predict calls need none)."""
     namespace = namespace_name(cluster.namespace_pattern, target.project, target.environment)
     accounts = [variation_service_account(target, namespace, v) for v in variations]
     objects: list[Manifest | None] = [
         *accounts,
         *(variation_secret(target, namespace, v) for v in variations),
         gateway_config_map(target, namespace, variations),
+        None if endpoint_keys is None else gateway_keys_secret(target, namespace, endpoint_keys),
         *(variation_deployment(target, namespace, v, cluster) for v in variations),
-        gateway_deployment(target, namespace, cluster),
+        gateway_deployment(target, namespace, cluster, require_key=endpoint_keys is not None),
         *(variation_service(target, namespace, v) for v in variations),
         gateway_service(target, namespace),
         gateway_ingress(target, namespace, cluster),
@@ -59,12 +64,16 @@ def build_manifests(target: Target, variations: Sequence[VariationInput], cluste
 def manifests_for(deployment: Deployment, spec: DeploySpec, revision: int,
                   cluster: ClusterSettings | None = None) -> list[Manifest]:
     """The objects of `deployment` at `revision` running `spec`; BackendError when the spec names an
-    instance type the catalog no longer has, or a secret the configured keys cannot decrypt."""
+    instance type the catalog no longer has, or a secret the configured keys cannot decrypt.
+    The endpoint keys are read now: a caller that writes them holds keys_lock (the backend's route)."""
+    from deployments.endpoint_keys.gateway_config import accepted_keys
+
     model = deployment.model
     target = Target(deployment.pk, model.project.slug, model.model_id, deployment.environment, revision)
     shapes = _shapes({v.instance_type for v in spec.variations})
     return build_manifests(target, [_variation_input(v, shapes) for v in spec.variations],
-                           cluster or ClusterSettings.from_settings())
+                           cluster or ClusterSettings.from_settings(),
+                           accepted_keys(model.project_id) if spec.require_key else None)
 
 
 def _shapes(names: set[str]) -> dict[str, InstanceShape]:
