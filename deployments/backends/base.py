@@ -186,8 +186,9 @@ class Backend(ABC):
 
     def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
         """Give the deployment's gateway its project's accepted endpoint keys now, when it requires
-        keys (True), and return once it uses them (deployments/endpoint_keys/). A runtime that does
-        not check keys has none to refresh (validate_spec refuses require_key there)."""
+        keys (True), and return once it uses them, or once the runtime has been told when it cannot
+        know when the gateway takes them (Kubernetes: the kubelet syncs the mounted Secret later;
+        deployments/endpoint_keys/, docs/endpoint-keys.md)."""
         return False
 
     def endpoints(self, deployment: Deployment) -> list[Endpoint]:
