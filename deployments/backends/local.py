@@ -27,7 +27,7 @@ import httpx
 
 from deployments.backends import exit_reasons, log_files, readiness
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaState, ReplicaStatus
-from deployments.backends.local_files import GATEWAY, DeploymentFiles, LaunchRecord, follow_file
+from deployments.backends.local_files import GATEWAY, DeploymentFiles, LaunchRecord
 from deployments.backends.ports import free_port, is_free
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 from deployments.backends.supervisor_config import program_conf
@@ -214,9 +214,6 @@ class LocalBackend(Backend):
 
     def tail_logs(self, deployment: Deployment, replica: str, lines: int = 100) -> list[str]:
         return self.files(deployment).tail_log(replica, lines)
-
-    def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
-        return follow_file(self.files(deployment).log_path(replica), poll_s)
 
     def log_sources(self, deployment: Deployment) -> list[str]:
         return log_files.sources(self._log_dir(deployment))

@@ -23,12 +23,18 @@ from typing import IO
 BLOCK = 64 * 1024
 _ROTATED = re.compile(r"^(?P<source>.+)\.log(?:\.(?P<n>\d{1,4}))?$")
 
-Position = tuple[int, int]  # (inode of the file, byte offset in it)
+# Where a source's log is, between two lines; each runtime says what the two numbers mean
+# (deployments/backends/base.py). Here: (inode of the file, byte offset in it).
+Position = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class RawLine:
-    """One whole line of a source's log, where it is, and when it was read (live only)."""
+    """One whole line of a source's log, where it is, and when it was read (live only).
+
+    `start` is (file_id, offset), `after` is (file_id, end): here the file's inode and the byte
+    offsets of the line's first byte and of the byte after its newline; another runtime fills them
+    with its own Position (base.py)."""
 
     source: str
     text: str
@@ -37,6 +43,7 @@ class RawLine:
     end: int           # the byte after its newline
     read_at: float | None = None
     file_mtime: float = 0.0
+    stamped: float | None = None  # when the runtime itself stamped the line (the kubelet does), epoch seconds
 
     @property
     def start(self) -> Position:

@@ -223,4 +223,4 @@ async def _has_viewers(redis: aioredis.Redis, pk: int) -> bool:
 
 @database_sync_to_async
 def _deployment(pk: int) -> Deployment | None:
-    return Deployment.objects.select_related("model").filter(pk=pk).first()
+    return Deployment.objects.select_related("model__project").filter(pk=pk).first()

@@ -3,7 +3,8 @@
 Model-server and gateway lines are JSON objects (serving/logs.py: ts, level, event, pid, request_id,
 …); what model code prints may be plain text. Both parse, never fail: a line that is not a JSON
 object is a plain message at level "info" ("error" when it looks like a traceback or an error),
-timed when it was read (live) or like the timed line after it in the file (history).
+timed when it was read (live) or like the timed line after it in the file (history), or by the
+runtime's own stamp when it has one (the kubelet's timestamp of each line on Kubernetes).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def variation_of(source: str, deployment: int = 0) -> str:
 
 
 def parse(raw: RawLine, fallback: datetime) -> LogLine:
-    """One line as written; `fallback` times a line that carries no time of its own."""
+    """One line as written; `fallback` times a line that carries no time of its own, unless the runtime
+    stamped it (the kubelet does: then its stamp)."""
+    if raw.stamped is not None:
+        fallback = datetime.fromtimestamp(raw.stamped, UTC)
     text = raw.text[:MAX_TEXT].rstrip("\r")
     key = f"{raw.source}:{raw.file_id}:{raw.offset}"
     record = _json_object(text)

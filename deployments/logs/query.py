@@ -3,8 +3,10 @@ its socket, the download, the API and so the CLI.
 
 Filters: `variation`, `replica` (a replica's name or "gateway"), `level` (that level and worse),
 `q` (text anywhere in the readable line, any case), `request_id`, and a time range `since`/`until`.
-Cursors are positions in each source's files (deployments/backends/log_files.py), encoded as a
-short opaque string, so a page continues exactly where the last one stopped, across rotations.
+Cursors hold each source's position, two integers its runtime defines (deployments/backends/base.py:
+a file's inode and byte offset locally, a line's kubelet timestamp and tag on Kubernetes), encoded as
+a short opaque string, so a page continues exactly where the last one stopped, across rotations and
+restarts.
 """
 
 from __future__ import annotations

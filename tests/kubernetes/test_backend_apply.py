@@ -6,7 +6,6 @@ manager; re-applying changes nothing; replicas reported with their state; nothin
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -116,28 +115,6 @@ def test_a_replica_that_is_not_ready_says_why_in_plain_words(
     waiting = eventually(lambda: [r for r in backend.replicas(deployment) if r.reason], "a reason")
     assert waiting[0].state == state
     assert words in waiting[0].reason
-
-
-def test_a_replicas_log_is_followed_as_it_is_written(on_stand_in: StandInCluster, iris_model: Model) -> None:
-    deployment, spec = a_deployment(iris_model)
-    backend = KubernetesBackend.from_settings()
-    backend.apply(deployment, spec)
-    replica = eventually(lambda: [r for r in backend.replicas(deployment) if r.ready], "a ready replica")[0]
-    pod = eventually(lambda: on_stand_in.pods(NAMESPACE, "app.kubernetes.io/component=model-server"), "pods")
-    received: list[str] = []
-
-    def follow() -> None:
-        for line in backend.stream_logs(deployment, replica.name):
-            received.append(line)
-            return
-
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
-    eventually(lambda: any("follow=true" in r for r in on_stand_in.server.requests), "the log stream to open")
-    name = next(p["metadata"]["name"] for p in pod if replica.endpoint.endswith(f"/pods/{p['metadata']['name']}:8080/proxy"))
-    on_stand_in.store.write_log(NAMESPACE, name, "request 7f3a: predicted 1 row")
-    reader.join(30)
-    assert received == ["request 7f3a: predicted 1 row"]
 
 
 def test_when_the_api_server_does_not_answer_the_observer_stores_why(

@@ -25,18 +25,22 @@ number labels the objects `berth.dev/revision`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
+
+from asgiref.sync import sync_to_async
 
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaStatus
 from deployments.backends.kubernetes import labels, proxy
 from deployments.backends.kubernetes.client import KINDS, Api, Obj, connect
 from deployments.backends.kubernetes.gateway_objects import ROUTES_FILE
 from deployments.backends.kubernetes.inputs import CONTAINER_PORT, ClusterSettings, Target
+from deployments.backends.kubernetes.logs import PodLogs
 from deployments.backends.kubernetes.manifests import manifests_for
 from deployments.backends.kubernetes.names import gateway_name, namespace_name
 from deployments.backends.kubernetes.status import deployment_problem, named_pods, replica_statuses
 from deployments.backends.kubernetes.watch import wait_until
+from deployments.backends.log_files import Position, RawLine
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 
 if TYPE_CHECKING:
@@ -56,6 +60,7 @@ class KubernetesBackend(Backend):
         self.api = api
         self.cluster = cluster
         self._last_applied: tuple[int, str] | None = None
+        self._pod_logs: dict[int, PodLogs] = {}
 
     @classmethod
     def from_settings(cls) -> KubernetesBackend:
@@ -231,9 +236,39 @@ class KubernetesBackend(Backend):
         namespace, pod, container = self._pod_of(deployment, replica)
         return self.api.pod_log(namespace, pod, container, tail=lines)
 
-    def stream_logs(self, deployment: Deployment, replica: str, poll_s: float = 0.5) -> Iterator[str]:
-        namespace, pod, container = self._pod_of(deployment, replica)
-        return self.api.follow_log(namespace, pod, container)
+    # Retained logs: the pod log API, as deployments/backends/kubernetes/logs.py reads it.
+
+    def _logs(self, deployment: Deployment) -> PodLogs:
+        found = self._pod_logs.get(deployment.pk)
+        if found is None:
+            found = self._pod_logs[deployment.pk] = PodLogs(
+                self.api, deployment.pk, self._namespace(deployment), self._selector(deployment),
+                {labels.MODEL_SERVER: MODEL_SERVER_CONTAINER, labels.GATEWAY: GATEWAY_CONTAINER})
+        return found
+
+    def log_sources(self, deployment: Deployment) -> list[str]:
+        return self._logs(deployment).sources()
+
+    def log_end(self, deployment: Deployment, source: str) -> Position | None:
+        return self._logs(deployment).end(source)
+
+    def read_log_backward(self, deployment: Deployment, source: str, before: Position | None) -> Iterator[RawLine]:
+        return self._logs(deployment).backward(source, before)
+
+    def read_log_forward(self, deployment: Deployment, source: str, after: Position | None) -> Iterator[RawLine]:
+        return self._logs(deployment).forward(source, after)
+
+    async def follow_logs(self, deployment: Deployment, poll_s: float) -> AsyncIterator[list[RawLine]]:
+        stream = (await sync_to_async(self._logs)(deployment)).follow(poll_s)  # its namespace may read the database
+        try:
+            async for batch in stream:
+                yield batch
+        finally:
+            await stream.aclose()
+
+    def prune_logs(self, deployment: Deployment, older_than_s: float) -> int:
+        """Nothing to delete: the kubelet rotates and removes container logs, and a pod's go with it."""
+        return 0
 
 
 def _ready_pods(deployment: Obj) -> int:

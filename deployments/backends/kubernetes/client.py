@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,20 +144,35 @@ class Api:
             raise BackendError(f"The Kubernetes API does not answer: {exc}") from None
         return response.data.decode(errors="replace").splitlines()
 
-    def follow_log(self, namespace: str, pod: str, container: str, since_s: int | None = None) -> Iterator[str]:
-        """The pod's new log lines as they are written, until the pod goes away."""
+    def log_response(self, namespace: str, pod: str, container: str, *, timestamps: bool = True,
+                     previous: bool = False, follow: bool = False, tail: int | None = None,
+                     since_time: str = "", limit_bytes: int | None = None,
+                     timeout: float | tuple[float, float] | None = None) -> Any | None:
+        """The pod log API's answer, not read yet (a urllib3 response: `.read()` it, or `.stream()` it
+        when following, then `release_conn()`); None when the pod, that container or its previous
+        container has no log (404, 400). `since_time` (RFC 3339) is a parameter of the API that the
+        generated client's read_namespaced_pod_log lacks, so the request is built here."""
+        query = [("container", container)]
+        for name, value in (("timestamps", timestamps), ("previous", previous), ("follow", follow)):
+            if value:
+                query.append((name, "true"))
+        for name, number in (("tailLines", tail), ("limitBytes", limit_bytes)):
+            if number is not None:
+                query.append((name, str(number)))
+        if since_time:
+            query.append(("sinceTime", since_time))
         try:
-            response: Any = self.core.read_namespaced_pod_log(pod, namespace, container=container, follow=True,
-                                                         since_seconds=since_s, tail_lines=0 if since_s is None else None,
-                                                         _preload_content=False)
+            request = self.api_client.param_serialize(
+                "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log", path_params={"namespace": namespace, "name": pod},
+                query_params=query, header_params={"Accept": "text/plain, */*"}, auth_settings=["BearerToken"])
+            answer: Any = self.api_client.call_api(*request, _request_timeout=timeout)
         except ApiException as exc:
             raise api_error(exc) from None
-        try:
-            pending = b""
-            for chunk in response.stream(1024, decode_content=False):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.decode(errors="replace")
-        finally:
-            response.release_conn()
+        except (HTTPError, OSError) as exc:
+            raise BackendError(f"The Kubernetes API does not answer: {exc}") from None
+        if 200 <= answer.status < 300:
+            return answer.response
+        answer.read()
+        if answer.status in (400, 404):  # no previous container, the container has not started, or the pod is gone
+            return None
+        raise api_error(ApiException.from_response(http_resp=answer, body=None, data=None))

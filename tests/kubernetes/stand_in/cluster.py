@@ -48,6 +48,7 @@ class StandInCluster:
     gpu_nodes: int = 0
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     paused: bool = False
+    restarts: dict[tuple[str, str], int] = field(default_factory=dict)  # (namespace, pod) -> restarts asked for
 
     def __post_init__(self) -> None:
         self.server = StandInServer(self.store)
@@ -80,6 +81,13 @@ class StandInCluster:
 
     def behave(self, build_id: str, fate: str, log: tuple[str, ...] = ()) -> None:
         self.behaviours[build_id] = Behaviour(fate, log or Behaviour.log)
+
+    def restart(self, ns: str, pod: str) -> None:
+        """The pod's main container exits and the kubelet starts it again (restartCount + 1): its log so far is
+        the previous container's (`previous=true`), and the new one writes its build's first lines again."""
+        with self.store.changed:
+            self.restarts[(ns, pod)] = self.restarts.get((ns, pod), 0) + 1
+            self.store.restart_log(ns, pod)
 
     def pause(self) -> None:
         self.paused = True
@@ -154,8 +162,15 @@ class StandInCluster:
         new_status = _pod_status(container["name"], behaviour.fate, unschedulable=asks_gpu and not self.gpu_nodes)
         if new_status["phase"] == "Running" and (ns, name) not in self.store.logs:
             self.store.write_log(ns, name, *behaviour.log)
-        if behaviour.fate in (CRASH, OOM):
-            self.store.previous_logs[(ns, name)] = list(behaviour.log)
+        if behaviour.fate in (CRASH, OOM) and (ns, name) not in self.store.previous_logs:
+            stamp = time.time_ns()
+            self.store.previous_logs[(ns, name)] = [(stamp + n, line) for n, line in enumerate(behaviour.log)]
+        restarts = self.restarts.get((ns, name), 0)
+        if restarts and new_status.get("containerStatuses"):
+            main = new_status["containerStatuses"][0]
+            main["restartCount"] += restarts
+            main["lastState"] = main["lastState"] or {"terminated": {
+                "exitCode": 1, "reason": "Error", "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:05Z"}}
 
         def change(current: Obj) -> None:
             current["status"] = new_status

@@ -13,7 +13,8 @@ written by `StandInCluster.kubeconfig`). Paths are the API's own:
 - a Deployment's `scale` and `status` subresources;
 - watches (`?watch=true&resourceVersion=N`): ADDED/MODIFIED/DELETED lines, one JSON object each,
   and an ERROR event with code 410 for a resourceVersion older than the kept history;
-- `pods/{name}/log` with `tailLines`, `sinceSeconds`, `previous` and `follow`;
+- `pods/{name}/log` with `container`, `timestamps`, `sinceTime`, `sinceSeconds`, `tailLines`,
+  `limitBytes`, `previous` and `follow` (see `_log`);
 - `pods/{name}:{port}/proxy/{path}` (GET): forwarded to the real HTTP server the test put behind
   that pod's port (`StandInServer.proxied`), as the API server forwards to the pod; refused with 401
   unless the request carries the kubeconfig's bearer token (`StandInServer.token`), 404 for a pod
@@ -30,6 +31,7 @@ import json
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -334,34 +336,94 @@ class Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
     def _log(self, ns: str, pod: str, query: dict[str, str]) -> None:
+        """`pods/{name}/log` as the API server answers it from the kubelet: the container's log (`container`,
+        needed when the pod has several), or its previous container's (`previous=true`, 400 when there is
+        none); `timestamps=true` prefixes each line with its RFC3339Nano time and a space; `sinceTime`
+        (RFC 3339) or `sinceSeconds` keep lines stamped at or after it, `tailLines` the last N (applied
+        first, as the kubelet does), `limitBytes` stops after that many bytes (in the middle of a line if
+        so); `follow=true` then sends lines as they are written, until the container restarts or the pod
+        goes. Only a pod's first container has a log here; its init containers' logs are empty."""
         store = self.server.store
-        if query.get("previous") == "true":
-            lines = [(0.0, line) for line in store.previous_logs.get((ns, pod), [])]
-        else:
-            lines = list(store.logs.get((ns, pod), []))
-        sent = len(store.logs.get((ns, pod), [])) if query.get("previous") == "true" else len(lines)
-        if query.get("sinceSeconds"):
-            lines = [item for item in lines if item[0] >= time.time() - int(query["sinceSeconds"])]
+        found = store.get("pods", ns, pod) or {}
+        containers = [c["name"] for c in found.get("spec", {}).get("containers") or []]
+        inits = [c["name"] for c in found.get("spec", {}).get("initContainers") or []]
+        container = query.get("container") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            return self._send(400, status(400, "BadRequest", f"a container name must be specified for pod {pod}, "
+                                                             f"choose one of: {containers}"))
+        if container not in containers + inits:
+            return self._send(400, status(400, "BadRequest", f'container {container} is not valid for pod {pod}'))
+        if query.get("sinceTime") and query.get("sinceSeconds"):
+            return self._send(400, status(400, "BadRequest", "at most one of sinceTime or sinceSeconds may be specified"))
+        since = _since_ns(query)
+        if since is False:
+            return self._send(400, status(400, "BadRequest", f'invalid sinceTime "{query.get("sinceTime")}"'))
+        main, previous = container == containers[0], query.get("previous") == "true"
+        with store.changed:
+            if previous:
+                kept = store.previous_logs.get((ns, pod)) if main else None
+                if kept is None:
+                    return self._send(400, status(400, "BadRequest",
+                                                  f'previous terminated container "{container}" in pod "{pod}" not found'))
+            elif main and (ns, pod) not in store.logs:
+                return self._send(400, status(400, "BadRequest", f'container "{container}" in pod "{pod}" is '
+                                                                 "waiting to start: ContainerCreating"))
+            else:
+                kept = store.logs[(ns, pod)] if main else []
+            lines = list(kept)
+        sent = len(lines)
         if query.get("tailLines"):
-            lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) else []
+            lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) > 0 else []
+        budget = int(query["limitBytes"]) if query.get("limitBytes") else None
+        stamped = query.get("timestamps") == "true"
+
+        def encoded(batch: list[tuple[int, str]]) -> bytes:
+            nonlocal budget
+            data = b"".join((f"{rfc3339nano(at)} " if stamped else "").encode() + line.encode() + b"\n"
+                            for at, line in batch if since is None or at >= since)
+            if budget is not None:
+                data, budget = data[:budget], max(0, budget - len(data))
+            return data
+
         self._start_stream("text/plain")
         try:
-            for _, line in lines:
-                self._chunk(line.encode() + b"\n")
-            while query.get("follow") == "true" and not store.stopped:
+            if data := encoded(lines):
+                self._chunk(data)
+            while query.get("follow") == "true" and not previous and main and budget != 0 and not store.stopped:
                 with store.changed:
-                    if (ns, pod) not in store.logs and store.get("pods", ns, pod) is None:
-                        break
-                    new = store.logs.get((ns, pod), [])[sent:]
+                    if store.logs.get((ns, pod)) is not kept or store.get("pods", ns, pod) is None:
+                        break  # the container restarted (a new log) or the pod is gone: the stream ends
+                    new = kept[sent:]
                     if not new:
                         store.changed.wait(0.5)
                         continue
                 sent += len(new)
-                for _, line in new:
-                    self._chunk(line.encode() + b"\n")
+                if data := encoded(new):
+                    self._chunk(data)
         except (BrokenPipeError, ConnectionResetError):
-            return
+            return None
         self._end_stream()
+        return None
+
+
+def rfc3339nano(ns: int) -> str:
+    """Go's time.RFC3339Nano, as the kubelet stamps log lines: trailing zeros of the fraction dropped."""
+    seconds, fraction = divmod(ns, 10**9)
+    digits = f"{fraction:09d}".rstrip("0")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + (f".{digits}" if digits else "") + "Z"
+
+
+def _since_ns(query: dict[str, str]) -> int | bool | None:
+    """The first stamp kept (ns since the epoch), None for all, False for a sinceTime that does not parse."""
+    if query.get("sinceSeconds"):
+        return time.time_ns() - int(query["sinceSeconds"]) * 10**9
+    if not query.get("sinceTime"):
+        return None
+    try:
+        when = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return int(when.timestamp()) * 10**9 + when.microsecond * 1000
 
 
 class StandInServer(ThreadingHTTPServer):

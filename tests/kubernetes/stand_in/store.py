@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,8 +54,9 @@ class Store:
     history: list[Event] = field(default_factory=list)
     version: int = 0
     oldest: int = 0                     # history before this revision was compacted away
-    logs: dict[tuple[str, str], list[tuple[float, str]]] = field(default_factory=dict)
-    previous_logs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # A pod's main container's log, and its previous container's (after a restart): (ns since the epoch, line).
+    logs: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
+    previous_logs: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
     stopped: bool = False
     drops: int = 0                      # grows when every open watch is cut (a lost connection)
@@ -144,8 +146,6 @@ class Store:
     def events_after(self, version: int, resource: str, namespace: str, selector: str,
                      timeout_s: float) -> Iterator[Event]:
         """Events after `version` as they happen, until `timeout_s` passes or the server stops."""
-        import time
-
         deadline = time.monotonic() + timeout_s
         with self.changed:
             drops = self.drops
@@ -170,9 +170,20 @@ class Store:
 
     # --- pod logs -----------------------------------------------------------------------
 
-    def write_log(self, namespace: str, pod: str, *lines: str) -> None:
-        import time
-
+    def write_log(self, namespace: str, pod: str, *lines: str, at: int | None = None) -> None:
+        """Append lines to the pod's main container's log, each stamped as the kubelet does: the time it
+        was written, to the nanosecond (strictly later than the line before); `at` stamps them all with
+        that one (ns since the epoch), as lines written within the same nanosecond would be."""
         with self.changed:
-            self.logs.setdefault((namespace, pod), []).extend((time.time(), line) for line in lines)
+            kept = self.logs.setdefault((namespace, pod), [])
+            for line in lines:
+                stamp = at if at is not None else max(time.time_ns(), kept[-1][0] + 1 if kept else 0)
+                kept.append((stamp, line))
+            self.changed.notify_all()
+
+    def restart_log(self, namespace: str, pod: str) -> None:
+        """The container exited and the kubelet starts it again: its log becomes the previous one
+        (the one before that is gone), and the new container's log starts empty."""
+        with self.changed:
+            self.previous_logs[(namespace, pod)] = self.logs.pop((namespace, pod), [])
             self.changed.notify_all()
