@@ -28,7 +28,7 @@ replica; a timeout is not (504). The routes file is reloaded on SIGHUP and when 
 routes, as on Kubernetes, where the keys are a Secret mounted beside the routes' ConfigMap; it is
 watched like the routes. A mounted ConfigMap or Secret changes by the kubelet writing a new
 directory and swapping the `..data` symlink to it, so a change is noticed by the file the path
-resolves to (device, inode, mtime, size), not by its mtime alone.
+resolves to (device, inode, mtime), not by its mtime alone.
 
 uvicorn runs the process (socket, signals, lifespan, graceful shutdown), but each client
 connection is a `serving.gateway_http.ClientConnection`, which hands every request to
@@ -133,7 +133,7 @@ class Gateway:
     def _files_seen(self) -> tuple[tuple[int, ...], ...]:
         """Which file each config path resolves to, and its version: a kubelet swap changes the inode."""
         paths = (self.routes_path,) if self.keys_path is None else (self.routes_path, self.keys_path)
-        return tuple((s.st_dev, s.st_ino, s.st_mtime_ns, s.st_size) for s in (p.stat() for p in paths))
+        return tuple((s.st_dev, s.st_ino, s.st_mtime_ns) for s in (p.stat() for p in paths))
 
     # --- requests ----------------------------------------------------------------------
 
