@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from deployments.backends.base import ReplicaState
 from deployments.backends.kubernetes.backend import KubernetesBackend
 from deployments.backends.log_files import RawLine
+from deployments.logs.lines import parse
 from deployments.models import Deployment, Model, Rollout
 from tests.api.client import api_as
 from tests.kubernetes.stand_in import fixtures
@@ -152,9 +154,18 @@ def test_following_gets_new_lines_also_from_a_pod_started_after_it(
     build_id = Rollout.objects.get(deployment=deployment).spec["variations"][0]["build_id"]
     on_stand_in.behave(build_id, READY, ("a new pod's first line", "serving"))  # what pods started from now write
 
+    lag: list[float] = []
+
+    async def tick() -> None:  # what else the console's event loop serves meanwhile (sockets, other readers)
+        while True:
+            asked = time.monotonic()
+            await asyncio.sleep(0.01)
+            lag.append(time.monotonic() - asked - 0.01)
+
     async def follow() -> list[RawLine]:
         received: list[RawLine] = []
         stream = backend.follow_logs(deployment, 0.05)
+        ticker = asyncio.create_task(tick())
         try:
             received += await anext(stream)  # it has looked at the pods
             await asyncio.sleep(0.3)
@@ -167,6 +178,7 @@ def test_following_gets_new_lines_also_from_a_pod_started_after_it(
                 if {"written after it started", "serving"} <= {line.text for line in received}:
                     break
         finally:
+            ticker.cancel()
             await stream.aclose()  # type: ignore[attr-defined]  # Backend.follow_logs says AsyncIterator
         return received
 
@@ -178,3 +190,7 @@ def test_following_gets_new_lines_also_from_a_pod_started_after_it(
     assert "written a minute before" not in from_first  # only the last seconds are sent again (FOLLOW_REWIND_NS)
     assert new_source != "gateway"
     assert [line.text for line in received if line.source == new_source][-2:] == ["a new pod's first line", "serving"]
+    assert max(lag) < 2  # the pod listing and the streams' reads run in threads, never on the loop
+    live = next(line for line in received if line.text == "written after it started")
+    kept = next(line for line in backend.read_log_backward(deployment, replica, None) if line.text == live.text)
+    assert parse(kept, datetime.now(UTC)).key == parse(live, datetime.now(UTC)).key  # the Logs tab shows it once
