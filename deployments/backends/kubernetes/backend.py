@@ -10,8 +10,10 @@ How the engine's steps map onto the cluster:
   reasons); a replica's endpoint is its pod's address through the API server's pod proxy,
   `<api>/api/v1/namespaces/<ns>/pods/<pod>:8080/proxy`, the way metrics are scraped from outside
   the cluster with the console's own credentials.
-- `route` applies the routes ConfigMap (the gateway reloads the mounted file, no restart) and waits,
-  with a watch, until the gateway's Deployment has a ready pod.
+- `route` applies the routes ConfigMap (the gateway reloads the mounted file, no restart) and, when
+  the spec requires endpoint keys, the keys Secret with the project's accepted keys (under
+  `keys_lock`, as `refresh_endpoint_keys` re-applies it after a revocation; deleted when keys are
+  not required), then waits, with a watch, until the gateway's Deployment has a ready pod.
 - `prune` re-applies the revision's objects, which on a failed rollout rolls every variation's
   Deployment back to that revision's pod template, then deletes the objects of variations the
   revision no longer has.
@@ -33,13 +35,13 @@ from asgiref.sync import sync_to_async
 from deployments.backends.base import Backend, BackendError, GatewayStatus, ReplicaStatus
 from deployments.backends.kubernetes import labels, proxy
 from deployments.backends.kubernetes.client import KINDS, Api, Obj, connect
-from deployments.backends.kubernetes.gateway_objects import ROUTES_FILE
+from deployments.backends.kubernetes.gateway_objects import KEYS_FILE, ROUTES_FILE, gateway_keys_secret
 from deployments.backends.kubernetes.inputs import CONTAINER_PORT, ClusterSettings, Target
 from deployments.backends.kubernetes.logs import PodLogs
 from deployments.backends.kubernetes.manifests import manifests_for
 from deployments.backends.kubernetes.names import gateway_name, namespace_name
 from deployments.backends.kubernetes.status import deployment_problem, named_pods, replica_statuses
-from deployments.backends.kubernetes.watch import wait_until
+from deployments.backends.kubernetes.watch import next_change, wait_until
 from deployments.backends.log_files import Position, RawLine
 from deployments.backends.replica_id import ReplicaId, desired_replicas
 
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 MODEL_SERVER_CONTAINER = "model-server"
 GATEWAY_CONTAINER = "gateway"
+CHANGE_WAIT_S = 5  # the longest a rollout waits on a quiet watch before it observes (and checks its deadline)
 
 
 class KubernetesBackend(Backend):
@@ -61,6 +64,7 @@ class KubernetesBackend(Backend):
         self.cluster = cluster
         self._last_applied: tuple[int, str] | None = None
         self._pod_logs: dict[int, PodLogs] = {}
+        self._pods_seen: dict[int, str] = {}  # deployment pk → resourceVersion of its last pod list
 
     @classmethod
     def from_settings(cls) -> KubernetesBackend:
@@ -110,10 +114,12 @@ class KubernetesBackend(Backend):
         return True
 
     def _apply_all(self, deployment: Deployment, spec: DeploySpec) -> None:
-        """Every object of the spec but the routes (unless the gateway has none yet: first deploy)."""
+        """Every object of the spec but the routes and the keys (unless the gateway has none yet: first
+        deploy, so that its pods can start); route() and refresh_endpoint_keys() write those."""
         for manifest in self._manifests(deployment, spec):
-            if _is_routes(manifest) and self.api.get("ConfigMap", manifest["metadata"]["namespace"],
-                                                     manifest["metadata"]["name"]) is not None:
+            meta = manifest["metadata"]
+            if (_is_routes(manifest) or _is_keys(manifest)) and \
+                    self.api.get(manifest["kind"], meta["namespace"], meta["name"]) is not None:
                 continue
             self.api.apply(manifest)
 
@@ -122,10 +128,20 @@ class KubernetesBackend(Backend):
         selector = self._selector(deployment, labels.MODEL_SERVER)
         problems = {d["metadata"]["labels"].get(labels.VARIATION_LABEL, ""): deployment_problem(d)
                     for d in self.api.items("Deployment", namespace, selector)}
-        pods = self.api.pods(namespace, selector)
+        pods, self._pods_seen[deployment.pk] = self.api.pods_with_version(namespace, selector)
         return replica_statuses(
             deployment.pk, pods, problems, lambda pod: self._pod_url(namespace, pod),
             lambda pod: self.api.pod_log(namespace, pod, MODEL_SERVER_CONTAINER, tail=20, previous=True))
+
+    def await_change(self, deployment: Deployment, poll_s: float) -> None:
+        """Watch the replicas' pods from what replicas() last listed: back at their first change (a pod
+        scheduled, started, ready, crashed), or after CHANGE_WAIT_S, when nothing changed."""
+        version = self._pods_seen.get(deployment.pk)
+        if not version:
+            super().await_change(deployment, poll_s)
+            return
+        next_change(self.api, "Pod", self._namespace(deployment), self._selector(deployment, labels.MODEL_SERVER),
+                    version, CHANGE_WAIT_S)
 
     def _pod_url(self, namespace: str, pod: Obj) -> str:
         return proxy.pod_url(self.api.api_client.configuration, namespace, pod["metadata"]["name"], CONTAINER_PORT)
@@ -142,11 +158,16 @@ class KubernetesBackend(Backend):
                 if (pod.get("status") or {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")}
 
     def route(self, deployment: Deployment, spec: DeploySpec) -> GatewayStatus:
-        manifests = self._manifests(deployment, spec)
-        for manifest in manifests:
-            if manifest["metadata"]["labels"].get(labels.COMPONENT_LABEL) == labels.GATEWAY:
-                self.api.apply(manifest)
+        from deployments.endpoint_keys.gateway_config import keys_lock
+
         namespace, name = self._namespace(deployment), gateway_name(self._target(deployment))
+        with keys_lock(deployment.pk):  # the keys read and written together: a refresh waits
+            manifests = self._manifests(deployment, spec)
+            for manifest in manifests:
+                if manifest["metadata"]["labels"].get(labels.COMPONENT_LABEL) == labels.GATEWAY:
+                    self.api.apply(manifest)
+            if not spec.require_key:
+                self.api.delete("Secret", namespace, name)  # the gateway's pods no longer mount it
         timeout_s = spec.deploy_timeout_s
         if self.cluster.deploy_timeout_cap_s:
             timeout_s = min(timeout_s, self.cluster.deploy_timeout_cap_s)
@@ -166,7 +187,7 @@ class KubernetesBackend(Backend):
                 url = f"http://{manifest['spec']['rules'][0]['host']}"
             if _is_routes(manifest):
                 version = _routes_version(manifest)
-        return GatewayStatus(url=url, port=None, config_version=version, ready=ready)
+        return GatewayStatus(url=url, config_version=version, ready=ready)
 
     def prune(self, deployment: Deployment, spec: DeploySpec) -> list[ReplicaId]:
         keep = {(v.name, v.runtime_key) for v in spec.variations}
@@ -198,6 +219,22 @@ class KubernetesBackend(Backend):
         started = [rid for rid in wanted if rid.name not in before]
         stopped = [ReplicaId.parse(deployment.pk, name) for name in sorted(before - {r.name for r in wanted})]
         return started, stopped
+
+    def refresh_endpoint_keys(self, deployment: Deployment) -> bool:
+        """Re-apply the keys Secret of a gateway that has one with the project's accepted keys now. The
+        gateway serves them once the kubelet has synced the mounted Secret (about a minute at most with
+        its defaults; docs/endpoint-keys.md), which the console does not wait for."""
+        from deployments.endpoint_keys.gateway_config import accepted_keys, keys_lock
+
+        namespace, name = self._namespace(deployment), gateway_name(self._target(deployment))
+        with keys_lock(deployment.pk):
+            found = self.api.get("Secret", namespace, name)
+            if found is None or not _is_keys(found):
+                return False
+            revision = int(found["metadata"].get("labels", {}).get("berth.dev/revision") or 0)
+            self.api.apply(gateway_keys_secret(self._target(deployment, revision), namespace,
+                                               accepted_keys(deployment.model.project_id)))
+        return True
 
     # --- the gateway and logs ---------------------------------------------------------------
 
@@ -281,6 +318,10 @@ def _ready_pods(deployment: Obj) -> int:
 
 def _is_routes(manifest: Obj) -> bool:
     return manifest["kind"] == "ConfigMap" and ROUTES_FILE in (manifest.get("data") or {})
+
+
+def _is_keys(manifest: Obj) -> bool:
+    return manifest["kind"] == "Secret" and KEYS_FILE in (manifest.get("data") or {})
 
 
 def _routes_version(config_map: Obj) -> str:

@@ -129,7 +129,12 @@ class Api:
                 field_manager=FIELD_MANAGER, _content_type="application/merge-patch+json")
 
     def pods(self, namespace: str, selector: str) -> list[Obj]:
-        return list(_answer(self.core.list_namespaced_pod, namespace, label_selector=selector).get("items") or [])
+        return self.pods_with_version(namespace, selector)[0]
+
+    def pods_with_version(self, namespace: str, selector: str) -> tuple[list[Obj], str]:
+        """The pods and the list's resourceVersion (what a watch for later changes starts from)."""
+        answer = _answer(self.core.list_namespaced_pod, namespace, label_selector=selector)
+        return list(answer.get("items") or []), answer.get("metadata", {}).get("resourceVersion", "")
 
     def pod_log(self, namespace: str, pod: str, container: str, tail: int | None = None,
                 previous: bool = False) -> list[str]:
