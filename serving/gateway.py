@@ -56,7 +56,7 @@ import orjson
 from serving.config import ConfigError, parse_float, parse_int
 from serving.endpoint_keys import CHALLENGE, KeyRefused, KeyUsage
 from serving.endpoints import Endpoint
-from serving.gateway_http import JSON, RETRY_AFTER_S, ClientConnection, Headers, Limits, error_body
+from serving.gateway_http import JSON, OWN_PATHS, RETRY_AFTER_S, ClientConnection, Headers, Limits, error_body
 from serving.gateway_metrics import GatewayMetrics
 from serving.gateway_routes import (
     Route,
@@ -82,7 +82,6 @@ PREDICT_PATH = b"/v1/predict"
 FILES_RESERVED = 2 * 256 + 64  # upstream pools of two replicas, and whatever else the process opens
 ECHO_MAX = 200  # characters of a client's path quoted in an error
 HEALTH_ALLOW = [JSON, (b"allow", b"GET, HEAD")]
-OWN_PATHS = ("/health/live", "/health/ready", "/metrics")  # answered by the gateway itself, not counted
 
 
 class Reply(Exception):
@@ -136,6 +135,12 @@ class Gateway:
         return tuple((s.st_dev, s.st_ino, s.st_mtime_ns) for s in (p.stat() for p in paths))
 
     # --- requests ----------------------------------------------------------------------
+
+    def refused(self, headers: Headers, status: int) -> tuple[bytes, bytes]:
+        """Count a request the connection answered without a route (over capacity, a bug in the gateway):
+        its caller saw the status, so /metrics does too. Its X-Request-Id header, to answer and log with."""
+        self.metrics.observe("", status, 0.0)
+        return request_id(headers)
 
     async def answer(self, method: bytes, path: str, headers: Headers, body: bytes) -> Answer:
         """Status, body and headers (Content-Type first) for one request; every refusal is a JSON error."""

@@ -16,8 +16,9 @@ one read, so the usual small request costs none.
 At most `max_connections` connections are open. When a new one would go past that, the oldest
 connection that has not yet sent a whole request (an idle or slow client's: a flood's) is
 closed to make room. When every open connection has sent one, the new connection is still read,
-but any request on it other than a health check gets a fast 503 with `Retry-After` and the
-connection closes.
+but any request on it other than a health check or a metrics scrape (the gateway's own paths,
+wanted most when it is overloaded) gets a fast 503 with `Retry-After`, counted in /metrics, and
+the connection closes.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ MAX_BODY = 64 * 1024 * 1024
 STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 JSON = (b"content-type", b"application/json")
-HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
+OWN_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})  # answered even over capacity
 RETRY_AFTER_S = 1
 IDLE, HEADERS, BODY = 0, 1, 2  # what a connection is reading
 
@@ -207,16 +208,19 @@ class ClientConnection(asyncio.Protocol):
 
     async def _answer(self, request: Request) -> None:
         path = _path(request.url)
-        if self.over_capacity and path not in HEALTH_PATHS:
+        if self.over_capacity and path not in OWN_PATHS:
             self.closing = True
             message = f"the gateway holds its most connections ({self.limits.max_connections}); retry shortly"
-            self._write(503, error_body(503, message), [JSON, (b"retry-after", b"%d" % RETRY_AFTER_S)], False)
+            rid = self.gateway.refused(request.headers, 503)
+            self._write(503, error_body(503, message), [JSON, (b"retry-after", b"%d" % RETRY_AFTER_S), rid], False)
             return
         try:
             status, body, headers = await self.gateway.answer(request.method, path, request.headers, request.body)
         except Exception as exc:  # a bug: say so in the log and to the caller, keep serving
-            log_event("gateway_error", level="error", error=f"{type(exc).__name__}: {exc}")
-            status, body, headers = 500, error_body(500, "the gateway failed; its log says why"), [JSON]
+            rid = self.gateway.refused(request.headers, 500)
+            log_event("gateway_error", level="error", request_id=rid[1].decode("latin-1"),
+                      error=f"{type(exc).__name__}: {exc}")
+            status, body, headers = 500, error_body(500, "the gateway failed; its log says why"), [JSON, rid]
         self._write(status, body, headers, request.keep_alive, head=request.method == b"HEAD")
 
     def _write(self, status: int, body: bytes, headers: Headers, keep_alive: bool, head: bool = False) -> None:

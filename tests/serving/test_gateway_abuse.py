@@ -136,6 +136,8 @@ def test_past_the_connection_cap_a_prediction_gets_a_fast_503_while_health_check
         assert refused.headers["retry-after"] == "1"
         assert refused.headers["content-type"] == "application/json"
         assert refused.json() == {"error": "the gateway holds its most connections (4); retry shortly", "status": 503}
+        assert 'berth_gateway_requests_total{code="5xx",variation=""} 1.0' in \
+            httpx.get(gateway.url("/metrics"), timeout=5).text
         assert httpx.get(gateway.url("/health/live"), timeout=5).status_code == 200
         assert httpx.get(gateway.url("/health/ready"), timeout=5).json()["status"] == "ready"
     finally:

@@ -53,6 +53,11 @@ class Gateway:
         self.gate = asyncio.Event()
         self.gate.set()
         self.calls: list[tuple[bytes, str, Headers, bytes]] = []
+        self.refusals: list[int] = []
+
+    def refused(self, headers: Headers, status: int) -> tuple[bytes, bytes]:
+        self.refusals.append(status)
+        return b"x-request-id", dict(headers).get(b"x-request-id", b"made-here")
 
     async def answer(self, method: bytes, path: str, headers: Headers, body: bytes) -> tuple[int, bytes, Headers]:
         self.calls.append((method, path, headers, body))
@@ -161,11 +166,15 @@ def test_a_client_expecting_100_continue_is_told_to_go_on():
 
 def test_a_failure_inside_the_gateway_is_a_json_500_and_the_connection_goes_on():
     async def scenario() -> None:
-        connection, transport, _ = connect(Gateway())
-        connection.data_received(b"POST /boom HTTP/1.1\r\ncontent-length: 0\r\n\r\n" + POST % 1)
+        gateway = Gateway()
+        connection, transport, _ = connect(gateway)
+        connection.data_received(b"POST /boom HTTP/1.1\r\nx-request-id: boom-1\r\ncontent-length: 0\r\n\r\n"
+                                 + POST % 1)
         await settle()
         failed, rest = transport.written.split(b"HTTP/1.1 200 OK", 1)
         assert failed.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+        assert b"\r\nx-request-id: boom-1\r\n" in failed
+        assert gateway.refusals == [500]
         assert failed.endswith(b'{"error":"the gateway failed; its log says why","status":500}')
         assert b"HTTP/1.1 200 OK" + rest == ok(b"[1]")
 
