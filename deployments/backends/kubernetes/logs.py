@@ -27,7 +27,11 @@ seconds: the API's precision) and keeps the lines at or after the cursor. Follow
 `follow=true` stream per container, each in a thread, from the first look at the pods (less the
 last seconds, as the local runtime does) or, for a pod or container started later, from its
 first line; the pods are listed again every few seconds to pick up new ones, and a stream that
-dropped while its container still runs is opened again after its last line.
+dropped while its container still runs is opened again after its last line. Following rather than
+polling with `sinceTime`: the kubelet then passes each line on as it is written, over one open
+connection per container, where polling would ask the API server (and through it the kubelet) for
+every container every `poll_s` (5 requests a second per pod at 200 ms), each answer repeating the
+last whole second of lines, and a line would still wait for the next poll.
 
 No Django here: the backend passes the API, namespace, selectors and container names in.
 """
