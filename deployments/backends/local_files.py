@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -173,20 +171,3 @@ def tail_file(path: Path, lines: int, window: int = TAIL_WINDOW) -> list[str]:
         data = data.partition(b"\n")[2]
     data = data[: data.rfind(b"\n") + 1]
     return data.decode(errors="replace").splitlines()[-lines:]
-
-
-def follow_file(path: Path, poll_s: float) -> Iterator[str]:
-    """Lines appended to `path` from now on, as they are written (blocking; survives rotation)."""
-    position = path.stat().st_size if path.exists() else 0
-    while True:
-        if path.exists():
-            if path.stat().st_size < position:  # rotated
-                position = 0
-            with path.open("rb") as handle:
-                handle.seek(position)
-                chunk = handle.read()
-            complete, _, _ = chunk.rpartition(b"\n")
-            if complete:
-                position += len(complete) + 1
-                yield from complete.decode(errors="replace").splitlines()
-        time.sleep(poll_s)
