@@ -12,7 +12,9 @@ Errors of the API come out as BackendError saying what the cluster answered.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,19 @@ KINDS: dict[str, Kind] = {
 
 
 def connect(kubeconfig: str) -> client.ApiClient:
-    """A client for the cluster of `kubeconfig`, or of the pod it runs in when empty."""
+    """A client for the cluster of `kubeconfig`, or of the pod it runs in when empty: one per process
+    while the file stays the same (the collector asks for a backend per deployment each round, and
+    loading a kubeconfig may run an exec plugin); tokens that expire are renewed by the client's own
+    refresh hook."""
+    try:
+        changed = os.stat(kubeconfig).st_mtime_ns if kubeconfig else 0
+    except OSError:
+        changed = -1  # _connect says what is wrong with it
+    return _connect(kubeconfig, changed)
+
+
+@functools.lru_cache(maxsize=8)
+def _connect(kubeconfig: str, changed: int) -> client.ApiClient:
     try:
         if kubeconfig:
             return config.new_client_from_config(config_file=kubeconfig)
