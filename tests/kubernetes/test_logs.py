@@ -26,6 +26,7 @@ from deployments.backends.log_files import RawLine
 from deployments.logs.lines import parse
 from deployments.models import Deployment, Model, Rollout
 from tests.api.client import api_as
+from tests.fixtures.people import logged_in
 from tests.kubernetes.stand_in import fixtures
 from tests.kubernetes.stand_in.cluster import READY, StandInCluster
 from tests.kubernetes.stand_in.fixtures import eventually
@@ -194,3 +195,17 @@ def test_following_gets_new_lines_also_from_a_pod_started_after_it(
     live = next(line for line in received if line.text == "written after it started")
     kept = next(line for line in backend.read_log_backward(deployment, replica, None) if line.text == live.text)
     assert parse(kept, datetime.now(UTC)).key == parse(live, datetime.now(UTC)).key  # the Logs tab shows it once
+
+
+def test_the_logs_tab_shows_the_pods_lines_and_offers_their_replicas(
+        on_stand_in: StandInCluster, iris_model: Model, bob: Any) -> None:
+    deployment, _, pods = running(on_stand_in, iris_model)
+    replica, pod = sorted(pods.items())[0]
+    on_stand_in.store.write_log(NAMESPACE, pod, request_line("ab12cd34", 1), "model says hello")
+
+    page = logged_in(bob).get(f"/deployments/{deployment.pk}/logs/").content.decode()
+
+    assert f"12:00:01.000  INFO   {replica}  request  POST /v1/predict 200  req=ab12cd34" in page
+    assert "model says hello" in page
+    assert "does not keep logs" not in page
+    assert all(f'value="{name}"' in page for name in [*pods, "gateway"])  # the replica filter's choices
