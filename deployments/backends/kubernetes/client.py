@@ -25,6 +25,7 @@ from urllib3.exceptions import HTTPError
 from deployments.backends.base import BackendError
 
 FIELD_MANAGER = "berth"
+POOL_SIZE = 128  # connections kept to the API server per process
 APPLY = "application/apply-patch+yaml"
 Obj = dict[str, Any]
 
@@ -61,15 +62,20 @@ def connect(kubeconfig: str) -> client.ApiClient:
 
 @functools.lru_cache(maxsize=8)
 def _connect(kubeconfig: str, changed: int) -> client.ApiClient:
+    configuration = client.Configuration()
     try:
         if kubeconfig:
-            return config.new_client_from_config(config_file=kubeconfig)
-        config.load_incluster_config()
-        return client.ApiClient()
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)
     except (config.ConfigException, OSError) as exc:
         where = (f"the kubeconfig {kubeconfig} (BERTH_KUBECONFIG)" if kubeconfig
                  else "the pod's service account (in-cluster; outside a cluster, set BERTH_KUBECONFIG)")
         raise BackendError(f"BERTH_BACKEND=kubernetes: cannot reach the Kubernetes API with {where}: {exc}") from None
+    # Shared by the whole process: rollouts, scrapes and a live tail's follow stream per container
+    # (the client's default, 5 per CPU, made it open and drop connections past ten followed pods).
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return client.ApiClient(configuration)
 
 
 def _answer(call: Any, *args: Any, **kwargs: Any) -> Any:
