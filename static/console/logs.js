@@ -1,7 +1,10 @@
 // Live log lines: every element with data-logs-ws (the Logs tab's panel, a prediction's "Log lines of
 // this request") opens that WebSocket and appends the rows it sends, once each (rows carry their line's
 // key; the socket's first rows may repeat what the page already shows). Pause holds new rows until
-// Resume. Reconnects after a drop; stops on 4403 (no longer allowed) and 4400 (bad filter).
+// Resume. Reconnects after a drop, asking for the lines of the seconds since it last heard from the
+// socket (at most the server's 10 minutes) rather than the page's first cursor, which on a busy
+// deployment is a page of lines the viewer already has; stops on 4403 (no longer allowed) and 4400
+// (bad filter).
 // In a file, not inline: the Content-Security-Policy runs no inline script.
 (() => {
   if (window.berthLogs) return;  // loaded once per page, however many boxes follow
@@ -38,15 +41,33 @@
     return added;
   }
 
+  const MAX_BACKLOG_S = 600;  // what the server replays at most (deployments/consumers/logs.py)
+
+  // The socket's path for a reconnect: the lines since `heardAt` (and a little before), not `after`.
+  function reconnectPath(path, heardAt) {
+    const url = new URL(path, location.href);
+    url.searchParams.delete("after");
+    const seconds = Math.ceil((Date.now() - heardAt) / 1000) + 2;
+    url.searchParams.set("backlog", String(Math.min(seconds, MAX_BACKLOG_S)));
+    return {path: url.pathname + url.search, complete: seconds <= MAX_BACKLOG_S};
+  }
+
   function follow(box) {
     if (followed.has(box)) return;
-    const state = {socket: null, paused: false, held: [], closed: false, retry: 500};
+    const state = {socket: null, paused: false, held: [], closed: false, retry: 500, heardAt: null};
     followed.set(box, state);
     const open = () => {
-      const socket = new WebSocket(socketUrl(box.dataset.logsWs));
+      const again = state.heardAt === null ? null : reconnectPath(box.dataset.logsWs, state.heardAt);
+      const socket = new WebSocket(socketUrl(again ? again.path : box.dataset.logsWs));
       state.socket = socket;
-      socket.onopen = () => { state.retry = 500; box.dataset.live = "open"; };
+      socket.onopen = () => {
+        state.retry = 500;
+        state.heardAt = Date.now();
+        box.dataset.live = "open";
+        if (again && !again.complete) setState(box, "Reconnected after a long break: reload to see every line written meanwhile.");
+      };
       socket.onmessage = (event) => {
+        state.heardAt = Date.now();
         if (state.paused) {
           state.held.push(event.data);
           setState(box, `Paused; ${state.held.length} new batch${state.held.length === 1 ? "" : "es"} of lines held.`);

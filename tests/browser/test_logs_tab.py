@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
+from deployments.logs.history import MAX_PAGE_LINES
 from deployments.models import Deployment
 from tests.fixtures.browser import log_in, screenshot
 from tests.fixtures.builds import IRIS_ROW
@@ -20,6 +21,7 @@ from tests.fixtures.people import PASSWORD
 from tests.logs.conftest import deployed_printing_model
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+BUSY = MAX_PAGE_LINES // 2 + 10  # predictions a busy deployment answered while its Logs tab was open
 WAIT_MS = 60_000  # a generous deadline for a line to travel replica -> file -> reader -> socket on a busy machine
 
 
@@ -97,3 +99,41 @@ def test_a_prediction_from_the_prediction_tab_shows_its_own_log_lines(page, live
     expect(box.locator(".log-line", has_text="scoring 1 rows")).to_have_count(1, timeout=WAIT_MS)
     expect(box.locator(".log-line", has_text="request  POST /v1/predict 200")).to_have_count(1, timeout=WAIT_MS)
     assert all(line.endswith(f"req={request_id}") for line in box.locator(".log-line").all_inner_texts())
+
+
+def test_after_a_dropped_socket_the_lines_written_meanwhile_appear_however_long_the_page_was_open(
+        page, live_console, deployment):
+    """The reconnect asks for the seconds it missed, not for the page's first cursor (which, once more
+    than MAX_PAGE_LINES were written since the page loaded, replays only lines the viewer already has)."""
+    routes: list[WebSocketRoute] = []
+    refusing = {"on": False}
+
+    def through(ws: WebSocketRoute) -> None:
+        if refusing["on"]:
+            ws.close(code=1011)  # the console is away: every reconnect fails until it is back
+            return
+        ws.connect_to_server()
+        routes.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/deployments/\d+/logs/"), through)
+    log_in(page, live_console, "alice", PASSWORD)
+    page.goto(f"{live_console}/deployments/{deployment.pk}/logs/")
+    expect(page.locator("#logs-panel")).to_have_attribute("data-live", "open", timeout=WAIT_MS)
+    busy = f"busy-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(timeout=30) as client:
+        for _ in range(BUSY):  # two lines each (the request's, the model's print): past a page
+            assert client.post(deployment.predict_url, json=[IRIS_ROW], headers={"X-Request-Id": busy}).is_success
+    expect(page.locator(".log-line", has_text=f"req={busy}").filter(has_text="scoring 1 rows")).to_have_count(
+        BUSY, timeout=WAIT_MS)
+
+    refusing["on"] = True
+    routes[-1].close(code=1011)
+    expect(page.locator("#logs-panel")).to_have_attribute("data-live", "closed", timeout=WAIT_MS)
+    missed = f"missed-{uuid.uuid4().hex[:8]}"
+    predict(deployment, missed)
+    refusing["on"] = False
+
+    expect(page.locator(".log-line", has_text=f"req={missed}").filter(has_text="scoring 1 rows")).to_have_count(
+        1, timeout=WAIT_MS)
+    assert "backlog=" in routes[-1].url
+    assert "after=" not in routes[-1].url
