@@ -13,7 +13,7 @@ import pytest
 
 from serving.endpoint_keys import KeyRefused, KeyRing
 from tests.serving.test_gateway_http import GatewayProcess
-from tests.serving.test_server_http import ServerProcess, write_echo_bundle
+from tests.serving.test_server_http import echo_replica
 
 GOOD, OTHER, OLD = "bek_" + "a" * 43, "bek_" + "b" * 43, "bek_" + "c" * 43
 
@@ -32,11 +32,8 @@ def write_routes(gateway: GatewayProcess, version: str, replica: str, keys: list
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("keys-replica")
-    server = ServerProcess(write_echo_bundle(tmp / "echo"), tmp, "--workers", "1", "--max-batch-size", "1")
-    server.wait_ready()
-    yield server.base
-    server.stop()
+    with echo_replica(tmp_path_factory.mktemp("keys-replica"), "--max-batch-size", "1") as server:
+        yield server.base
 
 
 @pytest.fixture

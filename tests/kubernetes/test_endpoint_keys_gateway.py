@@ -29,7 +29,7 @@ from deployments.backends.kubernetes.example import CLUSTER, TARGET, example_var
 from deployments.backends.kubernetes.gateway_objects import KEYS_FILE, ROUTES_FILE, gateway_keys_secret
 from deployments.backends.kubernetes.manifests import build_manifests
 from tests.serving.test_gateway_http import ROW, GatewayProcess
-from tests.serving.test_server_http import ROOT, ServerProcess, write_echo_bundle
+from tests.serving.test_server_http import ROOT, echo_replica
 
 BILLING, BATCH, STRANGER = "bek_" + "b" * 43, "bek_" + "o" * 43, "bek_" + "s" * 43
 
@@ -121,11 +121,8 @@ class PodGateway(GatewayProcess):
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("k8s-keys-replica")
-    server = ServerProcess(write_echo_bundle(tmp / "echo"), tmp, "--workers", "1", "--max-batch-size", "1")
-    server.wait_ready()
-    yield server.base
-    server.stop()
+    with echo_replica(tmp_path_factory.mktemp("k8s-keys-replica"), "--max-batch-size", "1") as server:
+        yield server.base
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from serving.gateway import FILES_RESERVED, parse_args
 from tests.serving.test_gateway_http import GatewayProcess
-from tests.serving.test_server_http import ServerProcess, write_echo_bundle
+from tests.serving.test_server_http import ServerProcess, echo_replica
 
 PREDICT = "/v1/models/echo/predict"
 HEAD = b"POST /v1/models/echo/predict HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
@@ -28,10 +28,8 @@ WAIT_S = 15.0
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("abuse-replica")
-    server = ServerProcess(write_echo_bundle(tmp / "echo"), tmp, "--workers", "1", "--max-batch-size", "1")
-    yield server.wait_ready()
-    server.stop()
+    with echo_replica(tmp_path_factory.mktemp("abuse-replica"), "--max-batch-size", "1") as server:
+        yield server
 
 
 def gateway_for(tmp: Path, replica: ServerProcess, *flags: str) -> GatewayProcess:

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.serving.test_gateway_http import GatewayProcess
-from tests.serving.test_server_http import ServerProcess, free_port, write_echo_bundle
+from tests.serving.test_server_http import echo_replica, free_port
 
 GOOD = [{"x": 1, "sleep_ms": 0}]
 BAD = [{"x": "not a number", "sleep_ms": 0}]
@@ -19,10 +19,8 @@ BAD = [{"x": "not a number", "sleep_ms": 0}]
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("gateway-metrics")
-    server = ServerProcess(write_echo_bundle(tmp / "echo"), tmp, "--workers", "1")
-    yield server.wait_ready().base
-    server.stop()
+    with echo_replica(tmp_path_factory.mktemp("gateway-metrics")) as server:
+        yield server.base
 
 
 @pytest.fixture

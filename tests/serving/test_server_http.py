@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,16 @@ def write_iris_bundle(dest: Path) -> Path:
     manifest = {"framework": "sklearn", "model_file": "model.joblib", "example_input": [SETOSA]}
     (dest / "berth.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return dest
+
+
+@contextmanager
+def echo_replica(tmp: Path, *flags: str) -> Iterator[ServerProcess]:
+    """A real model server of the echo model with one worker, ready; stopped at the end of the block."""
+    server = ServerProcess(write_echo_bundle(tmp / "echo"), tmp, "--workers", "1", *flags)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
 
 
 def write_echo_bundle(dest: Path) -> Path:
