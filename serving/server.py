@@ -198,6 +198,9 @@ class Readiness:
         return not self.standing_in.value and all(self.workers)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 class _StopLoading(BaseException):
     """SIGTERM/SIGINT arrived while the parent was loading the model (a BaseException, like
     KeyboardInterrupt, so that model code catching Exception doesn't swallow it)."""
@@ -222,7 +225,7 @@ class Supervisor:
         self.exit_code = 0
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         from serving.dataplane import DataPlane, Limits
         from serving.metrics import ServerMetrics
@@ -277,7 +280,14 @@ class Supervisor:
         process = _FORK.Process(target=worker_main, name=name, daemon=False,
                                 args=(self.config, self.listener.sock, self.plane, self.metrics, self.readiness,
                                       slot, os.getpid()))
-        process.start()
+        # Forked with SIGTERM/SIGINT blocked: until the child sets their default action and unblocks them
+        # (worker_main), a stop sent to it stays pending instead of reaching the parent's handler it
+        # inherited, which would swallow it and leave the parent waiting out the drain timeout.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return process
 
     def _spawn(self, slot: int) -> None:

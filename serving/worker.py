@@ -33,7 +33,7 @@ from serving.http_protocol import OneWriteHttpToolsProtocol
 from serving.logs import log_event
 from serving.metrics import ServerMetrics, render
 from serving.rest import Hooks, RestApp
-from serving.server import EXIT_LOAD_FAILED
+from serving.server import EXIT_LOAD_FAILED, STOP_SIGNALS
 
 if TYPE_CHECKING:
     from serving.server import Readiness
@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 def worker_main(config: ServerConfig, sock: socket.socket, plane: DataPlane, metrics: ServerMetrics,
                 readiness: Readiness, slot: int | None, parent_pid: int) -> None:
     forked = time.perf_counter()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent's fork: a stop sent meanwhile acts now
     _die_with_parent()
     model_output.after_fork()
     if os.getppid() != parent_pid:
