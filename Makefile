@@ -22,7 +22,7 @@ test: $(VENV)/.dev-installed
 	bash scripts/ensure_debian_package.sh prometheus prometheus
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
