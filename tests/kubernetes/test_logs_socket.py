@@ -14,7 +14,7 @@ from tests.kubernetes.stand_in import fixtures
 from tests.kubernetes.stand_in.cluster import StandInCluster
 from tests.kubernetes.test_backend_apply import NAMESPACE
 from tests.kubernetes.test_logs import request_line, running
-from tests.logs.test_logs_consumer import logs_socket, rows, run
+from tests.logs.test_logs_consumer import rows, run, two_viewers
 from tests.test_build_consumer import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,10 +29,7 @@ def test_a_line_a_pod_writes_reaches_a_viewer_and_its_filter_applies(
     headers = session_headers(bob)
 
     async def scenario() -> None:
-        everything = logs_socket(deployment, headers)
-        one_request = logs_socket(deployment, headers, "request_id=wanted")
-        assert (await everything.connect())[0]
-        assert (await one_request.connect())[0]
+        everything, one_request = await two_viewers(deployment, headers)
         await following(on_stand_in, everything, first_pod)
 
         on_stand_in.store.write_log(NAMESPACE, second_pod, request_line("other"), request_line("wanted"))

@@ -34,6 +34,16 @@ def logs_socket(deployment: Deployment, headers: list[tuple[bytes, bytes]], quer
     return WebsocketCommunicator(application, f"/ws/deployments/{deployment.pk}/logs/?{query}", headers=headers)
 
 
+async def two_viewers(deployment: Deployment, headers: list[tuple[bytes, bytes]], request_id: str = "wanted",
+                      ) -> tuple[WebsocketCommunicator, WebsocketCommunicator]:
+    """Two connected Logs tab sockets: one with every line, one filtered to `request_id`'s."""
+    everything = logs_socket(deployment, headers)
+    one_request = logs_socket(deployment, headers, f"request_id={request_id}")
+    assert (await everything.connect())[0]
+    assert (await one_request.connect())[0]
+    return everything, one_request
+
+
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     async_to_sync(scenario)()
 
@@ -109,10 +119,7 @@ def test_a_line_a_replica_writes_reaches_a_viewer_and_filters_apply(deployment, 
     headers = session_headers(bob)
 
     async def scenario() -> None:
-        everything = logs_socket(deployment, headers)
-        one_request = logs_socket(deployment, headers, "request_id=wanted")
-        assert (await everything.connect())[0]
-        assert (await one_request.connect())[0]
+        everything, one_request = await two_viewers(deployment, headers)
         await live(deployment, everything)
 
         write(deployment, CHALLENGER, request_line(now_ts(), "other"), request_line(now_ts(), "wanted"))
